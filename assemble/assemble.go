@@ -1,0 +1,372 @@
+package assemble
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// Record is one segment, or one chunk of a segment, and where it came from.
+type Record struct {
+	Partition int32
+	Offset    int64
+	BatchID   int64
+	SegmentID int64
+	Segments  int64 // the batch's segment count; 0 means the Assembler's default
+	Chunk     int64 // index of this chunk within its segment
+	Last      bool  // this chunk ends its segment
+	Data      []int64
+	// Ref is the caller's: the Assembler keeps it with the record and gives
+	// it back with a dropped batch (to forward the raw record, say).
+	Ref any
+}
+
+// Verdict is what Add did with a record.
+type Verdict int
+
+const (
+	// Accepted: the record is held in its batch.
+	Accepted Verdict = iota
+	// Duplicate: an identical copy is already held or released; the record
+	// is dropped and done.
+	Duplicate
+	// Rejected: the record is bad (the error says why) and done.
+	Rejected
+)
+
+// Reasons a record is refused; stable strings, fit for a header value.
+const (
+	ReasonSegment    = "segment-out-of-range" // segment id >= the batch's segment count
+	ReasonSegments   = "segments-conflict"    // segment count differs from the batch's
+	ReasonConflict   = "conflicting-duplicate"
+	ReasonChunk      = "chunk-order" // chunk after the last chunk, or a last chunk before others
+	ReasonUnsorted   = "unsorted-across-chunks"
+	ReasonLate       = "late"             // the batch is already released
+	ReasonBackwards  = "backwards"        // batch id below its partition's progress
+	ReasonIncomplete = "incomplete-batch" // a dropped batch's records carry this
+)
+
+// Reject is the error Add returns for a refused record.
+type Reject struct {
+	Reason string // one of the Reason constants
+	Msg    string
+}
+
+func (r *Reject) Error() string { return "assemble: " + r.Msg }
+
+// Config sets up an Assembler.
+type Config struct {
+	// Segments is the segment count of a batch whose records do not say;
+	// default 10.
+	Segments int64
+	// Partitions is the input topic's partition count, which places
+	// segments (s mod P) and batches (b mod P); default: the number of
+	// partitions assigned when a batch is judged.
+	Partitions int32
+	// Remember is how many released batches are remembered to recognise
+	// late copies of their records; default 4096.
+	Remember int
+}
+
+// Offset is a partition's commit offset: every record below it is done.
+type Offset struct {
+	Partition int32
+	Offset    int64
+}
+
+type partition struct {
+	progress int64 // highest batch id seen; -1 for none yet
+	next     int64 // the offset after the last record seen; -1 unknown
+	caughtUp bool  // nothing known beyond next
+}
+
+// Assembler assembles batches; see the package doc. Not safe for concurrent
+// use.
+type Assembler struct {
+	cfg      Config
+	parts    map[int32]*partition
+	pending  []*Batch         // by ascending id
+	byID     map[int64]*Batch // pending and in flight
+	inFlight map[*Batch]struct{}
+	released map[int64]*summary // remembered released batches
+	relOrder []int64            // released ids, oldest first, for forgetting
+	maxOut   int64              // highest id released so far; -1 none
+	held     int
+	late     int
+}
+
+// New returns an Assembler with no partitions assigned.
+func New(cfg Config) *Assembler {
+	if cfg.Segments <= 0 {
+		cfg.Segments = 10
+	}
+	if cfg.Remember <= 0 {
+		cfg.Remember = 4096
+	}
+	return &Assembler{
+		cfg:      cfg,
+		parts:    make(map[int32]*partition),
+		byID:     make(map[int64]*Batch),
+		inFlight: make(map[*Batch]struct{}),
+		released: make(map[int64]*summary),
+		maxOut:   -1,
+	}
+}
+
+// Assign adds partition p, whose next record is at offset next (-1 if not
+// known), and which holds nothing beyond it yet if caughtUp.
+func (a *Assembler) Assign(p int32, next int64, caughtUp bool) {
+	a.parts[p] = &partition{progress: -1, next: next, caughtUp: caughtUp}
+}
+
+// Revoke removes partition p and forgets its records in pending batches:
+// whoever reads p next re-reads them from the committed offset, which
+// Commits kept at or below them. Batches already released keep theirs.
+func (a *Assembler) Revoke(p int32) {
+	delete(a.parts, p)
+	for _, b := range a.pending {
+		b.forget(p, a)
+	}
+	kept := a.pending[:0]
+	for _, b := range a.pending {
+		if len(b.records) == 0 {
+			delete(a.byID, b.ID)
+			continue
+		}
+		kept = append(kept, b)
+	}
+	clear(a.pending[len(kept):])
+	a.pending = kept
+}
+
+// Position tells the Assembler that partition p's next offset is next and
+// whether the partition holds nothing more for now. Call it after each fetch
+// of p, after adding its records.
+func (a *Assembler) Position(p int32, next int64, caughtUp bool) {
+	ps := a.parts[p]
+	if ps == nil {
+		return
+	}
+	if next > ps.next {
+		ps.next = next
+	}
+	ps.caughtUp = caughtUp
+}
+
+// Add takes a record. The Assembler keeps r and r.Data until the batch is
+// done; the caller must not reuse them. A Rejected verdict comes with a
+// *Reject error.
+func (a *Assembler) Add(r *Record) (Verdict, error) {
+	ps := a.parts[r.Partition]
+	if ps == nil {
+		return Rejected, a.reject("", r, "partition %d is not assigned", r.Partition)
+	}
+	if r.Offset >= ps.next {
+		ps.next = r.Offset + 1
+	}
+	segs := r.Segments
+	if segs == 0 {
+		segs = a.cfg.Segments
+	}
+	if r.SegmentID >= segs {
+		return Rejected, a.reject(ReasonSegment, r, "segment %d is outside a batch of %d segments", r.SegmentID, segs)
+	}
+	if r.BatchID < ps.progress {
+		return Rejected, a.reject(ReasonBackwards, r, "goes backwards: partition %d is already at batch %d", r.Partition, ps.progress)
+	}
+	if s := a.released[r.BatchID]; s != nil {
+		if s.has(r) {
+			return Duplicate, nil
+		}
+		return Rejected, a.reject(ReasonLate, r, "batch already released")
+	}
+	b := a.byID[r.BatchID]
+	if b == nil {
+		b = &Batch{ID: r.BatchID, Segments: segs, segs: make([]segment, segs)}
+		for i := range b.segs {
+			b.segs[i].last = -1
+		}
+		a.byID[b.ID] = b
+		i, _ := slices.BinarySearchFunc(a.pending, b.ID, func(x *Batch, id int64) int { return cmpInt(x.ID, id) })
+		a.pending = slices.Insert(a.pending, i, b)
+	} else if _, out := a.inFlight[b]; out {
+		// Released, not yet written: it is already complete or dropped.
+		if b.holds(r) {
+			return Duplicate, nil
+		}
+		return Rejected, a.reject(ReasonLate, r, "batch already released")
+	} else if b.Segments != segs {
+		return Rejected, a.reject(ReasonSegments, r, "says %d segments, batch has %d", segs, b.Segments)
+	}
+	v, err := b.add(r, a)
+	if v == Accepted && r.BatchID > ps.progress {
+		ps.progress = r.BatchID
+	}
+	return v, err
+}
+
+func (a *Assembler) reject(reason string, r *Record, format string, args ...any) *Reject {
+	return &Reject{Reason: reason, Msg: fmt.Sprintf("p%d@%d batch %d segment %d chunk %d: ", r.Partition, r.Offset, r.BatchID, r.SegmentID, r.Chunk) + fmt.Sprintf(format, args...)}
+}
+
+// Next releases the next batch in order, or returns nil when the lowest
+// pending batch must wait. A released batch is either complete, to be merged
+// and written, or dropped (Complete false, Missing set), final without all
+// its segments. Either way the caller calls Done once it is written.
+func (a *Assembler) Next() *Batch {
+	if len(a.pending) == 0 {
+		return nil
+	}
+	b := a.pending[0]
+	if !a.mayRelease(b.ID) || (!b.Complete() && !a.final(b)) {
+		return nil
+	}
+	if !b.Complete() {
+		b.Missing = b.missing()
+	}
+	a.pending = slices.Delete(a.pending, 0, 1)
+	a.inFlight[b] = struct{}{}
+	if b.ID < a.maxOut {
+		a.late++
+	} else {
+		a.maxOut = b.ID
+	}
+	return b
+}
+
+// mayRelease reports whether no assigned partition can still deliver a batch
+// below id: each has reached id or is caught up.
+func (a *Assembler) mayRelease(id int64) bool {
+	if len(a.parts) == 0 {
+		return false
+	}
+	for _, ps := range a.parts {
+		if ps.progress < id && !ps.caughtUp {
+			return false
+		}
+	}
+	return true
+}
+
+// final reports whether b can never gain another record.
+func (a *Assembler) final(b *Batch) bool {
+	p := a.cfg.Partitions
+	if p <= 0 {
+		p = int32(len(a.parts))
+	}
+	if p <= 0 {
+		return false
+	}
+	past := func(q int32) bool {
+		ps := a.parts[q]
+		return ps != nil && ps.progress > b.ID
+	}
+	segLayout, batchLayout := true, true
+	for _, r := range b.records {
+		if r.Partition != int32(r.SegmentID%int64(p)) {
+			segLayout = false
+		}
+		if r.Partition != int32(b.ID%int64(p)) {
+			batchLayout = false
+		}
+	}
+	switch {
+	case segLayout || batchLayout:
+		if batchLayout && !past(int32(b.ID%int64(p))) {
+			return false
+		}
+		if segLayout {
+			for s := range b.segs {
+				if !b.segs[s].done() && !past(int32(int64(s)%int64(p))) {
+					return false
+				}
+			}
+		}
+		return true
+	default:
+		for q := range a.parts {
+			if !past(q) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// Done says a released batch is written (or, dropped, dead-lettered): its
+// records are done and its memory is the caller's to reuse.
+func (a *Assembler) Done(b *Batch) {
+	if _, ok := a.inFlight[b]; !ok {
+		return
+	}
+	delete(a.inFlight, b)
+	delete(a.byID, b.ID)
+	a.held -= b.ints
+	a.released[b.ID] = b.summarise()
+	a.relOrder = append(a.relOrder, b.ID)
+	for len(a.relOrder) > a.cfg.Remember {
+		delete(a.released, a.relOrder[0])
+		a.relOrder = a.relOrder[1:]
+	}
+}
+
+// Commits appends to dst, for every assigned partition whose position is
+// known, the offset below which all records are done, and returns it sorted
+// by partition.
+func (a *Assembler) Commits(dst []Offset) []Offset {
+	start := len(dst)
+	for p, ps := range a.parts {
+		if ps.next >= 0 {
+			dst = append(dst, Offset{p, ps.next})
+		}
+	}
+	out := dst[start:]
+	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
+	lower := func(r *Record) {
+		i, ok := slices.BinarySearchFunc(out, r.Partition, func(o Offset, p int32) int { return cmpInt(int64(o.Partition), int64(p)) })
+		if ok && r.Offset < out[i].Offset {
+			out[i].Offset = r.Offset
+		}
+	}
+	for _, b := range a.pending {
+		for _, r := range b.records {
+			lower(r)
+		}
+	}
+	for b := range a.inFlight {
+		for _, r := range b.records {
+			lower(r)
+		}
+	}
+	return dst
+}
+
+// Pending is the number of batches held and not yet released.
+func (a *Assembler) Pending() int { return len(a.pending) }
+
+// InFlight is the number of batches released and not yet Done.
+func (a *Assembler) InFlight() int { return len(a.inFlight) }
+
+// Held is the number of integers held in pending and in-flight batches.
+func (a *Assembler) Held() int { return a.held }
+
+// Late counts batches released after a higher one (see the package doc).
+func (a *Assembler) Late() int { return a.late }
+
+func cmpInt(x, y int64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+func (a *Assembler) debugParts() string {
+	s := ""
+	for p, ps := range a.parts {
+		s += fmt.Sprintf(" p%d:%d/%v", p, ps.progress, ps.caughtUp)
+	}
+	return s
+}

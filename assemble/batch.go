@@ -1,0 +1,175 @@
+package assemble
+
+import (
+	"slices"
+)
+
+// Batch is one batch as assembled: its segments, each a list of chunks.
+type Batch struct {
+	ID       int64
+	Segments int64
+	// Missing lists, for a dropped batch, the segments that never
+	// completed; nil for a complete one.
+	Missing []int64
+
+	segs    []segment
+	records []*Record // every record held, in arrival order
+	full    int64     // segments complete
+	ints    int       // integers held
+}
+
+type segment struct {
+	chunks []*Record // by ascending chunk index, no two alike
+	last   int64     // index of the last chunk once seen, else -1
+}
+
+func (s *segment) done() bool { return s.last >= 0 && int64(len(s.chunks)) == s.last+1 }
+
+// Complete reports whether every segment has all its chunks.
+func (b *Batch) Complete() bool { return b.full == b.Segments }
+
+// Len is the number of integers in the batch.
+func (b *Batch) Len() int { return b.ints }
+
+// Records is every record of the batch, in the order they arrived.
+func (b *Batch) Records() []*Record { return b.records }
+
+// Chunks appends to dst the data of segment s, chunk by chunk in order, and
+// returns it. The chunks are the batch's memory: read, do not keep.
+func (b *Batch) Chunks(s int64, dst [][]int64) [][]int64 {
+	for _, r := range b.segs[s].chunks {
+		dst = append(dst, r.Data)
+	}
+	return dst
+}
+
+func (b *Batch) add(r *Record, a *Assembler) (Verdict, error) {
+	s := &b.segs[r.SegmentID]
+	i, found := slices.BinarySearchFunc(s.chunks, r.Chunk, func(x *Record, c int64) int { return cmpInt(x.Chunk, c) })
+	if found {
+		if same(s.chunks[i], r) {
+			return Duplicate, nil
+		}
+		return Rejected, a.reject(ReasonConflict, r, "differs from the copy at p%d@%d", s.chunks[i].Partition, s.chunks[i].Offset)
+	}
+	if s.last >= 0 && r.Chunk > s.last {
+		return Rejected, a.reject(ReasonChunk, r, "comes after the segment's last chunk %d", s.last)
+	}
+	if r.Last && i < len(s.chunks) {
+		return Rejected, a.reject(ReasonChunk, r, "is marked last but chunk %d is already held", s.chunks[len(s.chunks)-1].Chunk)
+	}
+	// Chunks of one segment continue in ascending order: compare with the
+	// nearest non-empty chunks held on either side.
+	if len(r.Data) > 0 {
+		for j := i - 1; j >= 0; j-- {
+			if d := s.chunks[j].Data; len(d) > 0 {
+				if d[len(d)-1] > r.Data[0] {
+					return Rejected, a.reject(ReasonUnsorted, r, "starts at %d below chunk %d's end %d", r.Data[0], s.chunks[j].Chunk, d[len(d)-1])
+				}
+				break
+			}
+		}
+		for j := i; j < len(s.chunks); j++ {
+			if d := s.chunks[j].Data; len(d) > 0 {
+				if d[0] < r.Data[len(r.Data)-1] {
+					return Rejected, a.reject(ReasonUnsorted, r, "ends at %d above chunk %d's start %d", r.Data[len(r.Data)-1], s.chunks[j].Chunk, d[0])
+				}
+				break
+			}
+		}
+	}
+	s.chunks = slices.Insert(s.chunks, i, r)
+	if r.Last {
+		s.last = r.Chunk
+	}
+	if s.done() {
+		b.full++
+	}
+	b.records = append(b.records, r)
+	b.ints += len(r.Data)
+	a.held += len(r.Data)
+	return Accepted, nil
+}
+
+// holds reports whether b already holds an identical copy of r.
+func (b *Batch) holds(r *Record) bool {
+	if r.SegmentID >= int64(len(b.segs)) {
+		return false
+	}
+	for _, c := range b.segs[r.SegmentID].chunks {
+		if c.Chunk == r.Chunk {
+			return same(c, r)
+		}
+	}
+	return false
+}
+
+// forget drops b's records from partition p.
+func (b *Batch) forget(p int32, a *Assembler) {
+	kept := b.records[:0]
+	for _, r := range b.records {
+		if r.Partition != p {
+			kept = append(kept, r)
+			continue
+		}
+		s := &b.segs[r.SegmentID]
+		if s.done() {
+			b.full--
+		}
+		s.chunks = slices.DeleteFunc(s.chunks, func(c *Record) bool { return c == r })
+		if r.Last {
+			s.last = -1
+		}
+		b.ints -= len(r.Data)
+		a.held -= len(r.Data)
+	}
+	clear(b.records[len(kept):])
+	b.records = kept
+}
+
+func (b *Batch) missing() []int64 {
+	var m []int64
+	for i := range b.segs {
+		if !b.segs[i].done() {
+			m = append(m, int64(i))
+		}
+	}
+	return m
+}
+
+func same(x, y *Record) bool {
+	return x.Last == y.Last && slices.Equal(x.Data, y.Data)
+}
+
+// summary remembers a released batch's records by a fingerprint, so that a
+// late identical copy (a producer retry) is told from a conflicting one
+// without keeping the data.
+type summary struct {
+	prints map[[2]int64]uint64 // (segment, chunk) -> fingerprint
+}
+
+func (b *Batch) summarise() *summary {
+	s := &summary{prints: make(map[[2]int64]uint64, len(b.records))}
+	for _, r := range b.records {
+		s.prints[[2]int64{r.SegmentID, r.Chunk}] = fingerprint(r)
+	}
+	return s
+}
+
+func (s *summary) has(r *Record) bool {
+	f, ok := s.prints[[2]int64{r.SegmentID, r.Chunk}]
+	return ok && f == fingerprint(r)
+}
+
+// fingerprint is FNV-1a over the record's values and last flag: one
+// multiply per integer, paid once per released record.
+func fingerprint(r *Record) uint64 {
+	h := uint64(14695981039346656037)
+	for _, v := range r.Data {
+		h = (h ^ uint64(v)) * 1099511628211
+	}
+	if r.Last {
+		h ^= 1
+	}
+	return (h ^ uint64(len(r.Data))) * 1099511628211
+}
