@@ -1,0 +1,444 @@
+package wire
+
+import (
+	"math"
+	"strconv"
+)
+
+// Decoder decodes records. The zero value is ready to use. A Decoder reuses
+// its buffers from call to call, so decoding a stream of records does not
+// allocate once the buffer has grown to the largest data array; the price is
+// that Segment.Data is valid only until the next call. A Decoder is not safe
+// for concurrent use: give each goroutine its own.
+type Decoder struct {
+	data  []int64
+	slots [numFields]slot
+	open  [(maxDepth + 63) / 64]uint64 // see skipNested
+}
+
+// field names one field the decoder reads.
+type field uint8
+
+const (
+	fieldBatchID field = iota
+	fieldSegmentID
+	fieldSegments
+	fieldChunk
+	fieldLast
+	fieldData
+	numFields
+	fieldUnknown = numFields
+)
+
+var fieldNames = [numFields]string{"batch_id", "segment_id", "segments", "chunk", "last", "data"}
+
+// problem is what is wrong with the last occurrence of a field, if anything.
+type problem uint8
+
+const (
+	problemNone     problem = iota
+	problemNull             // required field is null
+	problemType             // wrong kind of value; the value starts at slot.off
+	problemNotInt           // fraction or exponent; token b[off:end]
+	problemOverflow         // integer beyond int64; token b[off:end]
+	problemNegative         // negative id or chunk; token b[off:end]
+	problemBelowOne         // segments < 1; token b[off:end]
+	problemUnsorted         // data goes down; token b[off:end], v < prev
+)
+
+// slot holds what the decoder learned from the last occurrence of a field.
+// A later duplicate key resets the slot, so the last occurrence wins.
+type slot struct {
+	seen  bool    // a valid, non-null value was read
+	prob  problem // the first problem in the value, or problemNone
+	off   int     // where the value starts, or where its problem does
+	end   int     // end of the offending token
+	index int     // data: index of the offending element, or -1
+	v     int64   // the value; with problemUnsorted the element that goes down
+	prev  int64   // with problemUnsorted, the element before it
+	flag  bool    // last
+}
+
+// Decode decodes the input record b into *s. It needs batch_id, segment_id
+// and data; segments, chunk and last are optional. On failure it returns an
+// *Error and leaves *s unchanged. s.Data aliases the Decoder's buffer.
+func (d *Decoder) Decode(b []byte, s *Segment) error {
+	if err := d.decode(b, s, false); err != nil {
+		return err
+	}
+	return nil
+}
+
+// DecodeOutput decodes the output record b (as AppendOutputStart and friends
+// write it) into *s. It needs batch_id and data; chunk and last are optional;
+// segment_id and segments are not read, like any unknown field, and
+// s.SegmentID and s.Segments are set to 0. Errors are as for Decode.
+func (d *Decoder) DecodeOutput(b []byte, s *Segment) error {
+	if err := d.decode(b, s, true); err != nil {
+		return err
+	}
+	return nil
+}
+
+// decode does the work of Decode and DecodeOutput. It returns a typed nil
+// only through its callers, which turn it into an untyped nil error.
+func (d *Decoder) decode(b []byte, s *Segment, output bool) *Error {
+	for k := range d.slots {
+		d.slots[k] = slot{index: -1}
+	}
+	d.data = d.data[:0]
+
+	i := skipSpace(b, 0)
+	if i >= len(b) {
+		return syntaxError(b, i, "")
+	}
+	if b[i] != '{' {
+		j, err := d.skipValue(b, i, 0)
+		if err != nil {
+			return err
+		}
+		if j = skipSpace(b, j); j < len(b) {
+			return syntaxError(b, j, "after top-level value")
+		}
+		return &Error{Reason: ReasonNotJSON, Offset: i, Msg: "top level is not an object"}
+	}
+	i = skipSpace(b, i+1)
+	if i >= len(b) {
+		return syntaxError(b, i, "")
+	}
+	if b[i] != '}' {
+		for {
+			if b[i] != '"' {
+				return syntaxError(b, i, "looking for beginning of object key string")
+			}
+			j, escaped, err := skipString(b, i)
+			if err != nil {
+				return err
+			}
+			f := lookup(b[i+1:j-1], escaped, output)
+			i = skipSpace(b, j)
+			if i >= len(b) || b[i] != ':' {
+				return syntaxError(b, i, "after object key")
+			}
+			if i = skipSpace(b, i+1); i >= len(b) {
+				return syntaxError(b, i, "")
+			}
+			switch f {
+			case fieldData:
+				i, err = d.dataField(b, i)
+			case fieldLast:
+				i, err = d.boolField(b, i)
+			case fieldUnknown:
+				i, err = d.skipValue(b, i, 1)
+			default:
+				i, err = d.intField(b, i, f, f == fieldBatchID || f == fieldSegmentID)
+			}
+			if err != nil {
+				return err
+			}
+			if i = skipSpace(b, i); i >= len(b) {
+				return syntaxError(b, i, "")
+			}
+			if b[i] == '}' {
+				break
+			}
+			if b[i] != ',' {
+				return syntaxError(b, i, "after object key:value pair")
+			}
+			if i = skipSpace(b, i+1); i >= len(b) {
+				return syntaxError(b, i, "")
+			}
+		}
+	}
+	closing := i
+	if i = skipSpace(b, i+1); i < len(b) {
+		return syntaxError(b, i, "after top-level value")
+	}
+	return d.finish(b, s, closing, output)
+}
+
+// lookup maps a key (the bytes between its quotes) to the field it names.
+// Matching is exact and case-sensitive, after unescaping. Only escaped keys
+// take the slow path, and it too works in a fixed buffer on the stack.
+func lookup(key []byte, escaped, output bool) field {
+	var buf [16]byte // longer than any field name
+	if escaped {
+		k, ok := unescapeKey(key, buf[:])
+		if !ok {
+			return fieldUnknown
+		}
+		key = k
+	}
+	var f field
+	switch string(key) {
+	case "batch_id":
+		f = fieldBatchID
+	case "segment_id":
+		f = fieldSegmentID
+	case "segments":
+		f = fieldSegments
+	case "chunk":
+		f = fieldChunk
+	case "last":
+		f = fieldLast
+	case "data":
+		f = fieldData
+	default:
+		return fieldUnknown
+	}
+	if output && (f == fieldSegmentID || f == fieldSegments) {
+		return fieldUnknown
+	}
+	return f
+}
+
+// intField reads the integer field f whose value starts at b[i].
+func (d *Decoder) intField(b []byte, i int, f field, required bool) (int, *Error) {
+	sl := &d.slots[f]
+	*sl = slot{off: i, index: -1}
+	switch c := b[i]; {
+	case c == '-' || c-'0' <= 9:
+		v, j, kind, err := scanNumber(b, i)
+		if err != nil {
+			return 0, err
+		}
+		sl.end = j
+		switch {
+		case kind == numNotInt:
+			sl.prob = problemNotInt
+		case kind == numOverflow:
+			sl.prob = problemOverflow
+		case f == fieldSegments && v < 1:
+			sl.prob = problemBelowOne
+		case v < 0:
+			sl.prob = problemNegative
+		default:
+			sl.v = v
+			sl.seen = true
+		}
+		return j, nil
+	case c == 'n':
+		if required {
+			sl.prob = problemNull
+		}
+		return skipLiteral(b, i, "null")
+	}
+	sl.prob = problemType
+	return d.skipValue(b, i, 1)
+}
+
+// boolField reads the "last" field whose value starts at b[i].
+func (d *Decoder) boolField(b []byte, i int) (int, *Error) {
+	sl := &d.slots[fieldLast]
+	*sl = slot{off: i, index: -1}
+	switch b[i] {
+	case 't':
+		sl.seen, sl.flag = true, true
+		return skipLiteral(b, i, "true")
+	case 'f':
+		sl.seen, sl.flag = true, false
+		return skipLiteral(b, i, "false")
+	case 'n':
+		return skipLiteral(b, i, "null")
+	}
+	sl.prob = problemType
+	return d.skipValue(b, i, 1)
+}
+
+// dataField reads the data array whose value starts at b[i] into d.data. It
+// is the hot path: one pass over the bytes, digits accumulated as they are
+// scanned, the order checked on the way. After the first problem it only
+// checks syntax.
+func (d *Decoder) dataField(b []byte, i int) (int, *Error) {
+	sl := &d.slots[fieldData]
+	*sl = slot{off: i, index: -1}
+	d.data = d.data[:0] // an earlier "data" key loses
+	switch b[i] {
+	case '[':
+	case 'n':
+		sl.prob = problemNull
+		return skipLiteral(b, i, "null")
+	default:
+		sl.prob = problemType
+		return d.skipValue(b, i, 1)
+	}
+	data := d.data[:0]
+	if i = skipSpace(b, i+1); i >= len(b) {
+		return 0, syntaxError(b, i, "")
+	}
+	if b[i] == ']' {
+		d.data = data
+		sl.seen = true
+		return i + 1, nil
+	}
+	prev := int64(math.MinInt64)
+	ok := true
+	for n := 0; ; n++ {
+		// At an element: b[i] exists and is not whitespace.
+		if c := b[i]; c-'0' <= 9 || c == '-' {
+			v, j, kind, err := scanNumber(b, i)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				if kind == numInt && v >= prev {
+					data = append(data, v)
+					prev = v
+				} else {
+					ok = false
+					d.elementProblem(sl, i, j, n, kind, v, prev)
+				}
+			}
+			i = j
+		} else {
+			j, err := d.skipValue(b, i, 2)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				ok = false
+				sl.prob, sl.off, sl.end, sl.index = problemType, i, j, n
+			}
+			i = j
+		}
+		// At the delimiter; the common ", " and "," are taken first.
+		if i < len(b) && b[i] == ',' {
+			i++
+			if i < len(b) && b[i] == ' ' {
+				i++
+			}
+			if i < len(b) && b[i]-'0' <= 9 {
+				continue
+			}
+			if i = skipSpace(b, i); i >= len(b) {
+				return 0, syntaxError(b, i, "")
+			}
+			continue
+		}
+		if i = skipSpace(b, i); i >= len(b) {
+			return 0, syntaxError(b, i, "")
+		}
+		switch b[i] {
+		case ',':
+			if i = skipSpace(b, i+1); i >= len(b) {
+				return 0, syntaxError(b, i, "")
+			}
+		case ']':
+			d.data = data // keep the grown buffer for the next record
+			sl.seen = ok
+			return i + 1, nil
+		default:
+			return 0, syntaxError(b, i, "after array element")
+		}
+	}
+}
+
+// elementProblem records the problem with data[n], the number b[i:j].
+func (d *Decoder) elementProblem(sl *slot, i, j, n int, kind numKind, v, prev int64) {
+	sl.off, sl.end, sl.index = i, j, n
+	switch kind {
+	case numNotInt:
+		sl.prob = problemNotInt
+	case numOverflow:
+		sl.prob = problemOverflow
+	default:
+		sl.prob, sl.v, sl.prev = problemUnsorted, v, prev
+	}
+}
+
+// finish checks the record as a whole once its syntax is known to be good,
+// and fills *s. closing is the offset of the record's closing brace.
+func (d *Decoder) finish(b []byte, s *Segment, closing int, output bool) *Error {
+	// The problem earliest in the record wins.
+	worst := fieldUnknown
+	for f := range numFields {
+		if d.slots[f].prob != problemNone && (worst == fieldUnknown || d.slots[f].off < d.slots[worst].off) {
+			worst = f
+		}
+	}
+	if worst != fieldUnknown {
+		return d.slotError(b, worst)
+	}
+	for _, f := range [...]field{fieldBatchID, fieldSegmentID, fieldData} {
+		if f == fieldSegmentID && output {
+			continue
+		}
+		if !d.slots[f].seen {
+			return &Error{Reason: ReasonMissing, Field: fieldNames[f], Offset: closing, Msg: "required field is absent"}
+		}
+	}
+	out := Segment{
+		BatchID: d.slots[fieldBatchID].v,
+		Chunk:   d.slots[fieldChunk].v,
+		Last:    true,
+		Data:    d.data,
+	}
+	if d.slots[fieldLast].seen {
+		out.Last = d.slots[fieldLast].flag
+	}
+	if !output {
+		out.SegmentID = d.slots[fieldSegmentID].v
+		out.Segments = d.slots[fieldSegments].v
+		if out.Segments > 0 && out.SegmentID >= out.Segments {
+			return &Error{
+				Reason: ReasonSegment,
+				Field:  "segment_id",
+				Offset: d.slots[fieldSegmentID].off,
+				Msg:    strconv.FormatInt(out.SegmentID, 10) + " is not below segments " + strconv.FormatInt(out.Segments, 10),
+			}
+		}
+	}
+	*s = out
+	return nil
+}
+
+// slotError builds the *Error for the problem recorded in field f's slot.
+func (d *Decoder) slotError(b []byte, f field) *Error {
+	sl := &d.slots[f]
+	e := &Error{Field: fieldNames[f], Offset: sl.off}
+	if sl.index >= 0 {
+		e.Field = "data[" + strconv.Itoa(sl.index) + "]"
+	}
+	tok := tokenText(b[sl.off:max(sl.off, sl.end)])
+	switch sl.prob {
+	case problemNull:
+		e.Reason, e.Msg = ReasonMissing, "required field is null"
+	case problemType:
+		want := "integer"
+		switch {
+		case f == fieldLast:
+			want = "boolean"
+		case f == fieldData && sl.index < 0:
+			want = "array"
+		}
+		e.Reason, e.Msg = ReasonType, "got "+kindName(b[sl.off])+", want "+want
+	case problemNotInt:
+		e.Reason, e.Msg = ReasonNotInteger, tok+" is not an integer"
+	case problemOverflow:
+		e.Reason, e.Msg = ReasonRange, tok+" is outside the int64 range"
+	case problemNegative:
+		e.Reason, e.Msg = ReasonRange, tok+" is negative"
+	case problemBelowOne:
+		e.Reason, e.Msg = ReasonRange, tok+" is less than 1"
+	case problemUnsorted:
+		e.Reason, e.Msg = ReasonUnsorted, tok+" is less than the value before it, "+strconv.FormatInt(sl.prev, 10)
+	}
+	return e
+}
+
+// kindName names the kind of JSON value that starts with c.
+func kindName(c byte) string {
+	switch c {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "number"
+}

@@ -1,0 +1,143 @@
+package wire
+
+// The encoders append to a caller's buffer and return it, as strconv's
+// Append functions do. They allocate only when dst must grow. They write
+// what the decoder reads back, with no whitespace; they do not check that
+// the values obey the record's rules (ids >= 0, data sorted).
+
+// AppendSegment appends s as an input record:
+//
+//	{"batch_id":7,"segment_id":3,"segments":10,"chunk":0,"last":false,"data":[1,2,2,9]}
+//
+// "segments" is written only when s.Segments > 0, and "chunk" and "last"
+// only when the record is not a whole one-chunk segment (s.Chunk != 0 or
+// !s.Last). Keys come in the order shown.
+func AppendSegment(dst []byte, s *Segment) []byte {
+	dst = append(dst, `{"batch_id":`...)
+	dst = appendInt(dst, s.BatchID)
+	dst = append(dst, `,"segment_id":`...)
+	dst = appendInt(dst, s.SegmentID)
+	if s.Segments > 0 {
+		dst = append(dst, `,"segments":`...)
+		dst = appendInt(dst, s.Segments)
+	}
+	if !s.Whole() {
+		dst = appendChunk(dst, s.Chunk, s.Last)
+	}
+	dst = append(dst, `,"data":[`...)
+	dst = AppendInts(dst, s.Data, true)
+	return append(dst, "]}"...)
+}
+
+// AppendOutputStart appends the head of an output record, up to the first
+// value: {"batch_id":7,"data":[
+//
+// Follow it with AppendInts calls and one AppendOutputEnd.
+func AppendOutputStart(dst []byte, batchID int64) []byte {
+	dst = append(dst, `{"batch_id":`...)
+	dst = appendInt(dst, batchID)
+	return append(dst, `,"data":[`...)
+}
+
+// AppendOutputChunkStart appends the head of an output record that holds
+// chunk number chunk of a batch split over several records:
+// {"batch_id":7,"chunk":0,"last":false,"data":[
+func AppendOutputChunkStart(dst []byte, batchID, chunk int64, last bool) []byte {
+	dst = append(dst, `{"batch_id":`...)
+	dst = appendInt(dst, batchID)
+	dst = appendChunk(dst, chunk, last)
+	return append(dst, `,"data":[`...)
+}
+
+// AppendOutputEnd appends the tail of an output record: ]}
+// The newline after it, if any, is the caller's.
+func AppendOutputEnd(dst []byte) []byte {
+	return append(dst, "]}"...)
+}
+
+// AppendInts appends vals in decimal, separated by commas. When first is
+// false, the values continue a list already started, so a comma comes before
+// the first of them too (if vals is not empty).
+func AppendInts(dst []byte, vals []int64, first bool) []byte {
+	if len(vals) == 0 {
+		return dst
+	}
+	if first {
+		dst = appendInt(dst, vals[0])
+		vals = vals[1:]
+	}
+	for _, v := range vals {
+		dst = append(dst, ',')
+		dst = appendInt(dst, v)
+	}
+	return dst
+}
+
+// AppendTextStart appends the head of the human form of a batch: batch 7:
+// The values follow with AppendTextInts.
+func AppendTextStart(dst []byte, batchID int64) []byte {
+	dst = append(dst, "batch "...)
+	dst = appendInt(dst, batchID)
+	return append(dst, ':')
+}
+
+// AppendTextInts appends vals in decimal, each preceded by a space: " 1 1 2 9".
+func AppendTextInts(dst []byte, vals []int64) []byte {
+	for _, v := range vals {
+		dst = append(dst, ' ')
+		dst = appendInt(dst, v)
+	}
+	return dst
+}
+
+// appendChunk appends the "chunk" and "last" members, comma first.
+func appendChunk(dst []byte, chunk int64, last bool) []byte {
+	dst = append(dst, `,"chunk":`...)
+	dst = appendInt(dst, chunk)
+	if last {
+		return append(dst, `,"last":true`...)
+	}
+	return append(dst, `,"last":false`...)
+}
+
+// pairs holds "00" to "99", so appendInt writes two digits per division.
+const pairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
+// appendInt appends v in decimal. It does what strconv.AppendInt(dst, v, 10)
+// does, without the base dispatch; see BenchmarkAppendInts for the measure.
+func appendInt(dst []byte, v int64) []byte {
+	if uint64(v) < 10 {
+		return append(dst, byte('0'+v))
+	}
+	u := uint64(v)
+	if v < 0 {
+		dst = append(dst, '-')
+		u = -u // MinInt64 too: its magnitude fits a uint64
+	}
+	var buf [20]byte
+	i := len(buf)
+	for u >= 100 {
+		q := u / 100
+		r := (u - q*100) * 2
+		i -= 2
+		buf[i], buf[i+1] = pairs[r], pairs[r+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = pairs[u*2], pairs[u*2+1]
+	} else {
+		i--
+		buf[i] = byte('0' + u)
+	}
+	return append(dst, buf[i:]...)
+}

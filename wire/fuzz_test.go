@@ -1,0 +1,89 @@
+package wire
+
+import (
+	"testing"
+)
+
+// fuzzSeeds are records the fuzzers start from besides the table cases and
+// testdata/fuzz.
+var fuzzSeeds = []string{
+	`{"batch_id": 7, "segment_id": 3, "data": [1, 2, 2, 9]}`,
+	`{"batch_id":7,"segment_id":3,"segments":10,"chunk":2,"last":false,"data":[5,6]}`,
+	`{"batch_id":7,"chunk":0,"last":false,"data":[1,1,2,9]}`,
+	`{"batch\u005fid":1,"x":{"y":[1,"z\"",null,true]},"segment_id":0,"data":[-0]}`,
+	`{"batch_id":1,"segment_id":0,"data":[9223372036854775807,1e5,-9223372036854775809]}`,
+}
+
+// checkDirty decodes b with a Decoder that has decoded another record first,
+// and fails t unless the result matches a fresh Decoder's: no state may
+// leak from one record into the next.
+func checkDirty(t *testing.T, b []byte, output bool) {
+	var fresh, dirty Decoder
+	var prior Segment
+	_ = dirty.Decode([]byte(`{"batch_id":9,"segment_id":8,"segments":10,"chunk":4,"last":false,"data":[1,2,3,4,5,6,7,8,9]}`), &prior)
+	var a, c Segment
+	errA := decodeWith(&fresh, b, output, &a)
+	errC := decodeWith(&dirty, b, output, &c)
+	if (errA == nil) != (errC == nil) || errA != nil && errA.Error() != errC.Error() || !equalSegment(a, c) {
+		t.Fatalf("%q: fresh decoder %v %+v, used decoder %v %+v", b, errA, a, errC, c)
+	}
+}
+
+// checkReencode encodes a record that decoded and decodes it again.
+func checkReencode(t *testing.T, b []byte, output bool) {
+	var d Decoder
+	var s Segment
+	if decodeWith(&d, b, output, &s) != nil {
+		return
+	}
+	want := s
+	want.Data = append([]int64(nil), s.Data...)
+	var out []byte
+	if output {
+		if want.Whole() {
+			out = AppendOutputStart(nil, want.BatchID)
+		} else {
+			out = AppendOutputChunkStart(nil, want.BatchID, want.Chunk, want.Last)
+		}
+		out = AppendOutputEnd(AppendInts(out, want.Data, true))
+	} else {
+		out = AppendSegment(nil, &want)
+	}
+	var got Segment
+	if err := decodeWith(&d, out, output, &got); err != nil || !equalSegment(got, want) {
+		t.Fatalf("%q re-encoded as %q: %v %+v, want %+v", b, out, err, got, want)
+	}
+}
+
+func addSeeds(f *testing.F, output bool) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	for _, tc := range decodeCases {
+		if tc.output == output && len(tc.in) < 1000 {
+			f.Add([]byte(tc.in))
+		}
+	}
+}
+
+// FuzzDecode checks Decode against the model of oracle_test.go: it never
+// panics, accepts exactly what the model accepts, decodes the same values,
+// and reports an error class the model finds.
+func FuzzDecode(f *testing.F) {
+	addSeeds(f, false)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkAgainstModel(t, new(Decoder), b, false)
+		checkDirty(t, b, false)
+		checkReencode(t, b, false)
+	})
+}
+
+// FuzzDecodeOutput is FuzzDecode for DecodeOutput.
+func FuzzDecodeOutput(f *testing.F) {
+	addSeeds(f, true)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkAgainstModel(t, new(Decoder), b, true)
+		checkDirty(t, b, true)
+		checkReencode(t, b, true)
+	})
+}
