@@ -1,0 +1,91 @@
+// Package broker runs segmerge's embedded Kafka cluster: franz-go's kfake,
+// which speaks the real Kafka protocol, with one listener per broker and its
+// state (topics, records, committed offsets, transactions) persisted to a
+// data directory so that a restart keeps it.
+//
+// It is one process with no replication: for development, demos and tests.
+// Production points segmerge at a real cluster with -b.
+package broker
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// DefaultListen is where `segmerge broker` listens unless told otherwise: the
+// ports of the original Docker setup.
+var DefaultListen = []string{"127.0.0.1:9091", "127.0.0.1:9092", "127.0.0.1:9093"}
+
+// Config sets up a Cluster.
+type Config struct {
+	// Listen is one host:port per broker; port 0 picks a free port.
+	// Default DefaultListen.
+	Listen []string
+	// DataDir persists the cluster's state; "" keeps it in memory only.
+	DataDir string
+	// Partitions is the partition count of topics created implicitly;
+	// default 10.
+	Partitions int
+}
+
+// Cluster is a running embedded cluster.
+type Cluster struct {
+	c     *kfake.Cluster
+	addrs []string
+}
+
+// Start starts a cluster and returns once every broker is listening.
+func Start(cfg Config) (*Cluster, error) {
+	listen := cfg.Listen
+	if len(listen) == 0 {
+		listen = DefaultListen
+	}
+	for _, a := range listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("listen address %q: %w", a, err)
+		}
+	}
+	parts := cfg.Partitions
+	if parts <= 0 {
+		parts = 10
+	}
+	next := 0
+	opts := []kfake.Opt{
+		kfake.NumBrokers(len(listen)),
+		kfake.DefaultNumPartitions(parts),
+		// kfake binds 127.0.0.1; bind the address asked for instead.
+		// Brokers are created one after another, in order.
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			addr := listen[next]
+			next++
+			return net.Listen(network, addr)
+		}),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		if strings.Contains(err.Error(), "address already in use") {
+			return nil, fmt.Errorf("start broker: %w (is another broker running? pick other ports with --listen)", err)
+		}
+		return nil, fmt.Errorf("start broker: %w", err)
+	}
+	return &Cluster{c: c, addrs: c.ListenAddrs()}, nil
+}
+
+// Addrs is the bootstrap address of every broker.
+func (c *Cluster) Addrs() []string { return c.addrs }
+
+// Bootstrap is Addrs joined by commas, as -b takes it.
+func (c *Cluster) Bootstrap() string { return strings.Join(c.addrs, ",") }
+
+// Kfake is the underlying cluster, for tests that inject faults.
+func (c *Cluster) Kfake() *kfake.Cluster { return c.c }
+
+// Close stops the cluster, saving its state to the data directory; it is
+// idempotent.
+func (c *Cluster) Close() { c.c.Close() }

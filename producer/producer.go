@@ -1,0 +1,328 @@
+// Package producer writes batches of sorted random segments to a Kafka topic,
+// as the original take-home's producer did, plus what a real run needs:
+// reproducible data from a seed, batch ids that continue after the topic's
+// highest, chunked segments, a log of every record written, and delivery
+// errors that fail the run instead of vanishing.
+package producer
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmerge/segmerge/gen"
+	"github.com/segmerge/segmerge/internal/kafka"
+	"github.com/segmerge/segmerge/internal/progress"
+	"github.com/segmerge/segmerge/wire"
+)
+
+// Layouts of a batch over partitions (see DESIGN.md).
+const (
+	// LayoutSegment puts segment s of every batch on partition s mod P.
+	LayoutSegment = "segment"
+	// LayoutBatch puts every record of batch b on partition b mod P,
+	// keyed by b.
+	LayoutBatch = "batch"
+)
+
+// Config is a producer run; start from DefaultConfig. Validate's errors name the command-line flag
+// that sets each field.
+type Config struct {
+	Brokers    []string
+	Topic      string // default "segment-topic"
+	Partitions int32  // for a topic it creates; default 10
+	Recreate   bool   // delete and recreate the topic first
+	Batches    int64  // batches to write; 0 until ctx is done
+	Interval   time.Duration
+	Segments   int   // per batch; default 10
+	MinLen     int   // default 10
+	MaxLen     int   // default 20
+	MinValue   int64 // default 1
+	MaxValue   int64 // default 10
+	Seed       uint64
+	Layout     string // LayoutSegment (default) or LayoutBatch
+	ChunkSize  int    // integers per record at most; 0: a segment is one record
+	// InputLog, if set, receives every record written (once the broker
+	// has acknowledged it), one JSON value per line.
+	InputLog io.Writer
+	Log      *slog.Logger
+	Counters *progress.Counters
+}
+
+// DefaultConfig returns the defaults of the original producer: 10
+// partitions, 10 segments of 10..20 values in 1..10, segment layout.
+func DefaultConfig() Config {
+	return Config{
+		Topic:      "segment-topic",
+		Partitions: 10,
+		Segments:   10,
+		MinLen:     10,
+		MaxLen:     20,
+		MinValue:   1,
+		MaxValue:   10,
+		Layout:     LayoutSegment,
+	}
+}
+
+// Validate rejects settings that make no sense, naming the flag at fault.
+func (c *Config) Validate() error {
+	switch {
+	case c.Partitions < 1:
+		return fmt.Errorf("invalid --partitions %d: must be >= 1", c.Partitions)
+	case c.Batches < 0:
+		return fmt.Errorf("invalid --batches %d: must be >= 0 (0 runs until stopped)", c.Batches)
+	case c.Interval < 0:
+		return fmt.Errorf("invalid --interval %v: must be >= 0", c.Interval)
+	case c.Segments < 1:
+		return fmt.Errorf("invalid --segments %d: must be >= 1", c.Segments)
+	case c.MinLen < 0:
+		return fmt.Errorf("invalid --min-len %d: must be >= 0", c.MinLen)
+	case c.MaxLen < c.MinLen:
+		return fmt.Errorf("invalid --max-len %d: must be >= --min-len %d", c.MaxLen, c.MinLen)
+	case c.MaxValue < c.MinValue:
+		return fmt.Errorf("invalid --max-value %d: must be >= --min-value %d", c.MaxValue, c.MinValue)
+	case c.Layout != LayoutSegment && c.Layout != LayoutBatch:
+		return fmt.Errorf("invalid --layout %q: must be segment or batch", c.Layout)
+	case c.ChunkSize < 0:
+		return fmt.Errorf("invalid --chunk-size %d: must be >= 0 (0 writes a segment as one record)", c.ChunkSize)
+	case c.Topic == "":
+		return errors.New("invalid --topic: must not be empty")
+	}
+	return nil
+}
+
+// Stats is what a run wrote.
+type Stats struct {
+	FirstBatch int64 // id of the first batch written
+	Batches    int64
+	Records    int64
+	Integers   int64
+	Bytes      int64
+	Elapsed    time.Duration
+}
+
+// Run writes batches until cfg.Batches are written or ctx is done, then
+// waits for every record to be acknowledged. A batch is always written
+// whole: cancelling ctx stops before the next batch. Any delivery failure
+// makes Run return an error, after flushing what it can.
+func Run(ctx context.Context, cfg Config) (Stats, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Counters == nil {
+		cfg.Counters = new(progress.Counters)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Stats{}, err
+	}
+	cl, err := kafka.Client(cfg.Brokers,
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.RecordDeliveryTimeout(time.Minute),
+		kgo.DefaultProduceTopic(cfg.Topic),
+	)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	parts, created, err := kafka.EnsureTopic(ctx, adm, cfg.Log, cfg.Topic, cfg.Partitions, cfg.Recreate)
+	if err != nil {
+		return Stats{}, err
+	}
+	first := int64(0) // a new topic is empty
+	if !created {
+		if first, err = NextBatchID(ctx, cl, adm, cfg.Topic); err != nil {
+			return Stats{}, err
+		}
+	}
+	if parts != cfg.Partitions {
+		cfg.Log.Info("topic exists with another partition count; using it", "topic", cfg.Topic, "partitions", parts)
+	}
+	if first > 0 {
+		cfg.Log.Info("continuing after the topic's highest batch id", "first_batch", first)
+	}
+
+	p := &run{cfg: cfg, cl: cl, parts: parts, st: Stats{FirstBatch: first}}
+	if cfg.InputLog != nil {
+		p.log = bufio.NewWriterSize(cfg.InputLog, 1<<16)
+	}
+	start := time.Now()
+	err = p.produce(ctx, first)
+	// Flush even when stopped: what was handed to the client is delivered
+	// (or fails) before we say what was written.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if ferr := cl.Flush(fctx); ferr != nil && err == nil {
+		err = fmt.Errorf("flush: %w", ferr)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		err = p.failed
+	}
+	if p.log != nil {
+		if lerr := p.log.Flush(); lerr != nil && err == nil {
+			err = fmt.Errorf("write --input-log: %w", lerr)
+		}
+	}
+	p.st.Elapsed = time.Since(start)
+	return p.st, err
+}
+
+type run struct {
+	cfg   Config
+	cl    *kgo.Client
+	parts int32
+
+	mu     sync.Mutex // guards what promises touch
+	st     Stats
+	failed error
+	log    *bufio.Writer
+}
+
+func (p *run) produce(ctx context.Context, first int64) error {
+	spec := gen.Spec{Segments: p.cfg.Segments, MinLen: p.cfg.MinLen, MaxLen: p.cfg.MaxLen,
+		MinValue: p.cfg.MinValue, MaxValue: p.cfg.MaxValue, Seed: p.cfg.Seed}
+	var (
+		lens  []int
+		g     gen.Segment
+		chunk []int64
+	)
+	for b := first; p.cfg.Batches == 0 || b < first+p.cfg.Batches; b++ {
+		if ctx.Err() != nil {
+			return nil // stopped between batches: a clean stop
+		}
+		if err := p.err(); err != nil {
+			return err
+		}
+		lens = spec.Batch(b, lens)
+		for s, n := range lens {
+			g.Reset(spec, b, int64(s), n)
+			max := n
+			if p.cfg.ChunkSize > 0 {
+				max = p.cfg.ChunkSize
+			}
+			for c := int64(0); ; c++ {
+				chunk = g.Fill(chunk[:0], max)
+				seg := wire.Segment{BatchID: b, SegmentID: int64(s), Chunk: c, Last: g.Left() == 0, Data: chunk}
+				r := &kgo.Record{Value: wire.AppendSegment(nil, &seg)}
+				if p.cfg.Layout == LayoutBatch {
+					r.Key = strconv.AppendInt(nil, b, 10)
+					r.Partition = int32(b % int64(p.parts))
+				} else {
+					r.Partition = int32(int64(s) % int64(p.parts))
+				}
+				ints := int64(len(chunk))
+				// Produce blocks when the client's buffer is full:
+				// memory is bounded by its limits, not by the run.
+				p.cl.Produce(context.WithoutCancel(ctx), r, func(r *kgo.Record, err error) { p.acked(r, ints, err) })
+				if seg.Last {
+					break
+				}
+			}
+		}
+		p.cfg.Counters.Batches.Add(1)
+		p.mu.Lock()
+		p.st.Batches++
+		p.mu.Unlock()
+		if p.cfg.Interval > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(p.cfg.Interval):
+			}
+		}
+	}
+	return nil
+}
+
+func (p *run) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failed
+}
+
+func (p *run) acked(r *kgo.Record, ints int64, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if p.failed == nil {
+			p.failed = fmt.Errorf("deliver record to %s partition %d: %w", r.Topic, r.Partition, err)
+			p.cfg.Log.Error("delivery failed", "topic", r.Topic, "partition", r.Partition, "err", err)
+		}
+		return
+	}
+	p.st.Records++
+	p.st.Integers += ints
+	p.st.Bytes += int64(len(r.Value))
+	p.cfg.Counters.Records.Add(1)
+	p.cfg.Counters.Integers.Add(ints)
+	if p.log != nil && p.failed == nil {
+		p.log.Write(r.Value)
+		if err := p.log.WriteByte('\n'); err != nil {
+			p.failed = fmt.Errorf("write --input-log: %w", err)
+		}
+	}
+}
+
+// NextBatchID returns one more than the highest batch id among the last
+// records of topic's partitions, or 0 for an empty topic, so that a
+// restarted producer never reuses an id. A last record that does not decode
+// is skipped with its partition.
+func NextBatchID(ctx context.Context, cl *kgo.Client, adm *kadm.Client, topic string) (int64, error) {
+	starts, err := kafka.StartOffsets(ctx, adm, topic)
+	if err != nil {
+		return 0, err
+	}
+	ends, err := kafka.EndOffsets(ctx, adm, topic)
+	if err != nil {
+		return 0, err
+	}
+	want := map[int32]kgo.Offset{}
+	for p, end := range ends {
+		if end > starts[p] {
+			want[p] = kgo.NewOffset().At(end - 1)
+		}
+	}
+	if len(want) == 0 {
+		return 0, nil
+	}
+	rd, err := kafka.Client(cl.OptValue(kgo.SeedBrokers).([]string),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}))
+	if err != nil {
+		return 0, err
+	}
+	defer rd.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	next := int64(0)
+	var dec wire.Decoder
+	var seg wire.Segment
+	for seen := map[int32]bool{}; len(seen) < len(want); {
+		fs := rd.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("read the last record of %s: %w", topic, err)
+		}
+		fs.EachError(func(_ string, p int32, err error) { seen[p] = true })
+		fs.EachRecord(func(r *kgo.Record) {
+			if seen[r.Partition] {
+				return
+			}
+			seen[r.Partition] = true
+			if dec.Decode(r.Value, &seg) == nil && seg.BatchID >= next {
+				next = seg.BatchID + 1
+			}
+		})
+	}
+	return next, nil
+}

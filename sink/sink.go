@@ -1,0 +1,191 @@
+// Package sink writes merged batches out: as JSON Lines, as human text, to
+// any io.Writer (a file, stdout). A batch arrives as a stream of values
+// between Begin and End, so a batch larger than memory is one line written as
+// the merge runs, never held whole.
+//
+// The package knows nothing of Kafka; the output topic is a Sink of the
+// consumer package.
+package sink
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/segmerge/segmerge/wire"
+)
+
+// Sink receives merged batches, in the order they are to appear.
+type Sink interface {
+	// Begin starts batch id.
+	Begin(id int64) error
+	// Write appends ascending values to the current batch.
+	Write(vals []int64) error
+	// End finishes the current batch.
+	End() error
+	// Flush hands everything written so far to its destination, so that
+	// input offsets of the batches written may be committed.
+	Flush(ctx context.Context) error
+	// Close flushes and releases the sink.
+	Close() error
+}
+
+// Format is how a Writer renders a batch.
+type Format string
+
+// Formats.
+const (
+	JSONL Format = "jsonl" // {"batch_id":7,"data":[1,1,2,9]} per line
+	Text  Format = "text"  // batch 7: 1 1 2 9
+)
+
+// ParseFormat returns the Format named s.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(s); f {
+	case JSONL, Text:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown format %q: must be jsonl or text", s)
+}
+
+// Writer renders batches onto an io.Writer. It buffers up to 64 KiB, so a
+// batch of any size costs a fixed footprint.
+type Writer struct {
+	w        *bufio.Writer
+	c        io.Closer // closed by Close, if set
+	sync     func() error
+	format   Format
+	buf      []byte
+	first    bool
+	perBatch bool // flush at every End (consoles: show batches as they come)
+	err      error
+}
+
+// NewWriter renders batches in format onto w. If flushEachBatch, every
+// batch is pushed to w as it ends (for a console); otherwise only when the
+// buffer fills or at Flush.
+func NewWriter(w io.Writer, format Format, flushEachBatch bool) *Writer {
+	return &Writer{w: bufio.NewWriterSize(w, 64<<10), format: format, perBatch: flushEachBatch, buf: make([]byte, 0, 32<<10)}
+}
+
+// Create creates (or truncates) the file at path and renders batches into
+// it; Flush also fsyncs it.
+func Create(path string, format Format) (*Writer, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w := NewWriter(f, format, false)
+	w.c = f
+	w.sync = f.Sync
+	return w, nil
+}
+
+// Begin implements Sink.
+func (w *Writer) Begin(id int64) error {
+	if w.format == Text {
+		w.buf = wire.AppendTextStart(w.buf[:0], id)
+	} else {
+		w.buf = wire.AppendOutputStart(w.buf[:0], id)
+	}
+	w.first = true
+	return w.err
+}
+
+// Write implements Sink.
+func (w *Writer) Write(vals []int64) error {
+	const step = 2048 // keep buf small whatever len(vals)
+	for len(vals) > 0 && w.err == nil {
+		n := min(step, len(vals))
+		if w.format == Text {
+			w.buf = wire.AppendTextInts(w.buf, vals[:n])
+		} else {
+			w.buf = wire.AppendInts(w.buf, vals[:n], w.first)
+			w.first = false
+		}
+		vals = vals[n:]
+		if len(w.buf) >= 16<<10 {
+			w.put()
+		}
+	}
+	return w.err
+}
+
+// End implements Sink.
+func (w *Writer) End() error {
+	if w.format != Text {
+		w.buf = wire.AppendOutputEnd(w.buf)
+	}
+	w.buf = append(w.buf, '\n')
+	w.put()
+	if w.perBatch && w.err == nil {
+		w.err = w.w.Flush()
+	}
+	return w.err
+}
+
+func (w *Writer) put() {
+	if w.err == nil {
+		_, w.err = w.w.Write(w.buf)
+	}
+	w.buf = w.buf[:0]
+}
+
+// Flush implements Sink.
+func (w *Writer) Flush(context.Context) error {
+	if w.err == nil {
+		w.err = w.w.Flush()
+	}
+	if w.err == nil && w.sync != nil {
+		w.err = w.sync()
+	}
+	return w.err
+}
+
+// Close implements Sink.
+func (w *Writer) Close() error {
+	err := w.Flush(context.Background())
+	if w.c != nil {
+		err = errors.Join(err, w.c.Close())
+		w.c = nil
+	}
+	return err
+}
+
+// Multi is a Sink that writes to every sink in it, in order.
+type Multi []Sink
+
+// Begin implements Sink.
+func (m Multi) Begin(id int64) error { return m.each(func(s Sink) error { return s.Begin(id) }) }
+
+// Write implements Sink.
+func (m Multi) Write(v []int64) error { return m.each(func(s Sink) error { return s.Write(v) }) }
+
+// End implements Sink.
+func (m Multi) End() error { return m.each(Sink.End) }
+
+// Flush implements Sink.
+func (m Multi) Flush(ctx context.Context) error {
+	return m.each(func(s Sink) error { return s.Flush(ctx) })
+}
+
+// Close implements Sink: it closes every sink and returns the errors joined.
+func (m Multi) Close() error {
+	var errs []error
+	for _, s := range m {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (m Multi) each(fn func(Sink) error) error {
+	for _, s := range m {
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestWriterFormats(t *testing.T) {
+	long := make([]int64, 10000)
+	for i := range long {
+		long[i] = int64(i)
+	}
+	tests := []struct {
+		name   string
+		format Format
+		writes [][]int64
+		want   string
+	}{
+		{"jsonl", JSONL, [][]int64{{1, 1}, {2, 9}}, `{"batch_id":7,"data":[1,1,2,9]}` + "\n"},
+		{"jsonl empty", JSONL, nil, `{"batch_id":7,"data":[]}` + "\n"},
+		{"jsonl empty write first", JSONL, [][]int64{{}, {3}}, `{"batch_id":7,"data":[3]}` + "\n"},
+		{"text", Text, [][]int64{{1, 1}, {2, 9}}, "batch 7: 1 1 2 9\n"},
+		{"text empty", Text, nil, "batch 7:\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			w := NewWriter(&out, tt.format, false)
+			w.Begin(7)
+			for _, v := range tt.writes {
+				w.Write(v)
+			}
+			w.End()
+			if err := w.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Fatalf("got %q want %q", out.String(), tt.want)
+			}
+		})
+	}
+	// A long batch written in pieces is one line with every value.
+	var out bytes.Buffer
+	w := NewWriter(&out, JSONL, false)
+	w.Begin(1)
+	w.Write(long[:3])
+	w.Write(long[3:])
+	w.End()
+	w.Close()
+	if strings.Count(out.String(), "\n") != 1 || strings.Count(out.String(), ",") != len(long) { // one comma is in the header
+		t.Fatalf("long batch: %d lines, %d commas", strings.Count(out.String(), "\n"), strings.Count(out.String(), ","))
+	}
+}
+
+func TestCreateAndMulti(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	f, err := Create(path, JSONL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var console bytes.Buffer
+	m := Multi{f, NewWriter(&console, Text, true)}
+	m.Begin(3)
+	m.Write([]int64{4, 5})
+	m.End()
+	if console.String() != "batch 3: 4 5\n" { // flushed at End, before Flush
+		t.Fatalf("console %q", console.String())
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if string(b) != `{"batch_id":3,"data":[4,5]}`+"\n" {
+		t.Fatalf("file %q", b)
+	}
+	if _, err := ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "jsonl or text") {
+		t.Fatalf("ParseFormat(xml): %v", err)
+	}
+}
