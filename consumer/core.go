@@ -1,0 +1,400 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmerge/segmerge/assemble"
+	"github.com/segmerge/segmerge/internal/kafka"
+	"github.com/segmerge/segmerge/merge"
+	"github.com/segmerge/segmerge/wire"
+)
+
+// core is what every mode shares: the assembler, the merge, the sinks, the
+// dead letters and the offsets. Its methods run under mu, so that group
+// callbacks and (in scalable mode) several members can call them.
+type core struct {
+	mu      sync.Mutex
+	cfg     *Config
+	asm     *assemble.Assembler
+	dlq     *deadLetters
+	prod    *producer
+	endAt   kafka.Offsets // -e: end offsets read at start; nil without -e
+	startAt kafka.Offsets // -e: start offsets read at start
+
+	next    map[int32]int64 // next offset per assigned partition
+	written []*assemble.Batch
+	synced  time.Time
+	stats   Stats
+
+	// merge scratch, reused batch after batch
+	merger merge.Merger
+	srcs   []merge.Source
+	chunks []chunkSource
+	vals   []int64
+	dec    wire.Decoder
+}
+
+// Stats is what a consumer run did.
+type Stats struct {
+	Batches    int64 // batches written
+	Integers   int64 // integers written
+	Bad        int64 // records refused (sent to the dead-letter topic)
+	Duplicates int64 // identical copies dropped
+	Dropped    int64 // batches final without all segments
+	Late       int64 // batches written after a higher one
+	Pending    int   // batches left incomplete at exit (not committed)
+	Elapsed    time.Duration
+}
+
+// assign adds partitions whose next offsets are next.
+func (c *core) assign(next kafka.Offsets, caughtUp map[int32]bool) {
+	for p, off := range next {
+		c.asm.Assign(p, off, caughtUp[p])
+		c.next[p] = off
+	}
+}
+
+// revoke drops partitions from the assembler (their pending records will be
+// re-read by their next owner from the committed offset).
+func (c *core) revoke(parts []int32) {
+	for _, p := range parts {
+		c.asm.Revoke(p)
+		delete(c.next, p)
+	}
+}
+
+// take adds the records of one fetched partition, decoding them with the
+// core's decoder, and records the partition's position.
+func (c *core) take(ctx context.Context, fp *kgo.FetchPartition) error {
+	dec := decodeAll(&c.dec, fp.Records, c.limit(fp.Partition))
+	return c.add(ctx, fp, dec)
+}
+
+// limit is the offset at which -e stops reading partition p.
+func (c *core) limit(p int32) int64 {
+	if c.endAt == nil {
+		return -1
+	}
+	if end, ok := c.endAt[p]; ok {
+		return end
+	}
+	return 0
+}
+
+// decoded is one record after decoding: the assembler's record, or why it
+// was refused.
+type decoded struct {
+	r      *kgo.Record
+	rec    *assemble.Record
+	reason string
+	err    error
+}
+
+// decodeAll decodes records (stopping at offset limit unless it is -1),
+// copying each one's data out of the decoder.
+func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
+	out := make([]decoded, 0, len(rs))
+	var seg wire.Segment
+	for _, r := range rs {
+		if limit >= 0 && r.Offset >= limit {
+			break
+		}
+		if err := dec.Decode(r.Value, &seg); err != nil {
+			reason := wire.ReasonNotJSON
+			var we *wire.Error
+			if errors.As(err, &we) {
+				reason = we.Reason
+			}
+			out = append(out, decoded{r: r, reason: reason, err: err})
+			continue
+		}
+		out = append(out, decoded{r: r, rec: &assemble.Record{
+			Partition: r.Partition, Offset: r.Offset,
+			BatchID: seg.BatchID, SegmentID: seg.SegmentID, Segments: seg.Segments,
+			Chunk: seg.Chunk, Last: seg.Last, Data: slices.Clone(seg.Data), Ref: r,
+		}})
+	}
+	return out
+}
+
+// add hands decoded records of one fetched partition to the assembler, bad
+// ones to the dead letters, and records the partition's position.
+func (c *core) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded) error {
+	p := fp.Partition
+	if _, ok := c.next[p]; !ok {
+		return nil // revoked since the fetch
+	}
+	for _, d := range recs {
+		if d.rec != nil {
+			v, err := c.asm.Add(d.rec)
+			switch v {
+			case assemble.Duplicate:
+				c.stats.Duplicates++
+			case assemble.Rejected:
+				d.reason, d.err = assemble.ReasonConflict, err
+				var rej *assemble.Reject
+				if errors.As(err, &rej) {
+					d.reason = rej.Reason
+				}
+			}
+		}
+		if d.err != nil {
+			c.stats.Bad++
+			c.cfg.Counters.Bad.Add(1)
+			if err := c.dlq.send(ctx, d.r, d.reason, d.err.Error()); err != nil {
+				return err
+			}
+		}
+		c.next[p] = d.r.Offset + 1
+	}
+	next := c.next[p]
+	caughtUp := next >= fp.HighWatermark
+	if lim := c.limit(p); lim >= 0 && next >= lim {
+		caughtUp = true
+	}
+	c.asm.Position(p, next, caughtUp)
+	return nil
+}
+
+// release writes every batch the assembler releases, until -c is reached.
+// Complete batches are merged into the sink; dropped ones go to the dead
+// letters. With parallel set, the merges of the released batches run on
+// every core and are written in order.
+func (c *core) release(ctx context.Context, parallel bool) error {
+	var ready []*assemble.Batch
+	for !c.countReached(int64(len(ready))) {
+		b := c.asm.Next()
+		if b == nil {
+			break
+		}
+		if !b.Complete() {
+			if err := c.drop(ctx, b); err != nil {
+				return err
+			}
+			continue
+		}
+		if !parallel {
+			if err := c.write(b); err != nil {
+				return err
+			}
+			continue
+		}
+		ready = append(ready, b)
+	}
+	if len(ready) == 0 {
+		return nil
+	}
+	merged := mergeParallel(ready)
+	for i, b := range ready {
+		if err := c.emit(b.ID, merged[i]); err != nil {
+			return err
+		}
+		c.written = append(c.written, b)
+	}
+	return nil
+}
+
+// countReached reports whether -c is reached once extra more batches are
+// written.
+func (c *core) countReached(extra int64) bool {
+	return c.cfg.Count > 0 && c.stats.Batches+extra >= c.cfg.Count
+}
+
+// write merges b chunk by chunk into the sink.
+func (c *core) write(b *assemble.Batch) error {
+	c.srcs = c.srcs[:0]
+	c.chunks = slices.Grow(c.chunks[:0], int(b.Segments))[:b.Segments]
+	for s := range b.Segments {
+		c.chunks[s] = chunkSource{c: b.Chunks(s, c.chunks[s].c[:0])}
+		c.srcs = append(c.srcs, &c.chunks[s])
+	}
+	c.merger.Reset(c.srcs...)
+	if c.vals == nil {
+		c.vals = make([]int64, 4096)
+	}
+	if err := c.cfg.Sink.Begin(b.ID); err != nil {
+		return fmt.Errorf("write batch %d: %w", b.ID, err)
+	}
+	n := int64(0)
+	for {
+		k, err := c.merger.Read(c.vals)
+		if k > 0 {
+			n += int64(k)
+			if err := c.cfg.Sink.Write(c.vals[:k]); err != nil {
+				return fmt.Errorf("write batch %d: %w", b.ID, err)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("merge batch %d: %w", b.ID, err)
+		}
+	}
+	if err := c.cfg.Sink.End(); err != nil {
+		return fmt.Errorf("write batch %d: %w", b.ID, err)
+	}
+	c.count(n)
+	c.written = append(c.written, b)
+	return nil
+}
+
+// emit writes an already merged batch.
+func (c *core) emit(id int64, vals []int64) error {
+	err := c.cfg.Sink.Begin(id)
+	if err == nil {
+		err = c.cfg.Sink.Write(vals)
+	}
+	if err == nil {
+		err = c.cfg.Sink.End()
+	}
+	if err != nil {
+		return fmt.Errorf("write batch %d: %w", id, err)
+	}
+	c.count(int64(len(vals)))
+	return nil
+}
+
+func (c *core) count(ints int64) {
+	c.stats.Batches++
+	c.stats.Integers += ints
+	c.cfg.Counters.Batches.Add(1)
+	c.cfg.Counters.Integers.Add(ints)
+}
+
+// drop sends the records of a batch that became final incomplete to the
+// dead letters, naming the missing segments.
+func (c *core) drop(ctx context.Context, b *assemble.Batch) error {
+	c.stats.Dropped++
+	msg := fmt.Sprintf("batch %d is final without segments %v of %d", b.ID, b.Missing, b.Segments)
+	c.cfg.Log.Warn("incomplete batch", "batch", b.ID, "missing", b.Missing)
+	for _, r := range b.Records() {
+		if err := c.dlq.send(ctx, r.Ref.(*kgo.Record), assemble.ReasonIncomplete, msg); err != nil {
+			return err
+		}
+	}
+	c.written = append(c.written, b)
+	return nil
+}
+
+// sync makes everything written so far durable (sinks flushed, output and
+// dead-letter records acknowledged), then marks those batches done so that
+// their offsets may be committed.
+func (c *core) sync(ctx context.Context) error {
+	if err := c.cfg.Sink.Flush(ctx); err != nil {
+		return fmt.Errorf("flush output: %w", err)
+	}
+	if c.prod != nil {
+		if err := c.prod.flush(ctx); err != nil {
+			return fmt.Errorf("flush output topic: %w", err)
+		}
+	}
+	for _, b := range c.written {
+		c.asm.Done(b)
+	}
+	clear(c.written)
+	c.written = c.written[:0]
+	c.synced = time.Now()
+	return nil
+}
+
+// commits returns the offsets safe to commit for the partitions in owned.
+func (c *core) commits(owned map[int32]bool) map[int32]kgo.EpochOffset {
+	out := map[int32]kgo.EpochOffset{}
+	for _, o := range c.asm.Commits(nil) {
+		if owned[o.Partition] {
+			out[o.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
+		}
+	}
+	return out
+}
+
+// atEnd reports, with -e, whether every partition assigned here has reached
+// the end offset read at start, and returns the topic's partitions that are
+// not assigned here (whose progress only the group's commits can tell).
+func (c *core) atEnd() (bool, []int32) {
+	if c.endAt == nil {
+		return false, nil
+	}
+	var others []int32
+	for p, end := range c.endAt {
+		next, ok := c.next[p]
+		switch {
+		case !ok:
+			others = append(others, p)
+		case next < end:
+			return false, nil
+		}
+	}
+	return true, others
+}
+
+// chunkSource is a merge.Source over the chunks of one held segment.
+type chunkSource struct {
+	c [][]int64
+	i int
+}
+
+func (s *chunkSource) Next() ([]int64, error) {
+	if s.i == len(s.c) {
+		return nil, io.EOF
+	}
+	s.i++
+	return s.c[s.i-1], nil
+}
+
+// mergeParallel merges each batch into its own slice, spreading batches
+// over every core.
+func mergeParallel(bs []*assemble.Batch) [][]int64 {
+	out := make([][]int64, len(bs))
+	parallelFor(len(bs), func(j int, d *decoderScratch) {
+		b := bs[j]
+		d.runs = d.runs[:0]
+		for s := range b.Segments {
+			d.runs = append(d.runs, slices.Concat(b.Chunks(s, nil)...))
+		}
+		out[j] = merge.Merge(make([]int64, 0, b.Len()), d.runs...)
+	})
+	return out
+}
+
+// decoderScratch is one worker's reusable state.
+type decoderScratch struct {
+	dec  wire.Decoder
+	runs [][]int64
+}
+
+// parallelFor runs fn(i) for i in [0,n) on at most GOMAXPROCS goroutines,
+// each with its own scratch, and returns when all are done.
+func parallelFor(n int, fn func(i int, d *decoderScratch)) {
+	var (
+		mu   sync.Mutex
+		next int
+		wg   sync.WaitGroup
+	)
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			var d decoderScratch
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= n {
+					return
+				}
+				fn(i, &d)
+			}
+		})
+	}
+	wg.Wait()
+}
