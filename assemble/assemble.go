@@ -63,6 +63,12 @@ type Config struct {
 	// segments (s mod P) and batches (b mod P); default: the number of
 	// partitions assigned when a batch is judged.
 	Partitions int32
+	// Whole says this consumer owns every partition of the topic (all
+	// single-process modes): a partition not assigned at the moment, during
+	// a rebalance, holds releases back like one that has not caught up.
+	// Without it only assigned partitions are waited for (a member of a
+	// group spread over processes, whose order is per partition).
+	Whole bool
 	// Remember is how many released batches are remembered to recognise
 	// late copies of their records; default 4096.
 	Remember int
@@ -237,7 +243,7 @@ func (a *Assembler) Next() *Batch {
 // mayRelease reports whether no assigned partition can still deliver a batch
 // below id: each has reached id or is caught up.
 func (a *Assembler) mayRelease(id int64) bool {
-	if len(a.parts) == 0 {
+	if len(a.parts) == 0 || a.cfg.Whole && int32(len(a.parts)) < a.cfg.Partitions {
 		return false
 	}
 	for _, ps := range a.parts {

@@ -451,3 +451,17 @@ func TestRevokeAndReread(t *testing.T) {
 		t.Fatalf("batch not complete after re-read")
 	}
 }
+
+// With Whole set, a partition missing from the assignment (a rebalance in
+// flight) holds releases back; without it, only assigned partitions count.
+func TestWholeWaitsForUnassigned(t *testing.T) {
+	for _, whole := range []bool{true, false} {
+		a := New(Config{Segments: 1, Partitions: 2, Whole: whole})
+		a.Assign(1, 0, false)
+		a.Add(rec(1, 0, 1, 0, 5))
+		a.Position(1, 1, true)
+		if got := a.Next() != nil; got == whole {
+			t.Fatalf("Whole=%v: released=%v with partition 0 unassigned", whole, got)
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "segmerge-bin-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "segmerge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic(fmt.Sprintf("build: %v\n%s", err, out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a segmerge process started by a test; it is killed (by PID) if the
+// test ends first.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan error
+}
+
+func start(t *testing.T, stdout *os.File, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	p.cmd.Stdout = stdout
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.cmd.Process.Kill() })
+	return p
+}
+
+// interrupt sends SIGINT, as Ctrl+C does, and returns the exit code.
+func (p *proc) interrupt(t *testing.T) int {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGINT)
+	return p.wait(t, 30*time.Second)
+}
+
+func (p *proc) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(d):
+		t.Fatalf("%v did not exit within %v; stderr:\n%s", p.cmd.Args, d, p.stderr.String())
+		return -1
+	}
+}
+
+// broker starts `segmerge broker` on free ports and returns it with its
+// bootstrap address, read from its stdout.
+func broker(t *testing.T, dataDir string) (*proc, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, w, "broker", "--listen", "127.0.0.1:0,127.0.0.1:0,127.0.0.1:0", "--data-dir", dataDir)
+	w.Close()
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if addr, ok := strings.CutPrefix(sc.Text(), "bootstrap: "); ok {
+			go func() { // keep draining so the broker never blocks on stdout
+				for sc.Scan() {
+				}
+			}()
+			return p, addr
+		}
+	}
+	t.Fatalf("broker printed no bootstrap line; stderr:\n%s", p.stderr.String())
+	return nil, ""
+}
+
+func lines(t *testing.T, path string) int {
+	b, _ := os.ReadFile(path)
+	return bytes.Count(b, []byte("\n"))
+}
+
+// The three-terminal walkthrough, with Ctrl+C in the middle: the producer
+// and consumer stop cleanly (exit 0), the consumer commits what it wrote,
+// and a second consumer in the same group writes exactly the rest.
+func TestCtrlCStopsCleanlyAndResumes(t *testing.T) {
+	dir := t.TempDir()
+	br, addr := broker(t, filepath.Join(dir, "data"))
+	input := filepath.Join(dir, "input.jsonl")
+	out1 := filepath.Join(dir, "out1.jsonl")
+	out2 := filepath.Join(dir, "out2.jsonl")
+
+	prod := start(t, nil, "produce", "-b", addr, "--interval", "2ms", "--input-log", input, "--seed", "3")
+	cons := start(t, nil, "consume", "-b", addr, "--from-beginning", "--out-file", out1, "--commit-interval", "100ms", "-g", "walk")
+	deadline := time.Now().Add(60 * time.Second)
+	for lines(t, out1) < 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer wrote %d lines in 60s; stderr:\n%s\nproducer:\n%s", lines(t, out1), cons.stderr.String(), prod.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := cons.interrupt(t); code != 0 {
+		t.Fatalf("consume after Ctrl+C: exit %d; stderr:\n%s", code, cons.stderr.String())
+	}
+	if code := prod.interrupt(t); code != 0 {
+		t.Fatalf("produce after Ctrl+C: exit %d; stderr:\n%s", code, prod.stderr.String())
+	}
+	if !strings.Contains(prod.stderr.String(), "produced ") {
+		t.Fatalf("producer printed no summary:\n%s", prod.stderr.String())
+	}
+
+	rest := start(t, nil, "consume", "-b", addr, "-e", "--out-file", out2, "-g", "walk")
+	if code := rest.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("second consume: exit %d; stderr:\n%s", code, rest.stderr.String())
+	}
+	both := filepath.Join(dir, "both.jsonl")
+	b1, _ := os.ReadFile(out1)
+	b2, _ := os.ReadFile(out2)
+	os.WriteFile(both, append(b1, b2...), 0o644)
+	t.Logf("first run wrote %d batches, second %d", bytes.Count(b1, []byte("\n")), bytes.Count(b2, []byte("\n")))
+	if len(b2) == 0 {
+		t.Fatal("nothing left for the second run: the test did not stop the first mid-stream")
+	}
+	ver := start(t, nil, "verify", "--input-log", input, "--out-file", both)
+	if code := ver.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("verify: exit %d\n%s", code, ver.stderr.String())
+	}
+
+	if code := br.interrupt(t); code != 0 {
+		t.Fatalf("broker after Ctrl+C: exit %d; stderr:\n%s", code, br.stderr.String())
+	}
+}

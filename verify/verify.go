@@ -1,0 +1,400 @@
+// Package verify checks a consumer's output against the producer's input
+// log, trusting nothing the consumer says: every batch that is complete in the
+// input must appear exactly once, equal to the sorted union of its segments;
+// batches must be in ascending order (in a file; per partition in a topic);
+// nothing else may appear.
+//
+// A batch is compared by its length and a fingerprint of its sorted values,
+// so the output side streams. The input side holds the input log's data in
+// memory until it is read whole (fine for the demo and tests; a log larger
+// than memory is not supported yet).
+package verify
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmerge/segmerge/internal/kafka"
+	"github.com/segmerge/segmerge/merge"
+	"github.com/segmerge/segmerge/wire"
+)
+
+// Config says what to check.
+type Config struct {
+	InputLog string // the producer's --input-log
+	// Segments is the segment count of input batches whose records do
+	// not say; default 10.
+	Segments int64
+	OutFile  string // a JSON Lines output file, or
+	Brokers  []string
+	Topic    string // an output topic, read with read_committed
+}
+
+// Report is the outcome.
+type Report struct {
+	Batches    int64 // batches expected and found correct
+	Integers   int64
+	Expected   int64 // batches complete in the input log
+	Incomplete int64 // batches incomplete in the input log (not expected)
+	Problems   []Problem
+}
+
+// Problem is one mismatch.
+type Problem struct {
+	Batch int64
+	Msg   string
+}
+
+// OK reports whether the output matched.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Summary is a one-line account of the report.
+func (r *Report) Summary() string {
+	if r.OK() {
+		s := fmt.Sprintf("verify: OK: %d batches, %d integers, each once and equal to its input", r.Batches, r.Integers)
+		if r.Incomplete > 0 {
+			s += fmt.Sprintf(" (%d batches incomplete in the input log, not expected)", r.Incomplete)
+		}
+		return s
+	}
+	return fmt.Sprintf("verify: FAILED: %d problems in %d expected batches; first: batch %d: %s",
+		len(r.Problems), r.Expected, r.Problems[0].Batch, r.Problems[0].Msg)
+}
+
+type print struct {
+	n    int64
+	hash uint64
+}
+
+// fingerprint folds ascending values into p.
+func (p *print) add(vals []int64) {
+	for _, v := range vals {
+		p.hash = (p.hash ^ uint64(v)) * 1099511628211
+	}
+	p.n += int64(len(vals))
+}
+
+func newPrint() print { return print{hash: 14695981039346656037} }
+
+// Run verifies and returns the report; an error means the check could not
+// be made (unreadable files, broker trouble), not that it failed.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Segments <= 0 {
+		cfg.Segments = 10
+	}
+	if (cfg.OutFile == "") == (cfg.Topic == "") {
+		return nil, errors.New("give exactly one of --out-file and --output-topic")
+	}
+	want, incomplete, err := expected(cfg.InputLog, cfg.Segments)
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{want: want, seen: map[int64]int{}, last: map[int32]int64{}}
+	c.rep.Expected, c.rep.Incomplete = int64(len(want)), incomplete
+	if cfg.OutFile != "" {
+		err = c.file(cfg.OutFile)
+	} else {
+		err = c.topic(ctx, cfg.Brokers, cfg.Topic)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(want))
+	for id := range want {
+		if c.seen[id] == 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c.problem(id, "missing from the output")
+	}
+	sort.SliceStable(c.rep.Problems, func(i, j int) bool { return c.rep.Problems[i].Batch < c.rep.Problems[j].Batch })
+	return &c.rep, nil
+}
+
+// expected reads the input log and returns the fingerprint of every batch
+// complete in it, and how many batches are not.
+func expected(path string, defSegs int64) (map[int64]print, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read --input-log: %w", err)
+	}
+	defer f.Close()
+	type seg struct {
+		chunks map[int64][]int64
+		last   int64
+	}
+	type batch struct {
+		segs []seg
+	}
+	batches := map[int64]*batch{}
+	var dec wire.Decoder
+	var s wire.Segment
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	for line := 1; sc.Scan(); line++ {
+		if err := dec.Decode(sc.Bytes(), &s); err != nil {
+			return nil, 0, fmt.Errorf("--input-log %s line %d: %w", path, line, err)
+		}
+		n := s.Segments
+		if n == 0 {
+			n = defSegs
+		}
+		b := batches[s.BatchID]
+		if b == nil {
+			b = &batch{segs: make([]seg, n)}
+			for i := range b.segs {
+				b.segs[i] = seg{chunks: map[int64][]int64{}, last: -1}
+			}
+			batches[s.BatchID] = b
+		}
+		if s.SegmentID >= int64(len(b.segs)) {
+			return nil, 0, fmt.Errorf("--input-log %s line %d: segment %d outside batch %d of %d segments", path, line, s.SegmentID, s.BatchID, len(b.segs))
+		}
+		sg := &b.segs[s.SegmentID]
+		sg.chunks[s.Chunk] = slices.Clone(s.Data)
+		if s.Last {
+			sg.last = s.Chunk
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, 0, fmt.Errorf("read --input-log: %w", err)
+	}
+	want := map[int64]print{}
+	var incomplete int64
+	var m merge.Merger
+	buf := make([]int64, 4096)
+next:
+	for id, b := range batches {
+		runs := make([]merge.Source, 0, len(b.segs))
+		for _, sg := range b.segs {
+			if sg.last < 0 || int64(len(sg.chunks)) != sg.last+1 {
+				incomplete++
+				continue next
+			}
+			run := []int64{}
+			for c := int64(0); c <= sg.last; c++ {
+				run = append(run, sg.chunks[c]...)
+			}
+			runs = append(runs, merge.SliceSource(run))
+		}
+		m.Reset(runs...)
+		p := newPrint()
+		for {
+			n, err := m.Read(buf)
+			p.add(buf[:n])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, 0, fmt.Errorf("input batch %d: %w", id, err)
+			}
+		}
+		want[id] = p
+	}
+	return want, incomplete, nil
+}
+
+type checker struct {
+	want map[int64]print
+	seen map[int64]int
+	last map[int32]int64 // highest batch id seen per output partition (a file is partition 0)
+	rep  Report
+}
+
+func (c *checker) problem(id int64, format string, args ...any) {
+	c.rep.Problems = append(c.rep.Problems, Problem{Batch: id, Msg: fmt.Sprintf(format, args...)})
+}
+
+// batch checks one whole output batch found at where.
+func (c *checker) batch(part int32, id int64, got print, where string) {
+	c.seen[id]++
+	last, ok := c.last[part]
+	if ok && id <= last && c.seen[id] == 1 { // a repeat is reported as one below
+		c.problem(id, "%s: comes after batch %d (not ascending)", where, last)
+	}
+	if !ok || id > last {
+		c.last[part] = id
+	}
+	w, ok := c.want[id]
+	switch {
+	case !ok:
+		c.problem(id, "%s: not a complete batch of the input log", where)
+	case c.seen[id] > 1:
+		c.problem(id, "%s: appears %d times", where, c.seen[id])
+	case w != got:
+		c.problem(id, "%s: %d integers (fingerprint %016x) where the input gives %d (%016x)", where, got.n, got.hash, w.n, w.hash)
+	default:
+		c.rep.Batches++
+		c.rep.Integers += got.n
+	}
+}
+
+func (c *checker) file(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read --out-file: %w", err)
+	}
+	defer f.Close()
+	var dec wire.Decoder
+	var s wire.Segment
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	for line := 1; sc.Scan(); line++ {
+		where := fmt.Sprintf("%s line %d", path, line)
+		if err := dec.DecodeOutput(sc.Bytes(), &s); err != nil {
+			c.problem(-1, "%s: %v", where, err)
+			continue
+		}
+		p := newPrint()
+		p.add(s.Data)
+		c.batch(0, s.BatchID, p, where)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read --out-file: %w", err)
+	}
+	return nil
+}
+
+// topic reads the output topic from start to end with read_committed, and
+// joins chunk records (which share a key, hence a partition) into batches.
+func (c *checker) topic(ctx context.Context, brokers []string, topic string) error {
+	admCl, err := kafka.Client(brokers)
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	ends, err := listed(adm.ListEndOffsets(ctx, topic))
+	if err != nil {
+		return err
+	}
+	want := map[int32]kgo.Offset{}
+	for p, end := range ends {
+		if end > 0 {
+			want[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	cl, err := kafka.Client(brokers,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	type open struct {
+		id    int64
+		chunk int64
+		p     print
+		prev  int64
+	}
+	partial := map[int32]*open{}
+	var dec wire.Decoder
+	var s wire.Segment
+	pos := map[int32]int64{}
+	done := func() bool {
+		for p := range want {
+			if pos[p] < ends[p] {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
+		// Transaction markers take offsets no record shows: when nothing
+		// arrives for a while, what is readable has been read.
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if fs.NumRecords() == 0 && pctx.Err() != nil {
+			break
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				ferr = err
+			}
+		})
+		if ferr != nil {
+			return fmt.Errorf("read --output-topic %s: %w", topic, ferr)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			pos[r.Partition] = r.Offset + 1
+			where := fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)
+			if err := dec.DecodeOutput(r.Value, &s); err != nil {
+				c.problem(-1, "%s: %v", where, err)
+				return
+			}
+			o := partial[r.Partition]
+			if s.Chunk == 0 && s.Last { // the usual: a whole batch
+				if o != nil {
+					c.problem(o.id, "%s: chunk %d is followed by another batch", where, o.chunk)
+					delete(partial, r.Partition)
+				}
+				p := newPrint()
+				p.add(s.Data)
+				c.batch(r.Partition, s.BatchID, p, where)
+				return
+			}
+			if o == nil {
+				if s.Chunk != 0 {
+					c.problem(s.BatchID, "%s: chunk %d without chunk 0", where, s.Chunk)
+					return
+				}
+				o = &open{id: s.BatchID, p: newPrint(), chunk: -1}
+				partial[r.Partition] = o
+			}
+			if s.BatchID != o.id || s.Chunk != o.chunk+1 {
+				c.problem(o.id, "%s: batch %d chunk %d breaks batch %d after chunk %d", where, s.BatchID, s.Chunk, o.id, o.chunk)
+				delete(partial, r.Partition)
+				return
+			}
+			if len(s.Data) > 0 && o.p.n > 0 && s.Data[0] < o.prev {
+				c.problem(o.id, "%s: chunk %d is not ascending from the chunk before", where, s.Chunk)
+			}
+			o.p.add(s.Data)
+			if len(s.Data) > 0 {
+				o.prev = s.Data[len(s.Data)-1]
+			}
+			o.chunk = s.Chunk
+			if s.Last {
+				c.batch(r.Partition, o.id, o.p, where)
+				delete(partial, r.Partition)
+			}
+		})
+	}
+	for _, o := range partial {
+		c.problem(o.id, "output topic ends inside the batch (after chunk %d)", o.chunk)
+	}
+	return nil
+}
+
+func listed(l kadm.ListedOffsets, err error) (map[int32]int64, error) {
+	if err == nil {
+		err = l.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	out := map[int32]int64{}
+	l.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
+}
