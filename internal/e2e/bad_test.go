@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmerge/segmerge/consumer"
+	"github.com/segmerge/segmerge/internal/kafka"
+)
+
+// Bad records never stop the consumer nor cost a good batch: each lands in
+// <topic>.dlq unchanged, with its reason and source in headers.
+func TestBadRecordsGoToTheDeadLetterTopic(t *testing.T) {
+	c := cluster(t, "")
+	cl, err := kafka.Client(c.Addrs(), kgo.DefaultProduceTopic("segment-topic"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, _, err := kafka.EnsureTopic(ctx(t), kadm.NewClient(cl), slog.New(slog.DiscardHandler), "segment-topic", 2, false); err != nil {
+		t.Fatal(err)
+	}
+	// Three batches of two segments on two partitions; bad records among
+	// them, and batch 1 never gets its segment 1.
+	recs := []struct {
+		p int32
+		v string
+	}{
+		{0, `{"batch_id":0,"segment_id":0,"segments":2,"data":[1,4]}`},
+		{1, `{"batch_id":0,"segment_id":1,"segments":2,"data":[2,3]}`},
+		{0, `not json at all`},
+		{1, `{"batch_id":0,"segment_id":1,"segments":2,"data":[2,3]}`}, // identical retry: dropped
+		{0, `{"batch_id":1,"segment_id":0,"segments":2,"data":[5]}`},
+		{1, `{"batch_id":2,"segment_id":5,"segments":2,"data":[1]}`},   // segment outside
+		{1, `{"batch_id":2,"segment_id":1,"segments":2,"data":[3,1]}`}, // unsorted
+		{1, `{"batch_id":2,"segment_id":1,"segments":2,"data":[7]}`},
+		{0, `{"batch_id":2,"segment_id":0,"segments":2,"data":[6]}`},
+		{0, `{"batch_id":2,"segment_id":0,"segments":2,"data":[9]}`}, // conflicting copy
+		{0, `{"batch_id":3,"segment_id":0,"segments":2,"data":[]}`},
+		{1, `{"batch_id":3,"segment_id":1,"segments":2,"data":[8]}`},
+		{0, `{"batch_id":1.5,"segment_id":0,"data":[]}`}, // not an integer
+	}
+	for _, r := range recs {
+		if err := cl.ProduceSync(ctx(t), &kgo.Record{Partition: r.p, Value: []byte(r.v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, st := consume(t, c, func(cfg *consumer.Config) { cfg.Segments = 2 })
+	body, _ := os.ReadFile(out)
+	want := `{"batch_id":0,"data":[1,2,3,4]}` + "\n" + `{"batch_id":2,"data":[6,7]}` + "\n" + `{"batch_id":3,"data":[8]}` + "\n"
+	if string(body) != want {
+		t.Fatalf("output:\n%s\nwant:\n%s", body, want)
+	}
+	if st.Bad != 5 || st.Duplicates != 1 || st.Dropped != 1 {
+		t.Errorf("stats %+v: want 5 bad, 1 duplicate, 1 dropped batch", st)
+	}
+
+	// The dead-letter topic: the 5 bad records plus batch 1's segment.
+	rd, err := kafka.Client(c.Addrs(), kgo.ConsumeTopics("segment-topic.dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	got := map[string]string{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < 6 && time.Now().Before(deadline) {
+		pctx, cancel := context.WithTimeout(ctx(t), time.Second)
+		fs := rd.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			h := map[string]string{}
+			for _, x := range r.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			got[string(r.Value)] = fmt.Sprintf("%s|%s|%s", h[consumer.HeaderReason], h[consumer.HeaderSource], h[consumer.HeaderError])
+		})
+	}
+	for value, reason := range map[string]string{
+		`not json at all`: "not-json|segment-topic/0@1|",
+		`{"batch_id":2,"segment_id":5,"segments":2,"data":[1]}`:   "segment-out-of-range|segment-topic/1@2|",
+		`{"batch_id":2,"segment_id":1,"segments":2,"data":[3,1]}`: "unsorted|segment-topic/1@3|",
+		`{"batch_id":2,"segment_id":0,"segments":2,"data":[9]}`:   "conflicting-duplicate|segment-topic/0@4|",
+		`{"batch_id":1,"segment_id":0,"segments":2,"data":[5]}`:   "incomplete-batch|segment-topic/0@2|batch 1 is final without segments [1]",
+		`{"batch_id":1.5,"segment_id":0,"data":[]}`:               "not-integer|segment-topic/0@6|",
+	} {
+		if !strings.HasPrefix(got[value], reason) {
+			t.Errorf("dead letter %s: headers %q, want prefix %q", value, got[value], reason)
+		}
+	}
+	if len(got) != 6 {
+		t.Errorf("dead-letter topic holds %d distinct records, want 6: %v", len(got), got)
+	}
+}
