@@ -82,6 +82,8 @@ type Offset struct {
 
 type partition struct {
 	progress int64 // highest batch id seen; -1 for none yet
+	first    int64 // batch id of the first record accepted; -1 for none yet
+	fresh    bool  // reading began at a reset, not a group commit
 	next     int64 // the offset after the last record seen; -1 unknown
 	caughtUp bool  // nothing known beyond next
 }
@@ -119,10 +121,20 @@ func New(cfg Config) *Assembler {
 	}
 }
 
-// Assign adds partition p, whose next record is at offset next (-1 if not
-// known), and which holds nothing beyond it yet if caughtUp.
-func (a *Assembler) Assign(p int32, next int64, caughtUp bool) {
-	a.parts[p] = &partition{progress: -1, next: next, caughtUp: caughtUp}
+// Start is where reading an assigned partition begins.
+type Start struct {
+	// Next is the offset of the partition's next record; -1 if not known.
+	Next int64
+	// CaughtUp says the partition holds nothing beyond Next yet.
+	CaughtUp bool
+	// Fresh says Next is not a group commit (a reset to the start or end
+	// of the log), so a batch may have begun before it; see Batch.Cut.
+	Fresh bool
+}
+
+// Assign adds partition p, to be read from s.
+func (a *Assembler) Assign(p int32, s Start) {
+	a.parts[p] = &partition{progress: -1, first: -1, next: s.Next, caughtUp: s.CaughtUp, fresh: s.Fresh}
 }
 
 // Revoke removes partition p and forgets its records in pending batches:
@@ -205,6 +217,9 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		return Rejected, a.reject(ReasonSegments, r, "says %d segments, batch has %d", segs, b.Segments)
 	}
 	v, err := b.add(r, a)
+	if v == Accepted && ps.first < 0 {
+		ps.first = r.BatchID
+	}
 	if v == Accepted && r.BatchID > ps.progress {
 		ps.progress = r.BatchID
 	}
@@ -229,6 +244,7 @@ func (a *Assembler) Next() *Batch {
 	}
 	if !b.Complete() {
 		b.Missing = b.missing()
+		b.Cut = a.beganBeforeStart(b)
 	}
 	a.pending = slices.Delete(a.pending, 0, 1)
 	a.inFlight[b] = struct{}{}
@@ -254,18 +270,49 @@ func (a *Assembler) mayRelease(id int64) bool {
 	return true
 }
 
-// final reports whether b can never gain another record.
+// final reports whether b can never gain another record: every partition
+// that could hold one of its missing records has moved past it.
 func (a *Assembler) final(b *Batch) bool {
+	hs := a.holders(b)
+	if len(hs) == 0 {
+		return false
+	}
+	for _, q := range hs {
+		ps := a.parts[q]
+		if ps == nil || ps.progress <= b.ID {
+			return false
+		}
+	}
+	return true
+}
+
+// beganBeforeStart reports whether a final batch's missing records lie
+// before where this consumer started reading: every partition that could
+// hold them started fresh (not at a group commit) and its first record
+// already belonged to this batch or a later one. Such a batch was cut by the
+// start position, not broken by the producer.
+func (a *Assembler) beganBeforeStart(b *Batch) bool {
+	hs := a.holders(b)
+	for _, q := range hs {
+		ps := a.parts[q]
+		if ps == nil || !ps.fresh || ps.first < 0 || ps.first < b.ID {
+			return false
+		}
+	}
+	return len(hs) > 0
+}
+
+// holders returns the partitions that could hold b's missing records, as
+// its own records reveal the layout (see the package doc): in the segment
+// layout the partitions of the missing segments, in the batch layout b's
+// partition, and when the records fit neither, every assigned partition.
+func (a *Assembler) holders(b *Batch) []int32 {
 	p := a.cfg.Partitions
 	if p <= 0 {
 		p = int32(len(a.parts))
 	}
 	if p <= 0 {
-		return false
-	}
-	past := func(q int32) bool {
-		ps := a.parts[q]
-		return ps != nil && ps.progress > b.ID
+		return nil
 	}
 	segLayout, batchLayout := true, true
 	for _, r := range b.records {
@@ -276,27 +323,25 @@ func (a *Assembler) final(b *Batch) bool {
 			batchLayout = false
 		}
 	}
+	var hs []int32
 	switch {
 	case segLayout || batchLayout:
-		if batchLayout && !past(int32(b.ID%int64(p))) {
-			return false
+		if batchLayout {
+			hs = append(hs, int32(b.ID%int64(p)))
 		}
 		if segLayout {
 			for s := range b.segs {
-				if !b.segs[s].done() && !past(int32(int64(s)%int64(p))) {
-					return false
+				if q := int32(int64(s) % int64(p)); !b.segs[s].done() && !slices.Contains(hs, q) {
+					hs = append(hs, q)
 				}
 			}
 		}
-		return true
 	default:
 		for q := range a.parts {
-			if !past(q) {
-				return false
-			}
+			hs = append(hs, q)
 		}
-		return true
 	}
+	return hs
 }
 
 // Done says a released batch is written (or, dropped, dead-lettered): its

@@ -2,6 +2,7 @@ package assemble
 
 import (
 	"errors"
+	"fmt"
 	"flag"
 	"math/rand/v2"
 	"slices"
@@ -198,7 +199,7 @@ func TestRandomInterleavings(t *testing.T) {
 		copy(w.written, lens(w.parts))
 		a := New(Config{Segments: int64(S), Partitions: int32(P)})
 		for p := range P {
-			a.Assign(int32(p), 0, len(w.parts[p]) == 0)
+			a.Assign(int32(p), Start{Next: 0, CaughtUp: len(w.parts[p]) == 0})
 		}
 		out := drive(t, r, a, w, nil)
 
@@ -272,7 +273,7 @@ func TestLiveProducer(t *testing.T) {
 		w := layout(P, false, specs, r.IntN(3))
 		a := New(Config{Segments: int64(S), Partitions: int32(P)})
 		for p := range P {
-			a.Assign(int32(p), 0, true)
+			a.Assign(int32(p), Start{Next: 0, CaughtUp: true})
 		}
 		live := func() { // the producer writes a few records somewhere
 			for range r.IntN(3) {
@@ -353,8 +354,8 @@ func TestRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := New(Config{Segments: 2, Partitions: 2})
-			a.Assign(0, 0, false)
-			a.Assign(1, 0, false)
+			a.Assign(0, Start{Next: 0, CaughtUp: false})
+			a.Assign(1, Start{Next: 0, CaughtUp: false})
 			for i, s := range tt.steps {
 				v, err := a.Add(s.r)
 				if v != s.want {
@@ -376,8 +377,8 @@ func TestRefusals(t *testing.T) {
 // and a different record for it is late; neither moves progress.
 func TestReleasedBatchCopies(t *testing.T) {
 	a := New(Config{Segments: 2, Partitions: 2})
-	a.Assign(0, 0, true)
-	a.Assign(1, 0, true)
+	a.Assign(0, Start{Next: 0, CaughtUp: true})
+	a.Assign(1, Start{Next: 0, CaughtUp: true})
 	a.Add(rec(0, 0, 1, 0, 1))
 	a.Add(rec(1, 0, 1, 1, 2))
 	b := a.Next()
@@ -403,8 +404,8 @@ func TestReleasedBatchCopies(t *testing.T) {
 // stay below the first held record.
 func TestSlowPartitionHoldsOrder(t *testing.T) {
 	a := New(Config{Segments: 2, Partitions: 2})
-	a.Assign(0, 0, false)
-	a.Assign(1, 0, false)
+	a.Assign(0, Start{Next: 0, CaughtUp: false})
+	a.Assign(1, Start{Next: 0, CaughtUp: false})
 	a.Add(rec(0, 0, 1, 0))
 	a.Add(rec(0, 1, 2, 0))
 	a.Position(0, 2, true)
@@ -433,15 +434,15 @@ func TestSlowPartitionHoldsOrder(t *testing.T) {
 // offset completes the batch again.
 func TestRevokeAndReread(t *testing.T) {
 	a := New(Config{Segments: 2, Partitions: 2})
-	a.Assign(0, 0, false)
-	a.Assign(1, 0, false)
+	a.Assign(0, Start{Next: 0, CaughtUp: false})
+	a.Assign(1, Start{Next: 0, CaughtUp: false})
 	a.Add(rec(0, 0, 1, 0, 1))
 	a.Add(rec(1, 0, 1, 1, 2))
 	a.Revoke(1)
 	if a.Held() != 1 {
 		t.Fatalf("held %d after revoke", a.Held())
 	}
-	a.Assign(1, 0, false)
+	a.Assign(1, Start{Next: 0, CaughtUp: false})
 	if v, err := a.Add(rec(1, 0, 1, 1, 2)); v != Accepted {
 		t.Fatalf("re-read after revoke: %v %v", v, err)
 	}
@@ -457,11 +458,48 @@ func TestRevokeAndReread(t *testing.T) {
 func TestWholeWaitsForUnassigned(t *testing.T) {
 	for _, whole := range []bool{true, false} {
 		a := New(Config{Segments: 1, Partitions: 2, Whole: whole})
-		a.Assign(1, 0, false)
+		a.Assign(1, Start{Next: 0, CaughtUp: false})
 		a.Add(rec(1, 0, 1, 0, 5))
 		a.Position(1, 1, true)
 		if got := a.Next() != nil; got == whole {
 			t.Fatalf("Whole=%v: released=%v with partition 0 unassigned", whole, got)
 		}
+	}
+}
+
+// A consumer that starts at the end of a live topic may catch the tail of
+// a batch: its missing segments lie before the start, so it is Cut, not a
+// producer's broken batch. A broken batch after the start is not Cut.
+func TestCutAtStart(t *testing.T) {
+	a := New(Config{Segments: 2, Partitions: 2})
+	a.Assign(0, Start{Next: 10, Fresh: true})
+	a.Assign(1, Start{Next: 10, Fresh: true})
+	a.Add(rec(1, 10, 4, 1, 9)) // batch 4's segment 0 was on p0 before offset 10
+	a.Add(rec(0, 10, 5, 0, 1))
+	a.Add(rec(1, 11, 5, 1, 2))
+	a.Add(rec(0, 11, 6, 0, 1)) // batch 6 never gets segment 1: broken
+	a.Add(rec(0, 12, 7, 0, 1))
+	a.Add(rec(1, 12, 7, 1, 2))
+	a.Position(0, 13, true)
+	a.Position(1, 13, true)
+	var got []string
+	for b := a.Next(); b != nil; b = a.Next() {
+		got = append(got, fmt.Sprintf("%d:%v/%v", b.ID, b.Complete(), b.Cut))
+		a.Done(b)
+	}
+	if want := []string{"4:false/true", "5:true/false", "6:false/false", "7:true/false"}; !slices.Equal(got, want) {
+		t.Fatalf("released %v, want %v", got, want)
+	}
+	// Started at a group commit, the same tail is the producer's fault.
+	a = New(Config{Segments: 2, Partitions: 2})
+	a.Assign(0, Start{Next: 10})
+	a.Assign(1, Start{Next: 10})
+	a.Add(rec(1, 10, 4, 1, 9))
+	a.Add(rec(0, 10, 5, 0, 1))
+	a.Add(rec(1, 11, 5, 1, 2))
+	a.Position(0, 11, true)
+	a.Position(1, 12, true)
+	if b := a.Next(); b == nil || b.ID != 4 || b.Cut {
+		t.Fatalf("batch 4 after a commit: %+v", b)
 	}
 }

@@ -11,6 +11,10 @@ type Batch struct {
 	// Missing lists, for a dropped batch, the segments that never
 	// completed; nil for a complete one.
 	Missing []int64
+	// Cut says a dropped batch began before this consumer's start position
+	// (see Start.Fresh): its missing records were never this consumer's to
+	// read, so it is not the producer's fault and not a bad record.
+	Cut bool
 
 	segs    []segment
 	records []*Record // every record held, in arrival order

@@ -391,14 +391,14 @@ func (m *member) assigned(ctx context.Context, _ *kgo.Client, assigned map[strin
 	if len(parts) == 0 {
 		return
 	}
-	next, caughtUp, err := m.positions(ctx, parts)
+	starts, err := m.positions(ctx, parts)
 	if err != nil {
 		c.cfg.Log.Error("read positions of assigned partitions", "err", err)
-		// Unknown positions: treat as not caught up, offsets unknown;
-		// the first fetch of each partition sets them.
-		next, caughtUp = kafka.Offsets{}, map[int32]bool{}
+		// Unknown positions: not caught up, offsets unknown; the first
+		// fetch of each partition sets them.
+		starts = map[int32]assemble.Start{}
 		for _, p := range parts {
-			next[p] = -1
+			starts[p] = assemble.Start{Next: -1}
 		}
 	}
 	c.mu.Lock()
@@ -406,38 +406,40 @@ func (m *member) assigned(ctx context.Context, _ *kgo.Client, assigned map[strin
 	for _, p := range parts {
 		m.owned[p] = true
 	}
-	c.assign(next, caughtUp)
+	c.assign(starts)
 	c.cfg.Log.Debug("assigned", "partitions", parts)
 }
 
-func (m *member) positions(ctx context.Context, parts []int32) (kafka.Offsets, map[int32]bool, error) {
+// positions returns where each of parts starts: the group's committed
+// offset, else the start or end of the log (a fresh start).
+func (m *member) positions(ctx context.Context, parts []int32) (map[int32]assemble.Start, error) {
 	cfg := m.c.cfg
 	committed, err := kafka.Committed(ctx, m.adm, cfg.Group, cfg.Topic)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ends, err := kafka.EndOffsets(ctx, m.adm, cfg.Topic)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	starts, err := kafka.StartOffsets(ctx, m.adm, cfg.Topic)
+	logStarts, err := kafka.StartOffsets(ctx, m.adm, cfg.Topic)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	next, caughtUp := kafka.Offsets{}, map[int32]bool{}
+	out := map[int32]assemble.Start{}
 	for _, p := range parts {
 		off, ok := committed[p]
+		fresh := !ok || off < logStarts[p]
 		switch {
-		case ok && off >= starts[p]:
+		case !fresh:
 		case cfg.FromBeginning:
-			off = starts[p]
+			off = logStarts[p]
 		default:
 			off = ends[p]
 		}
-		next[p] = off
-		caughtUp[p] = off >= ends[p]
+		out[p] = assemble.Start{Next: off, CaughtUp: off >= ends[p], Fresh: fresh}
 	}
-	return next, caughtUp, nil
+	return out, nil
 }
 
 // revoked commits what is written for the partitions being taken away, then

@@ -49,17 +49,18 @@ type Stats struct {
 	Integers   int64 // integers written
 	Bad        int64 // records refused (sent to the dead-letter topic)
 	Duplicates int64 // identical copies dropped
-	Dropped    int64 // batches final without all segments
+	Dropped    int64 // batches final without all segments (dead-lettered)
+	Cut        int64 // batches begun before the start position (skipped)
 	Late       int64 // batches written after a higher one
 	Pending    int   // batches left incomplete at exit (not committed)
 	Elapsed    time.Duration
 }
 
-// assign adds partitions whose next offsets are next.
-func (c *core) assign(next kafka.Offsets, caughtUp map[int32]bool) {
-	for p, off := range next {
-		c.asm.Assign(p, off, caughtUp[p])
-		c.next[p] = off
+// assign adds partitions to be read from their starts.
+func (c *core) assign(starts map[int32]assemble.Start) {
+	for p, s := range starts {
+		c.asm.Assign(p, s)
+		c.next[p] = s.Next
 	}
 }
 
@@ -175,6 +176,13 @@ func (c *core) release(ctx context.Context, parallel bool) error {
 		b := c.asm.Next()
 		if b == nil {
 			break
+		}
+		if b.Cut {
+			// Begun before our start position: not ours, not bad.
+			c.stats.Cut++
+			c.cfg.Log.Info("skipped a batch begun before this consumer's start position", "batch", b.ID, "missing", b.Missing)
+			c.written = append(c.written, b)
+			continue
 		}
 		if !b.Complete() {
 			if err := c.drop(ctx, b); err != nil {

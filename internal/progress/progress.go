@@ -51,13 +51,32 @@ func Start(w io.Writer, c *Counters, verb string, interval time.Duration) *Line 
 }
 
 func (l *Line) print() {
-	secs := time.Since(l.start).Seconds()
-	ints := l.c.Integers.Load()
-	s := fmt.Sprintf("\r\033[K%s %d batches, %d integers (%.2f M integers/s)", l.verb, l.c.Batches.Load(), ints, float64(ints)/secs/1e6)
-	if bad := l.c.Bad.Load(); bad > 0 {
+	fmt.Fprint(l.w, "\r\033[K"+Format(l.verb, l.c, time.Since(l.start)))
+}
+
+// Format renders counters as "<verb> N batches (R/s), M integers (R/s)",
+// with ", B bad records" when there are any.
+func Format(verb string, c *Counters, elapsed time.Duration) string {
+	secs := max(elapsed.Seconds(), 1e-9)
+	b, ints := c.Batches.Load(), c.Integers.Load()
+	s := fmt.Sprintf("%s %d batches (%s/s), %d integers (%s/s)", verb, b, si(float64(b)/secs), ints, si(float64(ints)/secs))
+	if bad := c.Bad.Load(); bad > 0 {
 		s += fmt.Sprintf(", %d bad records", bad)
 	}
-	fmt.Fprint(l.w, s)
+	return s
+}
+
+// si renders a rate with three significant digits and an SI prefix.
+func si(v float64) string {
+	for _, u := range []struct {
+		f float64
+		p string
+	}{{1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
+		if v >= u.f {
+			return fmt.Sprintf("%.3g%s", v/u.f, u.p)
+		}
+	}
+	return fmt.Sprintf("%.3g", v)
 }
 
 // Stop ends the line and erases it; safe on a nil Line and idempotent.
