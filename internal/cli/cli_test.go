@@ -101,3 +101,17 @@ func TestVerifyExitCodes(t *testing.T) {
 		t.Fatalf("missing input log: exit %d %q", code, stderr)
 	}
 }
+
+// With no broker, a run fails at once with a hint, not a hang or a
+// misleading "0 batches" summary.
+func TestNoBrokerSaysWhatToDo(t *testing.T) {
+	for _, cmd := range []string{"consume", "produce"} {
+		code, _, stderr := run(cmd, "-e", "-b", "127.0.0.1:1")
+		if cmd == "produce" {
+			code, _, stderr = run(cmd, "--batches", "1", "-b", "127.0.0.1:1")
+		}
+		if code != ExitFailure || !strings.Contains(stderr, "no broker answered") || strings.Contains(stderr, " 0 batches") {
+			t.Fatalf("%s: exit %d, stderr %q", cmd, code, stderr)
+		}
+	}
+}

@@ -88,6 +88,9 @@ written, leaves the group and exits 0.`,
 			if cerr := sinks.Close(); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("close output: %w", cerr))
 			}
+			if st.Elapsed == 0 {
+				return err // failed before reading anything
+			}
 			fmt.Fprintf(e.stderr, "merged %d batches, %d integers in %.2fs (%d bad records, %d duplicates dropped, %d incomplete batches dead-lettered, %d begun before the start skipped, %d left pending)\n",
 				st.Batches, st.Integers, st.Elapsed.Seconds(), st.Bad, st.Duplicates, st.Dropped, st.Cut, st.Pending)
 			return err

@@ -61,6 +61,9 @@ already in the topic. Ctrl+C stops after the current batch.`,
 			}
 			st, err := producer.Run(cmd.Context(), cfg)
 			line.Stop()
+			if st.Elapsed == 0 {
+				return err // failed before writing anything
+			}
 			fmt.Fprintf(e.stderr, "produced %d batches (ids %d..%d), %d records, %d integers to %s in %.2fs\n",
 				st.Batches, st.FirstBatch, st.FirstBatch+st.Batches-1, st.Records, st.Integers, cfg.Topic, st.Elapsed.Seconds())
 			return err

@@ -74,6 +74,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	fmt.Fprintf(stderr, "segmerge: %v\n", err)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		fmt.Fprintln(stderr, "segmerge: no broker answered: start one with 'segmerge broker', or point -b (or SEGMERGE_BROKERS) at your cluster")
+	}
 	return ExitFailure
 }
 
