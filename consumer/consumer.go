@@ -239,15 +239,20 @@ func (m *member) client(cfg *Config) (*kgo.Client, error) {
 // loop polls and processes until ctx is done or the run's end is reached.
 func (m *member) loop(ctx context.Context) error {
 	c := m.c
+	// Polls end after a short wait even when nothing arrives, so that an
+	// idle consumer still flushes, commits, and sees -e's end.
+	wait := min(c.cfg.CommitInterval, 250*time.Millisecond)
 	for {
-		fs := m.cl.PollFetches(ctx)
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fs := m.cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			m.cl.AllowRebalance()
 			return nil
 		}
 		var fatal error
 		fs.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, context.Canceled) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
 			// kgo retries what it can; what reaches us is logged, and a

@@ -115,3 +115,19 @@ func TestNoBrokerSaysWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+// The README's first command: the demo verifies every mode and says so.
+func TestDemo(t *testing.T) {
+	code, stdout, stderr := run("demo", "--batches", "200", "-q")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, mode := range []string{"simple", "scalable", "concurrent"} {
+		if !strings.Contains(stdout, mode) {
+			t.Fatalf("no %s row:\n%s", mode, stdout)
+		}
+	}
+	if strings.Count(stdout, " yes") != 3 || !strings.Contains(stderr, "every mode verified") {
+		t.Fatalf("not every mode verified:\n%s\n%s", stdout, stderr)
+	}
+}

@@ -227,3 +227,17 @@ func TestBrokerRestartResumes(t *testing.T) {
 		t.Fatalf("verified %d batches, want 600", rep.Batches)
 	}
 }
+
+// -e with nothing to read (a group already at the end, or a fresh group
+// starting at the end) ends at once instead of waiting for records.
+func TestExitAtEndWithNothingToRead(t *testing.T) {
+	c := cluster(t, "")
+	produce(t, c, 10, nil)
+	for _, mode := range modes {
+		start := time.Now()
+		_, st := consume(t, c, func(cfg *consumer.Config) { cfg.Mode, cfg.Group, cfg.FromBeginning = mode, "idle-"+mode, false })
+		if st.Batches != 0 || time.Since(start) > 20*time.Second {
+			t.Fatalf("--mode %s: %d batches in %v", mode, st.Batches, time.Since(start))
+		}
+	}
+}
