@@ -2,8 +2,8 @@ package assemble
 
 import (
 	"errors"
-	"fmt"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
