@@ -43,6 +43,10 @@ type Config struct {
 	// OutputTopic, if set, receives every merged batch as a record keyed
 	// by its batch id; created if missing.
 	OutputTopic string
+	// SessionTimeout is how long the group waits for a member that stopped
+	// heartbeating (a crashed process) before giving its partitions away;
+	// a restarted consumer resumes after it. Default 10s.
+	SessionTimeout time.Duration
 	// CommitInterval is how often written output is flushed and offsets
 	// committed; default 1s.
 	CommitInterval time.Duration
@@ -63,6 +67,7 @@ func DefaultConfig() Config {
 		Mode:           ModeSimple,
 		Segments:       10,
 		CommitInterval: time.Second,
+		SessionTimeout: 10 * time.Second,
 		MaxRecordBytes: 512 << 10,
 	}
 }
@@ -80,6 +85,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid --segments %d: must be >= 1", c.Segments)
 	case c.Count < 0:
 		return fmt.Errorf("invalid --count %d: must be >= 0 (0: no limit)", c.Count)
+	case c.SessionTimeout < time.Second:
+		return fmt.Errorf("invalid --session-timeout %v: must be >= 1s (brokers usually want >= 6s)", c.SessionTimeout)
 	case c.CommitInterval <= 0:
 		return fmt.Errorf("invalid --commit-interval %v: must be > 0", c.CommitInterval)
 	case c.MaxRecordBytes < 1024:

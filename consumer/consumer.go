@@ -230,6 +230,7 @@ func (m *member) client(cfg *Config) (*kgo.Client, error) {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.OnPartitionsAssigned(m.assigned),
 		kgo.OnPartitionsRevoked(m.revoked),
 		kgo.OnPartitionsLost(m.lost),

@@ -62,13 +62,17 @@ type Writer struct {
 	first    bool
 	perBatch bool // flush at every End (consoles: show batches as they come)
 	err      error
+
+	skipThrough int64 // batches with ids up to this are already written (see Open)
+	skipping    bool  // the current batch is one of them
+	skipped     int64
 }
 
 // NewWriter renders batches in format onto w. If flushEachBatch, every
 // batch is pushed to w as it ends (for a console); otherwise only when the
 // buffer fills or at Flush.
 func NewWriter(w io.Writer, format Format, flushEachBatch bool) *Writer {
-	return &Writer{w: bufio.NewWriterSize(w, 64<<10), format: format, perBatch: flushEachBatch, buf: make([]byte, 0, 32<<10)}
+	return &Writer{w: bufio.NewWriterSize(w, 64<<10), format: format, perBatch: flushEachBatch, buf: make([]byte, 0, 32<<10), skipThrough: -1}
 }
 
 // Create creates (or truncates) the file at path and renders batches into
@@ -84,8 +88,17 @@ func Create(path string, format Format) (*Writer, error) {
 	return w, nil
 }
 
+// Skipped is the number of batches dropped because the file already held
+// them (see Open).
+func (w *Writer) Skipped() int64 { return w.skipped }
+
 // Begin implements Sink.
 func (w *Writer) Begin(id int64) error {
+	w.skipping = id <= w.skipThrough
+	if w.skipping {
+		w.skipped++
+		return w.err
+	}
 	if w.format == Text {
 		w.buf = wire.AppendTextStart(w.buf[:0], id)
 	} else {
@@ -98,7 +111,7 @@ func (w *Writer) Begin(id int64) error {
 // Write implements Sink.
 func (w *Writer) Write(vals []int64) error {
 	const step = 2048 // keep buf small whatever len(vals)
-	for len(vals) > 0 && w.err == nil {
+	for len(vals) > 0 && w.err == nil && !w.skipping {
 		n := min(step, len(vals))
 		if w.format == Text {
 			w.buf = wire.AppendTextInts(w.buf, vals[:n])
@@ -116,6 +129,10 @@ func (w *Writer) Write(vals []int64) error {
 
 // End implements Sink.
 func (w *Writer) End() error {
+	if w.skipping {
+		w.skipping = false
+		return w.err
+	}
 	if w.format != Text {
 		w.buf = wire.AppendOutputEnd(w.buf)
 	}

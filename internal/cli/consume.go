@@ -14,11 +14,12 @@ import (
 
 func newConsume(e *env) *cobra.Command {
 	var (
-		cfg     = consumer.DefaultConfig()
-		brokers string
-		outFile string
-		format  string
-		console bool
+		cfg       = consumer.DefaultConfig()
+		brokers   string
+		outFile   string
+		format    string
+		console   bool
+		overwrite bool
 	)
 	cmd := &cobra.Command{
 		Use:   "consume",
@@ -36,9 +37,14 @@ partitions decoded in parallel, batches merged in parallel, one ordered writer.
 
 Batches go to stdout unless --out-file or --output-topic is given (--console
 keeps stdout too). Ctrl+C finishes the current batch, commits what was
-written, leaves the group and exits 0.`,
+written, leaves the group and exits 0.
+
+--out-file is exactly once across crashes: it is fsynced before every offset
+commit, and a restarted consumer resumes it, cutting a torn last line and
+skipping re-read batches it already holds (batch ids are written in ascending
+order). Use --overwrite to start the file afresh, and one file per group.`,
 		Example: `  segmerge consume                                  # follow the topic, print batches
-  segmerge consume -e --from-beginning --out-file out.jsonl
+  segmerge consume -e --from-beginning --out-file out.jsonl   # run again after a crash: resumes
   segmerge consume --mode concurrent -e --output-topic merged
   segmerge consume --mode scalable --consumers 10 -c 100 -g team-a`,
 		Args: cobra.NoArgs,
@@ -63,12 +69,17 @@ written, leaves the group and exits 0.`,
 			if console {
 				sinks = append(sinks, sink.NewWriter(e.stdout, consoleFormat, true))
 			}
+			var file *sink.Writer
 			if outFile != "" {
-				f, err := sink.Create(outFile, fileFormat)
+				f, last, err := sink.Open(outFile, fileFormat, overwrite)
 				if err != nil {
 					return fmt.Errorf("open --out-file: %w", err)
 				}
 				defer f.Close()
+				if last >= 0 {
+					e.logger().Info("resuming --out-file: batches up to the last one in it are not written again", "file", outFile, "last_batch", last)
+				}
+				file = f
 				sinks = append(sinks, f)
 			}
 			if len(sinks) > 0 {
@@ -93,6 +104,9 @@ written, leaves the group and exits 0.`,
 			}
 			fmt.Fprintf(e.stderr, "merged %d batches, %d integers in %.2fs (%d bad records, %d duplicates dropped, %d incomplete batches dead-lettered, %d begun before the start skipped, %d left pending)\n",
 				st.Batches, st.Integers, st.Elapsed.Seconds(), st.Bad, st.Duplicates, st.Dropped, st.Cut, st.Pending)
+			if file != nil && file.Skipped() > 0 {
+				fmt.Fprintf(e.stderr, "%d re-read batches were already in %s and not written again\n", file.Skipped(), outFile)
+			}
 			return err
 		},
 	}
@@ -106,11 +120,13 @@ written, leaves the group and exits 0.`,
 	f.BoolVar(&cfg.FromBeginning, "from-beginning", false, "a group with no committed offset starts at the oldest record (not the newest)")
 	f.BoolVarP(&cfg.ExitAtEnd, "exit-at-end", "e", false, "stop at the end offsets read at start")
 	f.Int64VarP(&cfg.Count, "count", "c", 0, "stop after N batches (0: no limit)")
-	f.StringVar(&outFile, "out-file", "", "write batches to FILE (created or truncated)")
+	f.StringVar(&outFile, "out-file", "", "write batches to FILE; an existing FILE is resumed after its last batch (see --overwrite)")
+	f.BoolVar(&overwrite, "overwrite", false, "truncate --out-file instead of resuming it")
 	f.StringVar(&format, "format", "jsonl", "jsonl or text, for --out-file (and stdout when given)")
 	f.StringVar(&cfg.OutputTopic, "output-topic", "", "write batches to this topic, keyed by batch id (created if missing)")
 	f.BoolVar(&console, "console", false, "write batches to stdout too (default: only when no other output is given)")
 	f.DurationVar(&cfg.CommitInterval, "commit-interval", cfg.CommitInterval, "flush output and commit offsets this often")
+	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
 	return cmd
 }
