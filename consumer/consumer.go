@@ -58,7 +58,10 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	start := time.Now()
-	admCl, err := kafka.Client(cfg.Brokers)
+	// kadm answers from the client's metadata cache; a short minimum age
+	// lets a consumer started before its topic see it soon after it is
+	// created (kgo's default keeps "missing" for 5s).
+	admCl, err := kafka.Client(cfg.Brokers, kgo.MetadataMinAge(250*time.Millisecond))
 	if err != nil {
 		return Stats{}, err
 	}

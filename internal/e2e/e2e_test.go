@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -240,4 +242,62 @@ func TestExitAtEndWithNothingToRead(t *testing.T) {
 			t.Fatalf("--mode %s: %d batches in %v", mode, st.Batches, time.Since(start))
 		}
 	}
+}
+
+// signalHandler is a slog handler that closes ch when a record's message
+// contains msg.
+type signalHandler struct {
+	msg  string
+	once *sync.Once
+	ch   chan struct{}
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h signalHandler) WithGroup(string) slog.Handler            { return h }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.msg) {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return nil
+}
+
+// A consumer started before its topic exists (the three-terminal
+// walkthrough in the other order) waits, then merges what is produced.
+func TestConsumerStartedBeforeTheTopic(t *testing.T) {
+	c := cluster(t, "")
+	waiting := make(chan struct{})
+	type result struct {
+		st  consumer.Stats
+		err error
+	}
+	done := make(chan result, 1)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	f, err := sink.Create(out, sink.JSONL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	go func() {
+		cfg := consumer.DefaultConfig()
+		cfg.Brokers, cfg.Sink, cfg.FromBeginning, cfg.Count = c.Addrs(), f, true, 50
+		cfg.Log = slog.New(signalHandler{msg: "waiting for the topic", once: new(sync.Once), ch: waiting})
+		st, err := consumer.Run(ctx(t), cfg)
+		done <- result{st, err}
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the consumer never said it waits for the topic")
+	}
+	start := time.Now()
+	input := produce(t, c, 50, nil)
+	r := <-done
+	if r.err != nil || r.st.Batches != 50 {
+		t.Fatalf("consumer: %d batches, err %v", r.st.Batches, r.err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("the consumer took %v after the topic appeared (metadata cache?)", d)
+	}
+	verifyFile(t, input, out)
 }
