@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	defer pcl.Close()
 	c.prod = &producer{cl: pcl}
-	c.dlq = &deadLetters{p: c.prod, adm: adm, log: cfg.Log, topic: cfg.Topic + ".dlq", parts: parts}
+	c.dlq = &deadLetters{p: c.prod, adm: adm, log: cfg.Log, group: cfg.Group, topic: cfg.Topic + ".dlq", parts: parts}
 	userSink := cfg.Sink
 	if cfg.OutputTopic != "" {
 		if _, _, err := kafka.EnsureTopic(ctx, adm, cfg.Log, cfg.OutputTopic, parts, false); err != nil {
@@ -160,6 +160,10 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			m.commit(fctx, final[i])
 		}
 	}
+	c.mu.Lock()
+	c.stats.Late = int64(c.asm.Late())
+	c.stats.Pending = c.asm.Pending() // before Close: its revoke forgets them
+	c.mu.Unlock()
 	// Release every member's poll first, then leave together: one member
 	// leaving rebalances the rest, whose callbacks must not be waiting on a
 	// poll nobody will release.
@@ -175,8 +179,6 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		// The caller owns its sink; flushing it is enough here.
 		_ = userSink.Flush(fctx)
 	}
-	c.stats.Late = int64(c.asm.Late())
-	c.stats.Pending = c.asm.Pending()
 	c.stats.Elapsed = time.Since(start)
 	if c.stats.Pending > 0 {
 		cfg.Log.Warn("incomplete batches left pending (not committed; a later run resumes them)", "batches", c.stats.Pending)
@@ -438,14 +440,17 @@ func (m *member) positions(ctx context.Context, parts []int32) (map[int32]assemb
 	out := map[int32]assemble.Start{}
 	for _, p := range parts {
 		off, ok := committed[p]
-		fresh := !ok || off < logStarts[p]
+		reset := !ok || off < logStarts[p]
 		switch {
-		case !fresh:
+		case !reset:
 		case cfg.FromBeginning:
 			off = logStarts[p]
 		default:
 			off = ends[p]
 		}
+		// Fresh: a reset with records before it, so a batch may have
+		// begun there. Starting at the log's first offset, nothing did.
+		fresh := reset && off > logStarts[p]
 		out[p] = assemble.Start{Next: off, CaughtUp: off >= ends[p], Fresh: fresh}
 	}
 	return out, nil

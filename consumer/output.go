@@ -105,6 +105,9 @@ const (
 	HeaderReason = "segmerge.reason" // a stable code (wire or assemble Reason*)
 	HeaderError  = "segmerge.error"  // the human message
 	HeaderSource = "segmerge.source" // topic/partition@offset
+	// HeaderGroup names the consumer group that refused the record: every
+	// group reading a topic dead-letters its bad records on its own.
+	HeaderGroup = "segmerge.group"
 )
 
 // deadLetters forwards refused records, unchanged, to <topic>.dlq; it
@@ -113,6 +116,7 @@ type deadLetters struct {
 	p       *producer
 	adm     *kadm.Client
 	log     *slog.Logger
+	group   string
 	topic   string
 	parts   int32
 	ensured bool
@@ -135,6 +139,7 @@ func (d *deadLetters) send(ctx context.Context, r *kgo.Record, reason, msg strin
 			kgo.RecordHeader{Key: HeaderReason, Value: []byte(reason)},
 			kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
 			kgo.RecordHeader{Key: HeaderSource, Value: []byte(src)},
+			kgo.RecordHeader{Key: HeaderGroup, Value: []byte(d.group)},
 		),
 	})
 	return nil

@@ -99,3 +99,35 @@ func TestBadRecordsGoToTheDeadLetterTopic(t *testing.T) {
 		t.Errorf("dead-letter topic holds %d distinct records, want 6: %v", len(got), got)
 	}
 }
+
+// From the beginning of a log nothing precedes the start, so a broken first
+// batch is the producer's fault (dead-lettered), not cut by the start; and a
+// batch still incomplete when -e ends is reported as pending.
+func TestBrokenFirstBatchAndPendingAtEnd(t *testing.T) {
+	c := cluster(t, "")
+	cl, err := kafka.Client(c.Addrs(), kgo.DefaultProduceTopic("segment-topic"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, _, err := kafka.EnsureTopic(ctx(t), kadm.NewClient(cl), slog.New(slog.DiscardHandler), "segment-topic", 2, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		p int32
+		v string
+	}{
+		{0, `{"batch_id":0,"segment_id":0,"data":[1]}`}, // batch 0 never gets segment 1
+		{0, `{"batch_id":1,"segment_id":0,"data":[2]}`},
+		{1, `{"batch_id":1,"segment_id":1,"data":[3]}`},
+		{0, `{"batch_id":2,"segment_id":0,"data":[4]}`}, // batch 2: segment 1 not yet written
+	} {
+		if err := cl.ProduceSync(ctx(t), &kgo.Record{Partition: r.p, Value: []byte(r.v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, st := consume(t, c, func(cfg *consumer.Config) { cfg.Segments = 2 })
+	if st.Batches != 1 || st.Dropped != 1 || st.Cut != 0 || st.Pending != 1 {
+		t.Fatalf("stats %+v: want batch 1 written, batch 0 dead-lettered (not cut), batch 2 pending", st)
+	}
+}
