@@ -43,6 +43,11 @@ type Config struct {
 	// OutputTopic, if set, receives every merged batch as a record keyed
 	// by its batch id; created if missing.
 	OutputTopic string
+	// TransactionalID names the transactional producer that writes the
+	// output topic, the dead letters and the input offsets atomically;
+	// default "segmerge-<group>-<topic>". Stable across restarts, so a
+	// restarted consumer fences its crashed predecessor's transaction.
+	TransactionalID string
 	// SessionTimeout is how long the group waits for a member that stopped
 	// heartbeating (a crashed process) before giving its partitions away;
 	// a restarted consumer resumes after it. Default 10s.
@@ -70,6 +75,22 @@ func DefaultConfig() Config {
 		SessionTimeout: 10 * time.Second,
 		MaxRecordBytes: 512 << 10,
 	}
+}
+
+// transactional reports whether output goes through Kafka transactions:
+// with an output topic, in the modes where one member owns every partition
+// (scalable mode splits a batch's offsets over several members, which one
+// transaction cannot span).
+func (c *Config) transactional() bool {
+	return c.OutputTopic != "" && c.Mode != ModeScalable
+}
+
+// txnID returns the transactional id to use.
+func (c *Config) txnID() string {
+	if c.TransactionalID != "" {
+		return c.TransactionalID
+	}
+	return "segmerge-" + c.Group + "-" + c.Topic
 }
 
 // Validate rejects settings that make no sense, naming the flag at fault.

@@ -73,10 +73,14 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	c := &core{
-		cfg:  &cfg,
-		asm:  assemble.New(assemble.Config{Segments: cfg.Segments, Partitions: parts, Whole: true}),
-		next: map[int32]int64{},
+		cfg:         &cfg,
+		asmCfg:      assemble.Config{Segments: cfg.Segments, Partitions: parts, Whole: true},
+		next:        map[int32]int64{},
+		base:        map[int32]assemble.Start{},
+		hwm:         map[int32]int64{},
+		lastWritten: -1,
 	}
+	c.asm = assemble.New(c.asmCfg)
 	if cfg.ExitAtEnd {
 		if c.endAt, err = kafka.EndOffsets(ctx, adm, cfg.Topic); err != nil {
 			return Stats{}, err
@@ -86,13 +90,38 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	}
 
-	// One producer for the output topic and the dead letters.
-	pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond))
-	if err != nil {
-		return Stats{}, err
+	members := 1
+	if cfg.Mode == ModeScalable {
+		members = cfg.Consumers
+		if members == 0 {
+			members = int(parts)
+		}
 	}
-	defer pcl.Close()
-	c.prod = &producer{cl: pcl}
+	ms := make([]*member, members)
+	for i := range ms {
+		m := &member{c: c, adm: adm, owned: map[int32]bool{}, parallel: cfg.Mode == ModeConcurrent}
+		if err = m.open(&cfg); err != nil {
+			for _, m := range ms[:i] {
+				m.cl.Close()
+			}
+			return Stats{}, err
+		}
+		ms[i] = m
+	}
+
+	// One producer for the output topic and the dead letters: in
+	// transactional mode the member's own client, so that what it writes
+	// commits or aborts with the input offsets.
+	if cfg.transactional() {
+		c.prod = &producer{cl: ms[0].cl}
+	} else {
+		pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond))
+		if err != nil {
+			return Stats{}, err
+		}
+		defer pcl.Close()
+		c.prod = &producer{cl: pcl}
+	}
 	c.dlq = &deadLetters{p: c.prod, adm: adm, log: cfg.Log, group: cfg.Group, topic: cfg.Topic + ".dlq", parts: parts}
 	userSink := cfg.Sink
 	if cfg.OutputTopic != "" {
@@ -107,27 +136,17 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	}
 
-	members := 1
-	if cfg.Mode == ModeScalable {
-		members = cfg.Consumers
-		if members == 0 {
-			members = int(parts)
-		}
-	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	ms := make([]*member, members)
-	for i := range ms {
-		m := &member{c: c, adm: adm, owned: map[int32]bool{}, parallel: cfg.Mode == ModeConcurrent}
-		if m.cl, err = m.client(&cfg); err != nil {
-			for _, m := range ms[:i] {
+	cfg.Log.Info("consuming", "topic", cfg.Topic, "group", cfg.Group, "mode", cfg.Mode, "members", members, "partitions", parts, "transactional", cfg.transactional())
+	for _, m := range ms {
+		if err := m.begin(); err != nil {
+			for _, m := range ms {
 				m.cl.Close()
 			}
 			return Stats{}, err
 		}
-		ms[i] = m
 	}
-	cfg.Log.Info("consuming", "topic", cfg.Topic, "group", cfg.Group, "mode", cfg.Mode, "members", members, "partitions", parts)
 
 	var (
 		wg      sync.WaitGroup
@@ -144,8 +163,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	wg.Wait()
 
-	// Flush what was written and commit it, then leave the group: Close
-	// runs the revoke callback, which commits again (a no-op by then).
+	// Flush what was written and commit it (or end the transaction), then
+	// leave the group: Close runs the revoke callback, which commits again
+	// (a no-op by then).
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	c.mu.Lock()
@@ -155,9 +175,13 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		final[i] = m.offsets(nil)
 	}
 	c.mu.Unlock()
-	if serr == nil {
-		for i, m := range ms {
-			m.commit(fctx, final[i])
+	for i, m := range ms {
+		if serr != nil {
+			m.abandon(fctx)
+			continue
+		}
+		if err := m.finish(fctx, final[i], false); err != nil {
+			serr = err
 		}
 	}
 	c.mu.Lock()
@@ -217,29 +241,125 @@ func waitTopic(ctx context.Context, adm *kadm.Client, cfg *Config) (int32, error
 type member struct {
 	c        *core
 	cl       *kgo.Client
+	sess     *kgo.GroupTransactSession // transactional mode only
 	adm      *kadm.Client
 	owned    map[int32]bool // guarded by c.mu
 	parallel bool
 	asked    time.Time // last time othersAtEnd asked the group
+	failures int       // transactions aborted in a row
 }
 
-func (m *member) client(cfg *Config) (*kgo.Client, error) {
+// open creates m's client: a plain group consumer, or in transactional mode
+// a GroupTransactSession whose client also produces the output.
+func (m *member) open(cfg *Config) error {
+	opts := m.options(cfg)
+	if !cfg.transactional() {
+		cl, err := kafka.Client(cfg.Brokers, opts...)
+		m.cl = cl
+		return err
+	}
+	opts = append(append(kafka.Options(cfg.Brokers), opts...),
+		kgo.TransactionalID(cfg.txnID()),
+		kgo.ProducerLinger(5*time.Millisecond),
+	)
+	s, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	m.sess, m.cl = s, s.Client()
+	return nil
+}
+
+// begin starts a transaction, in transactional mode.
+func (m *member) begin() error {
+	if m.sess == nil {
+		return nil
+	}
+	if err := m.sess.Begin(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	return nil
+}
+
+// finish makes offs (the safe offsets of everything written, which sync has
+// made durable) the group's committed offsets: a plain commit, or the end of
+// the transaction that holds the output. An aborted transaction rolls the
+// core back to the last commit and is redone; only a fatal error, or five
+// failures in a row, ends the run. With again, a new transaction begins.
+func (m *member) finish(ctx context.Context, offs map[int32]kgo.EpochOffset, again bool) error {
+	c := m.c
+	if m.sess == nil {
+		m.commit(ctx, offs)
+		return nil
+	}
+	// End commits the offsets polled; rewrite them to the safe ones.
+	topic := c.cfg.Topic
+	rewrite := func(req *kmsg.TxnOffsetCommitRequest) error {
+		for i := range req.Topics {
+			t := &req.Topics[i]
+			if t.Topic != topic {
+				continue
+			}
+			kept := t.Partitions[:0]
+			for _, p := range t.Partitions {
+				if o, ok := offs[p.Partition]; ok {
+					p.Offset, p.LeaderEpoch = o.Offset, -1
+					kept = append(kept, p)
+				}
+			}
+			t.Partitions = kept
+		}
+		return nil
+	}
+	committed, err := m.sess.End(kgo.PreTxnCommitFnContext(ctx, rewrite), kgo.TryCommit)
+	c.mu.Lock()
+	if committed {
+		c.committed(offs)
+		m.failures = 0
+	} else {
+		c.rollback(m.owned)
+		m.failures++
+	}
+	c.mu.Unlock()
+	switch {
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return fmt.Errorf("transaction %s: %w (another consumer with this --transactional-id took over?)", c.cfg.txnID(), err)
+	case !committed && m.failures >= 5:
+		return fmt.Errorf("transaction %s aborted %d times in a row: %w", c.cfg.txnID(), m.failures, err)
+	case !committed:
+		c.cfg.Log.Warn("transaction aborted; redoing from the last commit", "err", err)
+	}
+	if !again {
+		return nil
+	}
+	return m.begin()
+}
+
+// abandon aborts the open transaction, if any, at a stop that could not
+// flush its output.
+func (m *member) abandon(ctx context.Context) {
+	if m.sess != nil {
+		m.sess.End(ctx, kgo.TryAbort)
+	}
+}
+
+func (m *member) options(cfg *Config) []kgo.Opt {
 	reset := kgo.NewOffset().AtEnd()
 	if cfg.FromBeginning {
 		reset = kgo.NewOffset().AtStart()
 	}
-	return kafka.Client(cfg.Brokers,
+	return []kgo.Opt{
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.ConsumeResetOffset(reset),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.OnPartitionsAssigned(m.assigned),
 		kgo.OnPartitionsRevoked(m.revoked),
 		kgo.OnPartitionsLost(m.lost),
-	)
+	}
 }
 
 // loop polls and processes until ctx is done or the run's end is reached.
@@ -287,7 +407,11 @@ func (m *member) loop(ctx context.Context) error {
 		}
 		// Commit outside c.mu: a commit waits out a rebalance, and the
 		// rebalance waits for other members' callbacks, which take c.mu.
-		m.commit(ctx, offs)
+		if offs != nil {
+			if err := m.finish(ctx, offs, true); err != nil {
+				return err
+			}
+		}
 		if done || ours && m.othersAtEnd(ctx, others) {
 			return nil
 		}
@@ -351,7 +475,11 @@ func (m *member) process(ctx context.Context, fs kgo.Fetches, decs [][]decoded) 
 	if err := c.sync(ctx); err != nil {
 		return nil, err
 	}
-	return c.commits(m.owned), nil
+	offs := c.commits(m.owned)
+	if offs == nil {
+		offs = map[int32]kgo.EpochOffset{} // due, with nothing to commit
+	}
+	return offs, nil
 }
 
 // offsets returns the safe offsets of the partitions m owns, or of those in
@@ -461,6 +589,12 @@ func (m *member) positions(ctx context.Context, parts []int32) (map[int32]assemb
 func (m *member) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	c := m.c
 	parts := revoked[c.cfg.Topic]
+	if m.sess != nil {
+		// The session aborts the open transaction at its End, and the
+		// rollback then starts over from the committed offsets.
+		m.lost(ctx, nil, revoked)
+		return
+	}
 	c.mu.Lock()
 	var offs map[int32]kgo.EpochOffset
 	if err := c.sync(ctx); err != nil {

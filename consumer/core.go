@@ -15,6 +15,7 @@ import (
 	"github.com/segmerge/segmerge/assemble"
 	"github.com/segmerge/segmerge/internal/kafka"
 	"github.com/segmerge/segmerge/merge"
+	"github.com/segmerge/segmerge/sink"
 	"github.com/segmerge/segmerge/wire"
 )
 
@@ -34,6 +35,13 @@ type core struct {
 	written []*assemble.Batch
 	synced  time.Time
 	stats   Stats
+
+	// What an aborted transaction rolls back to (transactional mode).
+	asmCfg      assemble.Config
+	base        map[int32]assemble.Start // where each partition's last commit left it
+	hwm         map[int32]int64          // high watermark last seen per partition
+	lastWritten int64                    // highest batch id written
+	epochStats  Stats                    // stats at the last commit
 
 	// merge scratch, reused batch after batch
 	merger merge.Merger
@@ -61,6 +69,37 @@ func (c *core) assign(starts map[int32]assemble.Start) {
 	for p, s := range starts {
 		c.asm.Assign(p, s)
 		c.next[p] = s.Next
+		c.base[p] = s
+	}
+}
+
+// committed records that offs are committed with everything written so far.
+func (c *core) committed(offs map[int32]kgo.EpochOffset) {
+	for p, o := range offs {
+		b := c.base[p]
+		b.Next, b.Fresh = o.Offset, false
+		c.base[p] = b
+	}
+	c.epochStats = c.stats
+}
+
+// rollback forgets everything since the last commit, after a transaction
+// aborted: the client is back at the committed offsets, so the assembler
+// starts over there, and sinks that keep what they wrote (a file) skip the
+// batches they already hold when those come again.
+func (c *core) rollback(owned map[int32]bool) {
+	c.asm = assemble.New(c.asmCfg)
+	for p := range owned {
+		s := c.base[p]
+		s.CaughtUp = s.Next >= c.hwm[p]
+		c.asm.Assign(p, s)
+		c.next[p] = s.Next
+	}
+	clear(c.written)
+	c.written = c.written[:0]
+	c.stats = c.epochStats
+	if sk, ok := c.cfg.Sink.(sink.Skipper); ok {
+		sk.SkipThrough(c.lastWritten)
 	}
 }
 
@@ -158,6 +197,7 @@ func (c *core) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded) 
 		c.next[p] = d.r.Offset + 1
 	}
 	next := c.next[p]
+	c.hwm[p] = fp.HighWatermark
 	caughtUp := next >= fp.HighWatermark
 	if lim := c.limit(p); lim >= 0 && next >= lim {
 		caughtUp = true
@@ -251,7 +291,7 @@ func (c *core) write(b *assemble.Batch) error {
 	if err := c.cfg.Sink.End(); err != nil {
 		return fmt.Errorf("write batch %d: %w", b.ID, err)
 	}
-	c.count(n)
+	c.count(b.ID, n)
 	c.written = append(c.written, b)
 	return nil
 }
@@ -268,11 +308,12 @@ func (c *core) emit(id int64, vals []int64) error {
 	if err != nil {
 		return fmt.Errorf("write batch %d: %w", id, err)
 	}
-	c.count(int64(len(vals)))
+	c.count(id, int64(len(vals)))
 	return nil
 }
 
-func (c *core) count(ints int64) {
+func (c *core) count(id, ints int64) {
+	c.lastWritten = max(c.lastWritten, id)
 	c.stats.Batches++
 	c.stats.Integers += ints
 	c.cfg.Counters.Batches.Add(1)

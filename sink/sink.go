@@ -88,6 +88,25 @@ func Create(path string, format Format) (*Writer, error) {
 	return w, nil
 }
 
+// Skipper is a Sink that can be told it already holds every batch up to an
+// id, to skip them when they come again (a consumer redoing an aborted
+// transaction writes them again; a file keeps what it wrote).
+type Skipper interface {
+	SkipThrough(id int64)
+}
+
+// SkipThrough implements Skipper.
+func (w *Writer) SkipThrough(id int64) { w.skipThrough = max(w.skipThrough, id) }
+
+// SkipThrough implements Skipper for the sinks in m that do.
+func (m Multi) SkipThrough(id int64) {
+	for _, s := range m {
+		if sk, ok := s.(Skipper); ok {
+			sk.SkipThrough(id)
+		}
+	}
+}
+
 // Skipped is the number of batches dropped because the file already held
 // them (see Open).
 func (w *Writer) Skipped() int64 { return w.skipped }

@@ -71,12 +71,14 @@ func waitLines(t *testing.T, path string, n int, who ...*proc) {
 	}
 }
 
-// The output file is exactly once across crashes. Shaped like Kafka's
-// transactions system test: a broker in its own process with a data dir, a
-// producer writing 2,000 batches, and the consumer SIGKILLed three times,
-// each after 20% more of the batches, and restarted; with killBroker the
-// broker is SIGKILLed and restarted on its data dir once mid-run too. At the
-// end verify must find every batch once in the file.
+// The output file and the output topic are exactly once across crashes.
+// Shaped like Kafka's transactions system test: a broker in its own process
+// with a data dir, a producer writing 2,000 batches, and the consumer
+// SIGKILLed three times, each after 20% more of the batches, and once more
+// at the end, each time restarted; with killBroker the broker is SIGKILLed
+// and restarted on its data dir once mid-run too. At the end verify must find
+// every batch once in the file and once in a read_committed read of the
+// topic.
 func TestCrashesLeaveTheFileExactlyOnce(t *testing.T) {
 	for _, tc := range []struct {
 		mode       string
@@ -101,7 +103,7 @@ func crashRun(t *testing.T, mode string, killBroker bool) {
 	prod := start(t, nil, "produce", "-b", listen, "--batches", fmt.Sprint(total), "--interval", "2ms", "--input-log", input, "--seed", "11", "-q")
 	consume := func() *proc {
 		return start(t, nil, "consume", "-b", listen, "--mode", mode, "--from-beginning", "-g", "crash",
-			"--out-file", out, "--commit-interval", "30ms", "--session-timeout", "6s", "-q")
+			"--out-file", out, "--output-topic", "merged", "--commit-interval", "30ms", "--session-timeout", "6s", "-q")
 	}
 	cons := consume()
 	for k := 1; k <= 3; k++ {
@@ -119,7 +121,7 @@ func crashRun(t *testing.T, mode string, killBroker bool) {
 	// One more crash, then a consumer that runs to the end; then check:
 	// every batch exactly once.
 	cons.kill(t)
-	last := start(t, nil, "consume", "-b", listen, "--mode", mode, "-g", "crash", "--out-file", out, "-e", "--session-timeout", "6s")
+	last := start(t, nil, "consume", "-b", listen, "--mode", mode, "-g", "crash", "--out-file", out, "--output-topic", "merged", "-e", "--session-timeout", "6s")
 	if code := last.wait(t, 120*time.Second); code != 0 {
 		t.Fatalf("final consume -e: exit %d\n%s", code, last.stderr.String())
 	}
@@ -128,7 +130,11 @@ func crashRun(t *testing.T, mode string, killBroker bool) {
 	}
 	ver := start(t, nil, "verify", "--input-log", input, "--out-file", out)
 	if code := ver.wait(t, 60*time.Second); code != 0 {
-		t.Fatalf("verify after 3 consumer kills: exit %d\n%s", code, ver.stderr.String())
+		t.Fatalf("verify of the file after 4 consumer kills: exit %d\n%s", code, ver.stderr.String())
+	}
+	ver = start(t, nil, "verify", "--input-log", input, "-b", listen, "--output-topic", "merged")
+	if code := ver.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("verify of the output topic (read_committed) after 4 consumer kills: exit %d\n%s", code, ver.stderr.String())
 	}
 	br.interrupt(t)
 }

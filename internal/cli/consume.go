@@ -39,6 +39,12 @@ Batches go to stdout unless --out-file or --output-topic is given (--console
 keeps stdout too). Ctrl+C finishes the current batch, commits what was
 written, leaves the group and exits 0.
 
+--output-topic is written in Kafka transactions (simple and concurrent
+modes): the merged records, the dead letters and the input offsets of exactly
+the batches written commit together, so read_committed readers see each batch
+once after any crash. Scalable mode splits a batch's offsets over several
+members and writes the topic at least once.
+
 --out-file is exactly once across crashes: it is fsynced before every offset
 commit, and a restarted consumer resumes it, cutting a torn last line and
 skipping re-read batches it already holds (batch ids are written in ascending
@@ -126,6 +132,7 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 	f.StringVar(&cfg.OutputTopic, "output-topic", "", "write batches to this topic, keyed by batch id (created if missing)")
 	f.BoolVar(&console, "console", false, "write batches to stdout too (default: only when no other output is given)")
 	f.DurationVar(&cfg.CommitInterval, "commit-interval", cfg.CommitInterval, "flush output and commit offsets this often")
+	f.StringVar(&cfg.TransactionalID, "transactional-id", "", "transactional id for --output-topic (default segmerge-<group>-<topic>; one per consumer process)")
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
 	return cmd

@@ -109,8 +109,8 @@ not json
 	// commas too: match the error loosely.
 	got := lines(dlq)
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`^segmerge\.reason=not-json,segmerge\.error=[^\t]+,segmerge\.source=kcat-bad/0@1` + "\t" + `not json$`),
-		regexp.MustCompile(`^segmerge\.reason=unsorted,segmerge\.error=[^\t]+,segmerge\.source=kcat-bad/1@0` + "\t" + regexp.QuoteMeta(`{"batch_id":0,"segment_id":1,"data":[3,1]}`) + `$`),
+		regexp.MustCompile(`^segmerge\.reason=not-json,segmerge\.error=[^\t]+,segmerge\.source=kcat-bad/0@1,segmerge\.group=interop-kcat-bad` + "\t" + `not json$`),
+		regexp.MustCompile(`^segmerge\.reason=unsorted,segmerge\.error=[^\t]+,segmerge\.source=kcat-bad/1@0,segmerge\.group=interop-kcat-bad` + "\t" + regexp.QuoteMeta(`{"batch_id":0,"segment_id":1,"data":[3,1]}`) + `$`),
 	} {
 		if !slices.ContainsFunc(got, want.MatchString) {
 			t.Errorf("no dead letter matches %s", want)

@@ -15,20 +15,24 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Client returns a franz-go client for brokers with segmerge's common
-// options plus opts.
-func Client(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
-	if len(brokers) == 0 {
-		return nil, errors.New("no brokers given")
-	}
-	base := []kgo.Opt{
+// Options returns segmerge's common client options for brokers.
+func Options(brokers []string) []kgo.Opt {
+	return []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID("segmerge"),
 		// Fail a request to an unreachable cluster in bounded time
 		// instead of retrying forever.
 		kgo.RetryTimeout(30 * time.Second),
 	}
-	cl, err := kgo.NewClient(append(base, opts...)...)
+}
+
+// Client returns a franz-go client for brokers with segmerge's common
+// options plus opts.
+func Client(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
+	if len(brokers) == 0 {
+		return nil, errors.New("no brokers given")
+	}
+	cl, err := kgo.NewClient(append(Options(brokers), opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
