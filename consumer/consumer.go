@@ -398,8 +398,6 @@ func (m *member) loop(ctx context.Context) error {
 		}
 		c.mu.Lock()
 		offs, err := m.process(ctx, fs, decs)
-		done := c.countReached(0)
-		ours, others := c.atEnd()
 		c.mu.Unlock()
 		m.cl.AllowRebalance()
 		if err != nil {
@@ -412,8 +410,31 @@ func (m *member) loop(ctx context.Context) error {
 				return err
 			}
 		}
+		// Judge the end after the commit: an aborted transaction has
+		// rolled the position back.
+		c.mu.Lock()
+		done := c.countReached(0)
+		ours, others := c.atEnd()
+		c.mu.Unlock()
 		if done || ours && m.othersAtEnd(ctx, others) {
-			return nil
+			if m.sess == nil {
+				return nil // Run commits the last offsets
+			}
+			// End the last transaction here, where an abort can be
+			// redone: it rolls back, and the loop reads again.
+			c.mu.Lock()
+			err := c.sync(ctx)
+			offs := m.offsets(nil)
+			c.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			if err := m.finish(ctx, offs, true); err != nil {
+				return err
+			}
+			if m.failures == 0 {
+				return nil
+			}
 		}
 	}
 }

@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/segmerge/segmerge/consumer"
+	"github.com/segmerge/segmerge/verify"
+)
+
+// Broker faults are retried or aborted and redone, never lost or doubled:
+// with each fault below injected while a transactional consumer works, a
+// read_committed read of the output topic (and the file beside it) still
+// holds every batch exactly once. Each fault must have fired.
+func TestBrokerFaultsKeepOutputExactlyOnce(t *testing.T) {
+	type injected struct {
+		hits func() int
+		stop func()
+	}
+	faults := []struct {
+		name   string
+		inject func(k *kfake.Cluster) injected
+	}{
+		{"EndTxn UNKNOWN_SERVER_ERROR", func(k *kfake.Cluster) injected {
+			h := k.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.UnknownServerError, Count: 3})
+			return injected{h.Hits, h.Remove}
+		}},
+		{"EndTxn NOT_COORDINATOR", func(k *kfake.Cluster) injected {
+			h := k.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.NotCoordinator, Count: 3})
+			return injected{h.Hits, h.Remove}
+		}},
+		{"TxnOffsetCommit timing out", func(k *kfake.Cluster) injected {
+			h := k.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: kerr.RequestTimedOut, Count: 3})
+			return injected{h.Hits, h.Remove}
+		}},
+		{"fetch errors", func(k *kfake.Cluster) injected {
+			h := k.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "segment-topic", Err: kerr.NotLeaderForPartition, Count: 5})
+			return injected{h.Hits, h.Remove}
+		}},
+		{"fetch delays", func(k *kfake.Cluster) injected {
+			var n atomic.Int64
+			k.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+				k.KeepControl()
+				if n.Add(1) <= 20 {
+					k.SleepControl(func() { time.Sleep(30 * time.Millisecond) })
+				}
+				return nil, nil, false
+			})
+			return injected{func() int { return int(n.Load()) }, func() {}}
+		}},
+		{"connection closed mid-produce", func(k *kfake.Cluster) injected {
+			var n atomic.Int64
+			k.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+				k.KeepControl()
+				if n.Add(1)%7 == 3 && n.Load() < 40 { // a few, spread out
+					return nil, errors.New("closed by the test"), true
+				}
+				return nil, nil, false
+			})
+			return injected{func() int { return int(min(n.Load(), 40) / 7) }, func() {}}
+		}},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			c := cluster(t, "")
+			const n = 300
+			input := produce(t, c, n, nil)
+			fault := f.inject(c.Kfake())
+			defer fault.stop()
+			for _, mode := range []string{consumer.ModeSimple, consumer.ModeConcurrent} {
+				topic := "merged-" + mode
+				out, st := consume(t, c, func(cfg *consumer.Config) {
+					cfg.Mode, cfg.Group, cfg.OutputTopic = mode, "faults-"+mode, topic
+					cfg.CommitInterval = 10 * time.Millisecond // many transactions
+				})
+				if st.Batches != n {
+					t.Fatalf("--mode %s wrote %d batches, want %d", mode, st.Batches, n)
+				}
+				verifyFile(t, input, out)
+				rep, err := verify.Run(ctx(t), verify.Config{InputLog: input, Brokers: c.Addrs(), Topic: topic})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !rep.OK() || rep.Batches != n {
+					t.Fatalf("--mode %s output topic: %s %v", mode, rep.Summary(), rep.Problems)
+				}
+			}
+			if fault.hits() == 0 {
+				t.Fatal("the fault never fired: the test did not test it")
+			}
+			t.Logf("fault fired %d times", fault.hits())
+		})
+	}
+}
