@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Record is one segment, or one chunk of a segment, and where it came from.
@@ -69,6 +70,13 @@ type Config struct {
 	// Without it only assigned partitions are waited for (a member of a
 	// group spread over processes, whose order is per partition).
 	Whole bool
+	// Timeout makes a batch final once this long has passed since its
+	// first record arrived, even if partitions that could complete it have
+	// not moved on (a producer that died mid-batch, with nothing after it).
+	// Zero waits for the partitions only.
+	Timeout time.Duration
+	// Now is the clock Timeout is measured on; default time.Now.
+	Now func() time.Time
 	// Remember is how many released batches are remembered to recognise
 	// late copies of their records; default 4096.
 	Remember int
@@ -110,6 +118,9 @@ func New(cfg Config) *Assembler {
 	}
 	if cfg.Remember <= 0 {
 		cfg.Remember = 4096
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Assembler{
 		cfg:      cfg,
@@ -201,6 +212,9 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 	b := a.byID[r.BatchID]
 	if b == nil {
 		b = &Batch{ID: r.BatchID, Segments: segs, segs: make([]segment, segs)}
+		if a.cfg.Timeout > 0 {
+			b.born = a.cfg.Now()
+		}
 		for i := range b.segs {
 			b.segs[i].last = -1
 		}
@@ -273,6 +287,10 @@ func (a *Assembler) mayRelease(id int64) bool {
 // final reports whether b can never gain another record: every partition
 // that could hold one of its missing records has moved past it.
 func (a *Assembler) final(b *Batch) bool {
+	if a.cfg.Timeout > 0 && a.cfg.Now().Sub(b.born) >= a.cfg.Timeout {
+		b.TimedOut = true
+		return true
+	}
 	hs := a.holders(b)
 	if len(hs) == 0 {
 		return false

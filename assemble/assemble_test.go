@@ -503,3 +503,23 @@ func TestCutAtStart(t *testing.T) {
 		t.Fatalf("batch 4 after a commit: %+v", b)
 	}
 }
+
+// With a Timeout, a batch whose missing segment's partition never moves on
+// becomes final once the time has passed, and not before.
+func TestTimeout(t *testing.T) {
+	now := time.Unix(1000, 0)
+	a := New(Config{Segments: 2, Partitions: 2, Timeout: time.Minute, Now: func() time.Time { return now }})
+	a.Assign(0, Start{Next: 0, CaughtUp: true})
+	a.Assign(1, Start{Next: 0, CaughtUp: true})
+	a.Add(rec(0, 0, 7, 0, 1))
+	a.Position(0, 1, true)
+	now = now.Add(59 * time.Second)
+	if b := a.Next(); b != nil {
+		t.Fatalf("released before the timeout: %+v", b)
+	}
+	now = now.Add(time.Second)
+	b := a.Next()
+	if b == nil || b.Complete() || !b.TimedOut || !slices.Equal(b.Missing, []int64{1}) {
+		t.Fatalf("after the timeout: %+v", b)
+	}
+}

@@ -2,6 +2,7 @@ package assemble
 
 import (
 	"slices"
+	"time"
 )
 
 // Batch is one batch as assembled: its segments, each a list of chunks.
@@ -15,6 +16,10 @@ type Batch struct {
 	// (see Start.Fresh): its missing records were never this consumer's to
 	// read, so it is not the producer's fault and not a bad record.
 	Cut bool
+	// TimedOut says a dropped batch became final by Config.Timeout.
+	TimedOut bool
+
+	born time.Time // when its first record arrived (with a Timeout)
 
 	segs    []segment
 	records []*Record // every record held, in arrival order

@@ -43,6 +43,11 @@ type Config struct {
 	// OutputTopic, if set, receives every merged batch as a record keyed
 	// by its batch id; created if missing.
 	OutputTopic string
+	// BatchTimeout makes a batch still incomplete this long after its
+	// first record final: it goes to the dead-letter topic and the batches
+	// after it go on. Zero (the default) waits until the partitions that
+	// could complete it have moved past it.
+	BatchTimeout time.Duration
 	// TransactionalID names the transactional producer that writes the
 	// output topic, the dead letters and the input offsets atomically;
 	// default "segmerge-<group>-<topic>". Stable across restarts, so a
@@ -106,6 +111,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid --segments %d: must be >= 1", c.Segments)
 	case c.Count < 0:
 		return fmt.Errorf("invalid --count %d: must be >= 0 (0: no limit)", c.Count)
+	case c.BatchTimeout < 0:
+		return fmt.Errorf("invalid --batch-timeout %v: must be >= 0 (0: wait for the partitions)", c.BatchTimeout)
 	case c.SessionTimeout < time.Second:
 		return fmt.Errorf("invalid --session-timeout %v: must be >= 1s (brokers usually want >= 6s)", c.SessionTimeout)
 	case c.CommitInterval <= 0:

@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	c := &core{
 		cfg:         &cfg,
-		asmCfg:      assemble.Config{Segments: cfg.Segments, Partitions: parts, Whole: true},
+		asmCfg:      assemble.Config{Segments: cfg.Segments, Partitions: parts, Whole: true, Timeout: cfg.BatchTimeout},
 		next:        map[int32]int64{},
 		base:        map[int32]assemble.Start{},
 		hwm:         map[int32]int64{},

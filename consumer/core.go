@@ -325,6 +325,9 @@ func (c *core) count(id, ints int64) {
 func (c *core) drop(ctx context.Context, b *assemble.Batch) error {
 	c.stats.Dropped++
 	msg := fmt.Sprintf("batch %d is final without segments %v of %d", b.ID, b.Missing, b.Segments)
+	if b.TimedOut {
+		msg += fmt.Sprintf(" (incomplete after --batch-timeout %v)", c.cfg.BatchTimeout)
+	}
 	c.cfg.Log.Warn("incomplete batch", "batch", b.ID, "missing", b.Missing)
 	for _, r := range b.Records() {
 		if err := c.dlq.send(ctx, r.Ref.(*kgo.Record), assemble.ReasonIncomplete, msg); err != nil {

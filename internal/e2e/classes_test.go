@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmerge/segmerge/consumer"
+	"github.com/segmerge/segmerge/internal/kafka"
+)
+
+type rec struct {
+	p int32
+	v string
+}
+
+// One test per class of bad record: the bad record lands in <topic>.dlq
+// with its reason, every good batch is written, the consumer does not stop.
+// Batches have 2 segments on 2 partitions (segment s on partition s).
+func TestEachBadRecordClass(t *testing.T) {
+	good0 := []rec{{0, `{"batch_id":0,"segment_id":0,"data":[1,5]}`}, {1, `{"batch_id":0,"segment_id":1,"data":[2]}`}}
+	good1 := []rec{{0, `{"batch_id":1,"segment_id":0,"data":[3]}`}, {1, `{"batch_id":1,"segment_id":1,"data":[4]}`}}
+	const out01 = `{"batch_id":0,"data":[1,2,5]}` + "\n" + `{"batch_id":1,"data":[3,4]}` + "\n"
+	tests := []struct {
+		name    string
+		recs    []rec
+		reason  string // of the one dead letter expected
+		want    string // output
+		timeout time.Duration
+		count   int64
+	}{
+		{"not JSON", []rec{good0[0], good0[1], {0, `{"batch_id":1,`}, good1[0], good1[1]}, "not-json", out01, 0, 0},
+		{"missing field", []rec{good0[0], good0[1], {0, `{"batch_id":1,"data":[3]}`}, good1[0], good1[1]}, "missing-field", out01, 0, 0},
+		{"mistyped field", []rec{good0[0], good0[1], {1, `{"batch_id":"1","segment_id":1,"data":[4]}`}, good1[0], good1[1]}, "wrong-type", out01, 0, 0},
+		{"non-integer value", []rec{good0[0], good0[1], {0, `{"batch_id":1,"segment_id":0,"data":[1,"2"]}`}, good1[0], good1[1]}, "wrong-type", out01, 0, 0},
+		{"fractional value", []rec{good0[0], good0[1], {0, `{"batch_id":1,"segment_id":0,"data":[2.5]}`}, good1[0], good1[1]}, "not-integer", out01, 0, 0},
+		{"out of int64", []rec{good0[0], good0[1], {0, `{"batch_id":1,"segment_id":0,"data":[9223372036854775808]}`}, good1[0], good1[1]}, "out-of-range", out01, 0, 0},
+		{"unsorted", []rec{good0[0], good0[1], {0, `{"batch_id":1,"segment_id":0,"data":[3,1]}`}, good1[0], good1[1]}, "unsorted", out01, 0, 0},
+		{"segment outside the batch", []rec{good0[0], good0[1], {0, `{"batch_id":1,"segment_id":2,"data":[3]}`}, good1[0], good1[1]}, "segment-out-of-range", out01, 0, 0},
+		{"conflicting duplicate", []rec{good0[0], good0[1], good1[0], {0, `{"batch_id":1,"segment_id":0,"data":[9]}`}, good1[1]}, "conflicting-duplicate", out01, 0, 0},
+		{"identical duplicate is dropped, not dead-lettered", []rec{good0[0], good0[1], good0[1], good1[0], good1[1]}, "", out01, 0, 0},
+		{"backwards in its partition", []rec{good0[0], good0[1], good1[0], good1[1], {0, `{"batch_id":0,"segment_id":0,"data":[7]}`}}, "backwards", out01, 0, 0},
+		{"final while incomplete", []rec{{0, `{"batch_id":0,"segment_id":0,"data":[1,5]}`}, good1[0], good1[1]}, "incomplete-batch", `{"batch_id":1,"data":[3,4]}` + "\n", 0, 0},
+		// Partition 1 never moves past batch 0 (batch 1 has one segment,
+		// on partition 0): only --batch-timeout makes batch 0 final.
+		{"incomplete past --batch-timeout", []rec{{0, `{"batch_id":0,"segment_id":0,"data":[1,5]}`}, {0, `{"batch_id":1,"segment_id":0,"segments":1,"data":[3]}`}}, "incomplete-batch", `{"batch_id":1,"data":[3]}` + "\n", 300 * time.Millisecond, 1},
+	}
+	c := cluster(t, "")
+	cl, err := kafka.Client(c.Addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			topic := "class-" + string(rune('a'+i))
+			if _, _, err := kafka.EnsureTopic(ctx(t), kadm.NewClient(cl), slog.New(slog.DiscardHandler), topic, 2, false); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range tt.recs {
+				if err := cl.ProduceSync(ctx(t), &kgo.Record{Topic: topic, Partition: r.p, Value: []byte(r.v)}).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, st := consume(t, c, func(cfg *consumer.Config) {
+				cfg.Topic, cfg.Group, cfg.Segments, cfg.BatchTimeout = topic, "g-"+topic, 2, tt.timeout
+				if tt.count > 0 {
+					cfg.ExitAtEnd, cfg.Count = false, tt.count
+				}
+			})
+			body, _ := os.ReadFile(out)
+			if string(body) != tt.want {
+				t.Fatalf("output:\n%s\nwant:\n%s\nstats %+v", body, tt.want, st)
+			}
+			dead := deadLetters(t, c.Addrs(), topic+".dlq", tt.reason != "")
+			switch {
+			case tt.reason == "" && len(dead) != 0:
+				t.Fatalf("dead letters %v, want none", dead)
+			case tt.reason != "" && (len(dead) != 1 || !strings.HasPrefix(dead[0], tt.reason+"|")):
+				t.Fatalf("dead letters %v, want one with reason %s", dead, tt.reason)
+			}
+		})
+	}
+}
+
+// deadLetters returns "reason|error" of the records in topic: what one
+// second's read finds, or with expect, what the first reads that find any do.
+func deadLetters(t *testing.T, brokers []string, topic string, expect bool) []string {
+	t.Helper()
+	rd, err := kafka.Client(brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var got []string
+	for wait := 0; wait == 0 || expect && len(got) == 0 && wait < 3; wait++ {
+		pctx, cancel := context.WithTimeout(ctx(t), time.Second)
+		fs := rd.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			h := map[string]string{}
+			for _, x := range r.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			got = append(got, h[consumer.HeaderReason]+"|"+h[consumer.HeaderError])
+		})
+	}
+	return got
+}
