@@ -17,12 +17,23 @@
 //     parallel and the batches it completes are merged in parallel, then
 //     written in order by one writer.
 //
-// # Offsets
+// # Offsets and exactly once
 //
 // Offsets are committed by hand, only for records whose batches are written
-// and flushed (or dead-lettered): see package assemble. A crash re-reads
-// the batches that were not yet committed, so output is at least once;
-// exactly once needs the transactional output of a later change.
+// and flushed (or dead-lettered): see package assemble. A crash re-reads the
+// batches not yet committed. Each sink makes that exactly once in its own way:
+//
+//   - The output topic (simple and concurrent modes) is written in Kafka
+//     transactions, one per commit interval, holding the merged records, the
+//     dead letters and the input offsets. GroupTransactSession.End would
+//     commit every offset polled, including records of batches still being
+//     assembled; a PreTxnCommitFnContext hook rewrites them to the safe
+//     offsets. An abort rolls the core back to the last commit (kgo rewinds
+//     the fetch positions there) and the work is redone.
+//   - An output file resumes (see sink.Open): fsynced before every commit,
+//     written in batch order, it skips re-read batches it already holds.
+//   - Scalable mode commits each member's partitions separately; its output
+//     topic is at least once.
 package consumer
 
 import (
