@@ -218,7 +218,20 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if c.stats.Pending > 0 {
 		cfg.Log.Warn("incomplete batches left pending (not committed; a later run resumes them)", "batches", c.stats.Pending)
 	}
-	return c.stats, errors.Join(runErr, serr)
+	return c.stats, explainFenced(errors.Join(runErr, serr), &cfg)
+}
+
+// explainFenced says what to do about a transactional producer fenced by
+// another one using the same id, wherever the fence surfaced (a produce, a
+// commit, the end of a transaction).
+func explainFenced(err error, cfg *Config) error {
+	if err == nil || !cfg.transactional() {
+		return err
+	}
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+		return fmt.Errorf("%w: another consumer took over transactional id %s; give each consumer process its own --transactional-id", err, cfg.txnID())
+	}
+	return err
 }
 
 // waitTopic returns the input topic's partition count, waiting for it to be
@@ -333,8 +346,8 @@ func (m *member) finish(ctx context.Context, offs map[int32]kgo.EpochOffset, aga
 	}
 	c.mu.Unlock()
 	switch {
-	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
-		return fmt.Errorf("transaction %s: %w (another consumer with this --transactional-id took over?)", c.cfg.txnID(), err)
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return fmt.Errorf("transaction %s: %w", c.cfg.txnID(), err) // fatal; Run explains a fence
 	case !committed && m.failures >= 5:
 		return fmt.Errorf("transaction %s aborted %d times in a row: %w", c.cfg.txnID(), m.failures, err)
 	case !committed:
@@ -343,7 +356,10 @@ func (m *member) finish(ctx context.Context, offs map[int32]kgo.EpochOffset, aga
 	if !again {
 		return nil
 	}
-	return m.begin()
+	if berr := m.begin(); berr != nil {
+		return errors.Join(err, berr) // the end's error says why
+	}
+	return nil
 }
 
 // abandon aborts the open transaction, if any, at a stop that could not

@@ -74,6 +74,20 @@ func produce(t *testing.T, c *broker.Cluster, n int64, edit func(*producer.Confi
 // consume runs a consumer into a fresh JSONL file and returns its path.
 func consume(t *testing.T, c *broker.Cluster, edit func(*consumer.Config)) (string, consumer.Stats) {
 	t.Helper()
+	out, st, err := consumeInto(t, c, edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, st
+}
+
+// consumeErr is consume for a run expected to fail: it returns the error.
+func consumeErr(t *testing.T, c *broker.Cluster, edit func(*consumer.Config)) (consumer.Stats, error) {
+	_, st, err := consumeInto(t, c, edit)
+	return st, err
+}
+
+func consumeInto(t *testing.T, c *broker.Cluster, edit func(*consumer.Config)) (string, consumer.Stats, error) {
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	f, err := sink.Create(out, sink.JSONL)
 	if err != nil {
@@ -92,10 +106,7 @@ func consume(t *testing.T, c *broker.Cluster, edit func(*consumer.Config)) (stri
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out, st
+	return out, st, err
 }
 
 func verifyFile(t *testing.T, input, out string) *verify.Report {

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,5 +110,38 @@ func TestBrokerFaultsKeepOutputExactlyOnce(t *testing.T) {
 			}
 			t.Logf("fault fired %d times", fault.hits())
 		})
+	}
+}
+
+// A fatal error stops the run with a message, not a hang: a second consumer
+// with the same transactional id fences the first, whose run ends with an
+// error naming the flag to change.
+func TestFencedConsumerStopsWithAMessage(t *testing.T) {
+	c := cluster(t, "")
+	produce(t, c, 50, nil)
+	errs := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		_, err := consumeErr(t, c, func(cfg *consumer.Config) {
+			cfg.Group, cfg.OutputTopic, cfg.TransactionalID, cfg.ExitAtEnd = "first", "merged", "shared-id", false
+			cfg.CommitInterval = 20 * time.Millisecond
+			cfg.Log = slog.New(signalHandler{msg: "consuming", once: new(sync.Once), ch: started})
+		})
+		errs <- err
+	}()
+	<-started
+	// The second consumer takes the id over (and finishes its own run).
+	consume(t, c, func(cfg *consumer.Config) {
+		cfg.Group, cfg.OutputTopic, cfg.TransactionalID = "second", "merged-2", "shared-id"
+	})
+	produce(t, c, 5, nil) // give the first something to commit
+	select {
+	case err := <-errs:
+		if err == nil || !strings.Contains(err.Error(), "--transactional-id") {
+			t.Fatalf("fenced consumer: err %v, want one naming --transactional-id", err)
+		}
+		t.Logf("fenced consumer stopped with: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the fenced consumer did not stop")
 	}
 }
