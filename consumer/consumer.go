@@ -228,8 +228,9 @@ func explainFenced(err error, cfg *Config) error {
 	if err == nil || !cfg.transactional() {
 		return err
 	}
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
-		return fmt.Errorf("%w: another consumer took over transactional id %s; give each consumer process its own --transactional-id", err, cfg.txnID())
+	// A fence surfaces as any of these, depending on which request met it.
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.InvalidTxnState) {
+		return fmt.Errorf("%w: the transaction was fenced or invalidated; if another consumer uses transactional id %s, give each consumer process its own --transactional-id", err, cfg.txnID())
 	}
 	return err
 }
