@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/segmerge/segmerge/broker"
 	"github.com/segmerge/segmerge/consumer"
 	"github.com/segmerge/segmerge/internal/kafka"
 )
@@ -20,14 +21,7 @@ import (
 // <topic>.dlq unchanged, with its reason and source in headers.
 func TestBadRecordsGoToTheDeadLetterTopic(t *testing.T) {
 	c := cluster(t, "")
-	cl, err := kafka.Client(c.Addrs(), kgo.DefaultProduceTopic("segment-topic"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, _, err := kafka.EnsureTopic(ctx(t), kadm.NewClient(cl), slog.New(slog.DiscardHandler), "segment-topic", 2, false); err != nil {
-		t.Fatal(err)
-	}
+	cl := rawWriter(t, c, "segment-topic", 2)
 	// Three batches of two segments on two partitions; bad records among
 	// them, and batch 1 never gets its segment 1.
 	recs := []struct {
@@ -49,7 +43,7 @@ func TestBadRecordsGoToTheDeadLetterTopic(t *testing.T) {
 		{0, `{"batch_id":1.5,"segment_id":0,"data":[]}`}, // not an integer
 	}
 	for _, r := range recs {
-		if err := cl.ProduceSync(ctx(t), &kgo.Record{Partition: r.p, Value: []byte(r.v)}).FirstErr(); err != nil {
+		if err := cl.ProduceSync(ctx(t), &kgo.Record{Topic: "segment-topic", Partition: r.p, Value: []byte(r.v)}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,14 +99,7 @@ func TestBadRecordsGoToTheDeadLetterTopic(t *testing.T) {
 // batch still incomplete when -e ends is reported as pending.
 func TestBrokenFirstBatchAndPendingAtEnd(t *testing.T) {
 	c := cluster(t, "")
-	cl, err := kafka.Client(c.Addrs(), kgo.DefaultProduceTopic("segment-topic"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, _, err := kafka.EnsureTopic(ctx(t), kadm.NewClient(cl), slog.New(slog.DiscardHandler), "segment-topic", 2, false); err != nil {
-		t.Fatal(err)
-	}
+	cl := rawWriter(t, c, "segment-topic", 2)
 	for _, r := range []struct {
 		p int32
 		v string
@@ -122,7 +109,7 @@ func TestBrokenFirstBatchAndPendingAtEnd(t *testing.T) {
 		{1, `{"batch_id":1,"segment_id":1,"data":[3]}`},
 		{0, `{"batch_id":2,"segment_id":0,"data":[4]}`}, // batch 2: segment 1 not yet written
 	} {
-		if err := cl.ProduceSync(ctx(t), &kgo.Record{Partition: r.p, Value: []byte(r.v)}).FirstErr(); err != nil {
+		if err := cl.ProduceSync(ctx(t), &kgo.Record{Topic: "segment-topic", Partition: r.p, Value: []byte(r.v)}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,4 +117,20 @@ func TestBrokenFirstBatchAndPendingAtEnd(t *testing.T) {
 	if st.Batches != 1 || st.Dropped != 1 || st.Cut != 0 || st.Pending != 1 {
 		t.Fatalf("stats %+v: want batch 1 written, batch 0 dead-lettered (not cut), batch 2 pending", st)
 	}
+}
+
+// rawWriter creates topic with partitions partitions and returns a client
+// that writes records exactly as given, to the partition each names: the
+// way to put bad records, or records in an odd order, into a topic.
+func rawWriter(t *testing.T, c *broker.Cluster, topic string, partitions int32) *kgo.Client {
+	t.Helper()
+	cl, err := kafka.Client(c.Addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if _, _, err := kafka.EnsureTopic(ctx(t), kadm.NewClient(cl), slog.New(slog.DiscardHandler), topic, partitions, false); err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }

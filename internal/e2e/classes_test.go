@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/consumer"
@@ -52,17 +50,10 @@ func TestEachBadRecordClass(t *testing.T) {
 		{"incomplete past --batch-timeout", []rec{{0, `{"batch_id":0,"segment_id":0,"data":[1,5]}`}, {0, `{"batch_id":1,"segment_id":0,"segments":1,"data":[3]}`}}, "incomplete-batch", `{"batch_id":1,"data":[3]}` + "\n", 300 * time.Millisecond, 1},
 	}
 	c := cluster(t, "")
-	cl, err := kafka.Client(c.Addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			topic := "class-" + string(rune('a'+i))
-			if _, _, err := kafka.EnsureTopic(ctx(t), kadm.NewClient(cl), slog.New(slog.DiscardHandler), topic, 2, false); err != nil {
-				t.Fatal(err)
-			}
+			cl := rawWriter(t, c, topic, 2)
 			for _, r := range tt.recs {
 				if err := cl.ProduceSync(ctx(t), &kgo.Record{Topic: topic, Partition: r.p, Value: []byte(r.v)}).FirstErr(); err != nil {
 					t.Fatal(err)
