@@ -443,6 +443,7 @@ func (m *member) loop(ctx context.Context) error {
 		c.mu.Lock()
 		done := c.countReached(0)
 		ours, others := c.atEnd()
+		c.noteUnassigned()
 		c.mu.Unlock()
 		if done || ours && m.othersAtEnd(ctx, others) {
 			if m.sess == nil {

@@ -43,6 +43,8 @@ type core struct {
 	lastWritten int64                    // highest batch id written
 	epochStats  Stats                    // stats at the last commit
 
+	unassignedSince, unassignedTold time.Time // see noteUnassigned
+
 	// merge scratch, reused batch after batch
 	merger merge.Merger
 	srcs   []merge.Source
@@ -368,6 +370,26 @@ func (c *core) commits(owned map[int32]bool) map[int32]kgo.EpochOffset {
 		}
 	}
 	return out
+}
+
+// noteUnassigned says, every 10s, that this process holds no partition: a
+// group join that does not complete (a crashed member not yet evicted, a
+// broker in trouble) is otherwise silent. It runs under mu.
+func (c *core) noteUnassigned() {
+	if len(c.next) > 0 {
+		c.unassignedSince = time.Time{}
+		return
+	}
+	now := time.Now()
+	if c.unassignedSince.IsZero() {
+		c.unassignedSince, c.unassignedTold = now, now
+		return
+	}
+	if now.Sub(c.unassignedTold) >= 10*time.Second {
+		c.unassignedTold = now
+		c.cfg.Log.Info("waiting for the group to assign partitions (a crashed member is evicted after --session-timeout)",
+			"group", c.cfg.Group, "waiting", now.Sub(c.unassignedSince).Round(time.Second).String())
+	}
 }
 
 // atEnd reports, with -e, whether every partition assigned here has reached

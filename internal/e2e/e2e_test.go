@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -311,4 +312,46 @@ func TestConsumerStartedBeforeTheTopic(t *testing.T) {
 		t.Errorf("the consumer took %v after the topic appeared (metadata cache?)", d)
 	}
 	verifyFile(t, input, out)
+}
+
+// A consumer that gets no partition (the group's only partition is held by
+// another member) says so instead of waiting silently.
+func TestUnassignedConsumerSaysSo(t *testing.T) {
+	c := cluster(t, "")
+	produce(t, c, 5, func(cfg *producer.Config) { cfg.Partitions, cfg.Segments = 1, 1 })
+	holding := make(chan struct{})
+	ctx1, cancel1 := context.WithCancel(ctx(t))
+	defer cancel1()
+	first := make(chan error, 1)
+	go func() {
+		cfg := consumer.DefaultConfig()
+		cfg.Brokers, cfg.Group, cfg.Segments, cfg.Sink = c.Addrs(), "one-partition", 1, sink.NewWriter(io.Discard, sink.JSONL, false)
+		cfg.Log = slog.New(signalHandler{msg: "consuming", once: new(sync.Once), ch: holding})
+		_, err := consumer.Run(ctx1, cfg)
+		first <- err
+	}()
+	<-holding
+	told := make(chan struct{})
+	ctx2, cancel2 := context.WithCancel(ctx(t))
+	second := make(chan error, 1)
+	go func() {
+		cfg := consumer.DefaultConfig()
+		cfg.Brokers, cfg.Group, cfg.Segments, cfg.Sink = c.Addrs(), "one-partition", 1, sink.NewWriter(io.Discard, sink.JSONL, false)
+		cfg.Log = slog.New(signalHandler{msg: "waiting for the group to assign", once: new(sync.Once), ch: told})
+		_, err := consumer.Run(ctx2, cfg)
+		second <- err
+	}()
+	select {
+	case <-told:
+	case <-time.After(40 * time.Second):
+		t.Fatal("an unassigned consumer stayed silent")
+	}
+	cancel2()
+	cancel1()
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
 }
