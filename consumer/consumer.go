@@ -101,6 +101,25 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	}
 
+	// Everything that can fail before the members exist comes first, so
+	// that a failure leaves no client behind.
+	if cfg.OutputTopic != "" {
+		if _, _, err := kafka.EnsureTopic(ctx, adm, cfg.Log, cfg.OutputTopic, parts, false); err != nil {
+			return Stats{}, err
+		}
+	}
+	// One producer for the output topic and the dead letters: in
+	// transactional mode the member's own client (below), so that what it
+	// writes commits or aborts with the input offsets.
+	if !cfg.transactional() {
+		pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond))
+		if err != nil {
+			return Stats{}, err
+		}
+		defer pcl.Close()
+		c.prod = &producer{cl: pcl}
+	}
+
 	members := 1
 	if cfg.Mode == ModeScalable {
 		members = cfg.Consumers
@@ -120,25 +139,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		ms[i] = m
 	}
 
-	// One producer for the output topic and the dead letters: in
-	// transactional mode the member's own client, so that what it writes
-	// commits or aborts with the input offsets.
 	if cfg.transactional() {
 		c.prod = &producer{cl: ms[0].cl}
-	} else {
-		pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond))
-		if err != nil {
-			return Stats{}, err
-		}
-		defer pcl.Close()
-		c.prod = &producer{cl: pcl}
 	}
 	c.dlq = &deadLetters{p: c.prod, adm: adm, log: cfg.Log, group: cfg.Group, topic: cfg.Topic + ".dlq", parts: parts}
-	userSink := cfg.Sink
 	if cfg.OutputTopic != "" {
-		if _, _, err := kafka.EnsureTopic(ctx, adm, cfg.Log, cfg.OutputTopic, parts, false); err != nil {
-			return Stats{}, err
-		}
 		ts := &topicSink{p: c.prod, topic: cfg.OutputTopic, max: cfg.MaxRecordBytes}
 		if cfg.Sink == nil {
 			cfg.Sink = ts
@@ -210,10 +215,6 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		closing.Go(m.cl.Close)
 	}
 	closing.Wait()
-	if userSink != nil {
-		// The caller owns its sink; flushing it is enough here.
-		_ = userSink.Flush(fctx)
-	}
 	c.stats.Elapsed = time.Since(start)
 	if c.stats.Pending > 0 {
 		cfg.Log.Warn("incomplete batches left pending (not committed; a later run resumes them)", "batches", c.stats.Pending)
@@ -366,8 +367,13 @@ func (m *member) finish(ctx context.Context, offs map[int32]kgo.EpochOffset, aga
 // abandon aborts the open transaction, if any, at a stop that could not
 // flush its output.
 func (m *member) abandon(ctx context.Context) {
-	if m.sess != nil {
-		m.sess.End(ctx, kgo.TryAbort)
+	if m.sess == nil {
+		return
+	}
+	if _, err := m.sess.End(ctx, kgo.TryAbort); err != nil {
+		// The broker aborts it at the transaction timeout, or the next
+		// run's InitProducerID fences it sooner.
+		m.c.cfg.Log.Warn("abort the open transaction", "err", err)
 	}
 }
 
