@@ -690,6 +690,6 @@ func decodeParallel(fs kgo.Fetches, c *core) [][]decoded {
 		}
 	})
 	out := make([][]decoded, len(rs))
-	parallelFor(len(rs), func(i int, d *decoderScratch) { out[i] = decodeAll(&d.dec, rs[i], limits[i]) })
+	parallelFor(len(rs), func(i int, d *scratch) { out[i] = decodeAll(&d.dec, rs[i], limits[i]) })
 	return out
 }

@@ -45,12 +45,9 @@ type core struct {
 
 	unassignedSince, unassignedTold time.Time // see noteUnassigned
 
-	// merge scratch, reused batch after batch
-	merger merge.Merger
-	srcs   []merge.Source
-	chunks []chunkSource
-	vals   []int64
-	dec    wire.Decoder
+	// decode and merge scratch, reused batch after batch
+	scratch scratch
+	vals    []int64
 }
 
 // Stats is what a consumer run did.
@@ -117,7 +114,7 @@ func (c *core) revoke(parts []int32) {
 // take adds the records of one fetched partition, decoding them with the
 // core's decoder, and records the partition's position.
 func (c *core) take(ctx context.Context, fp *kgo.FetchPartition) error {
-	dec := decodeAll(&c.dec, fp.Records, c.limit(fp.Partition))
+	dec := decodeAll(&c.scratch.dec, fp.Records, c.limit(fp.Partition))
 	return c.add(ctx, fp, dec)
 }
 
@@ -243,7 +240,10 @@ func (c *core) release(ctx context.Context, parallel bool) error {
 	if len(ready) == 0 {
 		return nil
 	}
-	merged := mergeParallel(ready)
+	merged, err := mergeParallel(ready)
+	if err != nil {
+		return err
+	}
 	for i, b := range ready {
 		if err := c.emit(b.ID, merged[i]); err != nil {
 			return err
@@ -261,13 +261,8 @@ func (c *core) countReached(extra int64) bool {
 
 // write merges b chunk by chunk into the sink.
 func (c *core) write(b *assemble.Batch) error {
-	c.srcs = c.srcs[:0]
-	c.chunks = slices.Grow(c.chunks[:0], int(b.Segments))[:b.Segments]
-	for s := range b.Segments {
-		c.chunks[s] = chunkSource{c: b.Chunks(s, c.chunks[s].c[:0])}
-		c.srcs = append(c.srcs, &c.chunks[s])
-	}
-	c.merger.Reset(c.srcs...)
+	m := &c.scratch.merger
+	m.Reset(c.scratch.sources(b)...)
 	if c.vals == nil {
 		c.vals = make([]int64, 4096)
 	}
@@ -276,7 +271,7 @@ func (c *core) write(b *assemble.Batch) error {
 	}
 	n := int64(0)
 	for {
-		k, err := c.merger.Read(c.vals)
+		k, err := m.Read(c.vals)
 		if k > 0 {
 			n += int64(k)
 			if err := c.cfg.Sink.Write(c.vals[:k]); err != nil {
@@ -427,29 +422,50 @@ func (s *chunkSource) Next() ([]int64, error) {
 }
 
 // mergeParallel merges each batch into its own slice, spreading batches
-// over every core.
-func mergeParallel(bs []*assemble.Batch) [][]int64 {
+// over every core. Like write, it reads each segment's chunks in place.
+func mergeParallel(bs []*assemble.Batch) ([][]int64, error) {
 	out := make([][]int64, len(bs))
-	parallelFor(len(bs), func(j int, d *decoderScratch) {
+	errs := make([]error, len(bs))
+	parallelFor(len(bs), func(j int, d *scratch) {
 		b := bs[j]
-		d.runs = d.runs[:0]
-		for s := range b.Segments {
-			d.runs = append(d.runs, slices.Concat(b.Chunks(s, nil)...))
+		merged := make([]int64, b.Len())
+		d.merger.Reset(d.sources(b)...)
+		for n := 0; n < len(merged); {
+			k, err := d.merger.Read(merged[n:])
+			if err != nil {
+				errs[j] = fmt.Errorf("merge batch %d: %w", b.ID, err)
+				return
+			}
+			n += k
 		}
-		out[j] = merge.Merge(make([]int64, 0, b.Len()), d.runs...)
+		out[j] = merged
 	})
-	return out
+	return out, errors.Join(errs...)
 }
 
-// decoderScratch is one worker's reusable state.
-type decoderScratch struct {
-	dec  wire.Decoder
-	runs [][]int64
+// scratch is the decoder and merge state one goroutine reuses.
+type scratch struct {
+	dec    wire.Decoder
+	merger merge.Merger
+	chunks []chunkSource
+	srcs   []merge.Source
+}
+
+// sources returns merge sources over b's segments, chunk by chunk, reusing
+// its memory.
+func (d *scratch) sources(b *assemble.Batch) []merge.Source {
+	d.chunks = slices.Grow(d.chunks[:0], int(b.Segments))[:b.Segments]
+	d.srcs = d.srcs[:0]
+	for s := range b.Segments {
+		d.chunks[s] = chunkSource{c: b.Chunks(s, d.chunks[s].c[:0])}
+		d.srcs = append(d.srcs, &d.chunks[s])
+	}
+	return d.srcs
 }
 
 // parallelFor runs fn(i) for i in [0,n) on at most GOMAXPROCS goroutines,
 // each with its own scratch, and returns when all are done.
-func parallelFor(n int, fn func(i int, d *decoderScratch)) {
+func parallelFor(n int, fn func(i int, d *scratch)) {
 	var (
 		mu   sync.Mutex
 		next int
@@ -457,7 +473,7 @@ func parallelFor(n int, fn func(i int, d *decoderScratch)) {
 	)
 	for range min(runtime.GOMAXPROCS(0), n) {
 		wg.Go(func() {
-			var d decoderScratch
+			var d scratch
 			for {
 				mu.Lock()
 				i := next
