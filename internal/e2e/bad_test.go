@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -58,24 +55,9 @@ func TestBadRecordsGoToTheDeadLetterTopic(t *testing.T) {
 	}
 
 	// The dead-letter topic: the 5 bad records plus batch 1's segment.
-	rd, err := kafka.Client(c.Addrs(), kgo.ConsumeTopics("segment-topic.dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
 	got := map[string]string{}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(got) < 6 && time.Now().Before(deadline) {
-		pctx, cancel := context.WithTimeout(ctx(t), time.Second)
-		fs := rd.PollFetches(pctx)
-		cancel()
-		fs.EachRecord(func(r *kgo.Record) {
-			h := map[string]string{}
-			for _, x := range r.Headers {
-				h[x.Key] = string(x.Value)
-			}
-			got[string(r.Value)] = fmt.Sprintf("%s|%s|%s", h[consumer.HeaderReason], h[consumer.HeaderSource], h[consumer.HeaderError])
-		})
+	for _, d := range deadLetters(t, c.Addrs(), "segment-topic.dlq", 6) {
+		got[d.value] = d.reason + "|" + d.source + "|" + d.err
 	}
 	for value, reason := range map[string]string{
 		`not json at all`: "not-json|segment-topic/0@1|",
