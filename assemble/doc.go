@@ -26,12 +26,17 @@
 // partitions those are follows from the batch's own records — records that
 // sit on partition s mod P say segment layout, records that all sit on
 // partition b mod P say batch layout — and when the records fit neither, every
-// assigned partition must have moved past. A final incomplete batch is
-// released as dropped, with its missing segments named, so that the caller can
-// send it to the dead-letter topic; the pipeline goes on.
+// assigned partition must have moved past. With Config.Timeout, a batch also
+// becomes final that long after its first record arrived. A final incomplete
+// batch is released as dropped, with its missing segments named, so that the
+// caller can send it to the dead-letter topic; the pipeline goes on. A
+// dropped batch whose missing records lie before where reading began (a
+// fresh start, not a group commit, in the middle of a live topic) is marked
+// Cut: it was never this consumer's to read, and is not the producer's fault.
 //
 // Batches are released lowest id first. A complete batch b waits until every
-// assigned partition has reached b or is caught up, and until every lower
+// assigned partition has reached b or is caught up (and, with Config.Whole,
+// until every partition of the topic is assigned), and until every lower
 // pending batch is released: so a partition that runs behind holds the batches
 // after it back instead of letting them overtake it. (In the batch layout a
 // producer still writing can make a caught-up partition receive a lower batch
