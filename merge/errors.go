@@ -15,6 +15,11 @@ import (
 // Test for it with errors.Is.
 var ErrUnsorted = errors.New("run not ascending")
 
+// ErrWait is what a [Source] returns from Next when its next chunk has not
+// arrived yet, and what [Merger.Read] returns when it can merge nothing until
+// that source is ready. It is not sticky: Read again once the data is there.
+var ErrWait = errors.New("merge: source not ready")
+
 // ErrClosed is returned by [Merger.Read] after [Merger.Close] when the merge
 // had not already failed with an error of its own.
 var ErrClosed = errors.New("merge: read after close")

@@ -57,6 +57,15 @@ import (
 // source is pulled on the first Read, since the tree needs every head before
 // it can name a winner.
 //
+// # Sources that are not ready
+//
+// A source fed from the network may have no next chunk yet. It says so with
+// [ErrWait]; Read then returns what it has merged so far, or (0, ErrWait)
+// when it could merge nothing, and keeps its place: the source's refill (or,
+// before the first value, the rest of the first pulls) is retried on the
+// next Read. ErrWait is not an error of the merge and is never sticky. The
+// caller waits for the data to arrive (a consumer polls again) and reads on.
+//
 // # Errors
 //
 // Errors are sticky. The first source error other than io.EOF, or the first
@@ -77,10 +86,12 @@ type Merger struct {
 	runs []run  // runs[i] is the state of srcs[i]
 	tree []node // tree[0] is the winner, tree[1:] the losers; len k
 
-	started bool  // the first chunk of every source has been pulled
-	closed  bool  // Close was called
-	err     error // first merge error, never io.EOF; sticky
-	errC    error // first error from a source's Close
+	started  bool  // the first chunk of every source has been pulled
+	starting int   // sources below this have their first chunk (while !started)
+	waiting  int   // 1 + the source whose refill said ErrWait; 0 for none
+	closed   bool  // Close was called
+	err      error // first merge error, never io.EOF; sticky
+	errC     error // first error from a source's Close
 }
 
 // run is the Merger's view of one source.
@@ -140,6 +151,7 @@ func (m *Merger) Reset(srcs ...Source) {
 	clear(m.runs[:cap(m.runs)])
 	m.tree = m.tree[:k]
 	m.started, m.closed, m.err, m.errC = false, false, nil, nil
+	m.starting, m.waiting = 0, 0
 }
 
 // Read fills dst with the next values of the merged run, in ascending order,
@@ -161,7 +173,15 @@ func (m *Merger) Read(dst []int64) (int, error) {
 		return 0, ErrClosed
 	}
 	if !m.started && !m.start() {
-		return 0, m.err
+		return 0, m.stopped()
+	}
+	if m.waiting > 0 {
+		w := m.waiting - 1
+		m.waiting = 0
+		if !m.refill(w) {
+			return 0, m.stopped()
+		}
+		replay(m.tree, w, m.leaf(w))
 	}
 	if len(m.tree) == 0 || m.tree[0].id&exhausted != 0 {
 		return 0, io.EOF
@@ -190,10 +210,18 @@ func (m *Merger) Read(dst []int64) (int, error) {
 		}
 		replay(m.tree, w, m.leaf(w))
 	}
-	if n == 0 && m.err != nil {
-		return 0, m.err
+	if n == 0 && (m.err != nil || m.waiting > 0) {
+		return 0, m.stopped()
 	}
 	return n, nil
+}
+
+// stopped is why Read could not go on: the sticky error, else ErrWait.
+func (m *Merger) stopped() error {
+	if m.err != nil {
+		return m.err
+	}
+	return ErrWait
 }
 
 // Err returns the first error the merge met, or nil. It never returns io.EOF.
@@ -228,12 +256,13 @@ func (m *Merger) Close() error {
 // start pulls the first chunk of every source and builds the tree. It
 // reports false, with m.err set, if a source failed.
 func (m *Merger) start() bool {
-	m.started = true
-	for i := range m.runs {
-		if !m.refill(i) {
+	for ; m.starting < len(m.runs); m.starting++ {
+		if !m.refill(m.starting) {
+			m.waiting = 0 // start retries this source itself
 			return false
 		}
 	}
+	m.started = true
 	switch k := len(m.tree); k {
 	case 0:
 	case 1:
@@ -388,6 +417,9 @@ func (m *Merger) refill(i int) bool {
 		chunk, err := m.srcs[i].Next()
 		if err == io.EOF {
 			r.eof = true
+		} else if err == ErrWait {
+			m.waiting = i + 1
+			return false
 		} else if err != nil {
 			m.err = &SourceError{Source: i, Err: err}
 			return false

@@ -3,6 +3,7 @@ package merge
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -247,4 +248,86 @@ func clip(s []int64) string {
 		return fmt.Sprint(s)
 	}
 	return fmt.Sprintf("%v ... (%d values)", s[:40], len(s))
+}
+
+// waitingSource says ErrWait before some of its chunks, as a source fed from
+// the network does while the next chunk is on its way.
+type waitingSource struct {
+	Source
+	rng   *rand.Rand
+	waits int // ErrWaits returned
+}
+
+func (s *waitingSource) Next() ([]int64, error) {
+	if s.rng.IntN(3) == 0 {
+		s.waits++
+		return nil, ErrWait
+	}
+	return s.Source.Next()
+}
+
+// TestMergeRandomWait checks that sources that are not ready change nothing
+// but the pace: Read returns what it could merge, (0, ErrWait) when it could
+// merge nothing, and the result is still the model's, with no value lost or
+// repeated around a wait and no Next call after io.EOF.
+func TestMergeRandomWait(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 2))
+	iters := 2000
+	if testing.Short() {
+		iters = 200
+	}
+	m := New()
+	totalWaits, totalSeen := 0, 0
+	for it := range iters {
+		c := newRandomCase(rng)
+		want := model(c.runs)
+		ss, srcs := c.sources()
+		ws := make([]*waitingSource, len(srcs))
+		for i := range srcs {
+			ws[i] = &waitingSource{Source: srcs[i], rng: rng}
+			srcs[i] = ws[i]
+		}
+		m.Reset(srcs...)
+		var got []int64
+		buf := make([]int64, 4096)
+		waitsSeen := 0
+		for i := 0; ; i++ {
+			size := c.sizes[i%len(c.sizes)]
+			n, err := m.Read(buf[:size])
+			if n > 0 && err != nil {
+				t.Fatalf("case %d (%s): Read returned n=%d with %v", it, c.desc, n, err)
+			}
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err == ErrWait {
+				waitsSeen++
+				if m.Err() != nil {
+					t.Fatalf("case %d: Err() = %v after ErrWait; want nil (not sticky)", it, m.Err())
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("case %d (%s): %v", it, c.desc, err)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("case %d (%s):\ngot  %v\nwant %v", it, c.desc, clip(got), clip(want))
+		}
+		sum := 0
+		for i, s := range ss {
+			if s.afterE > 0 {
+				t.Fatalf("case %d (%s): source %d: Next called %d times after io.EOF", it, c.desc, i, s.afterE)
+			}
+			sum += ws[i].waits
+		}
+		totalWaits += sum
+		totalSeen += waitsSeen
+	}
+	// A wait met after some values were merged is not reported (Read
+	// returns what it has), so only the totals must show both.
+	if totalWaits == 0 || totalSeen == 0 {
+		t.Fatalf("sources waited %d times, Read said ErrWait %d times: the test exercised nothing", totalWaits, totalSeen)
+	}
 }
