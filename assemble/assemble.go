@@ -17,6 +17,10 @@ type Record struct {
 	Chunk     int64 // index of this chunk within its segment
 	Last      bool  // this chunk ends its segment
 	Data      []int64
+	// Size is the memory the record costs while held, in bytes, as the
+	// caller counts it (say its raw bytes plus its decoded data); 0 means
+	// 8 bytes an integer. HeldBytes and StreamAbove are in these units.
+	Size int
 	// Ref is the caller's: the Assembler keeps it with the record and gives
 	// it back with a dropped batch (to forward the raw record, say).
 	Ref any
@@ -80,6 +84,12 @@ type Config struct {
 	// Remember is how many released batches are remembered to recognise
 	// late copies of their records; default 4096.
 	Remember int
+	// StreamAbove lets the lowest pending batch be released before it is
+	// complete, as a Streaming batch merged while its chunks arrive, once
+	// the records held take at least this many bytes (see Record.Size) and
+	// every segment has its first chunk. Zero never streams: every batch
+	// is held whole until complete.
+	StreamAbove int
 }
 
 // Offset is a partition's commit offset: every record below it is done.
@@ -94,6 +104,7 @@ type partition struct {
 	fresh    bool  // reading began at a reset, not a group commit
 	next     int64 // the offset after the last record seen; -1 unknown
 	caughtUp bool  // nothing known beyond next
+	bytes    int   // bytes of this partition's records held
 }
 
 // Assembler assembles batches; see the package doc. Not safe for concurrent
@@ -108,7 +119,9 @@ type Assembler struct {
 	relOrder []int64            // released ids, oldest first, for forgetting
 	maxOut   int64              // highest id released so far; -1 none
 	held     int
+	bytes    int
 	late     int
+	refused  map[int64]string // batch id -> why its records are refused (Refuse)
 }
 
 // New returns an Assembler with no partitions assigned.
@@ -203,6 +216,9 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 	if r.BatchID < ps.progress {
 		return Rejected, a.reject(ReasonBackwards, r, "goes backwards: partition %d is already at batch %d", r.Partition, ps.progress)
 	}
+	if why, ok := a.refused[r.BatchID]; ok {
+		return Rejected, a.reject(ReasonIncomplete, r, "%s", why)
+	}
 	if s := a.released[r.BatchID]; s != nil {
 		if s.has(r) {
 			return Duplicate, nil
@@ -221,7 +237,7 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		a.byID[b.ID] = b
 		i, _ := slices.BinarySearchFunc(a.pending, b.ID, func(x *Batch, id int64) int { return cmpInt(x.ID, id) })
 		a.pending = slices.Insert(a.pending, i, b)
-	} else if _, out := a.inFlight[b]; out {
+	} else if _, out := a.inFlight[b]; out && !b.Streaming {
 		// Released, not yet written: it is already complete or dropped.
 		if b.holds(r) {
 			return Duplicate, nil
@@ -253,10 +269,18 @@ func (a *Assembler) Next() *Batch {
 		return nil
 	}
 	b := a.pending[0]
-	if !a.mayRelease(b.ID) || (!b.Complete() && !a.final(b)) {
+	if !a.mayRelease(b.ID) {
 		return nil
 	}
-	if !b.Complete() {
+	switch {
+	case b.Complete():
+	case a.final(b):
+	case a.cfg.StreamAbove > 0 && a.bytes >= a.cfg.StreamAbove && b.ready():
+		b.Streaming = true
+	default:
+		return nil
+	}
+	if !b.Complete() && !b.Streaming {
 		b.Missing = b.missing()
 		b.Cut = a.beganBeforeStart(b)
 	}
@@ -333,11 +357,11 @@ func (a *Assembler) holders(b *Batch) []int32 {
 		return nil
 	}
 	segLayout, batchLayout := true, true
-	for _, r := range b.records {
-		if r.Partition != int32(r.SegmentID%int64(p)) {
+	for _, r := range b.places {
+		if r.partition != int32(r.segment%int64(p)) {
 			segLayout = false
 		}
-		if r.Partition != int32(b.ID%int64(p)) {
+		if r.partition != int32(b.ID%int64(p)) {
 			batchLayout = false
 		}
 	}
@@ -370,7 +394,9 @@ func (a *Assembler) Done(b *Batch) {
 	}
 	delete(a.inFlight, b)
 	delete(a.byID, b.ID)
-	a.held -= b.ints
+	for _, r := range b.records {
+		a.hold(r, -1)
+	}
 	a.released[b.ID] = b.summarise()
 	a.relOrder = append(a.relOrder, b.ID)
 	for len(a.relOrder) > a.cfg.Remember {
@@ -391,21 +417,19 @@ func (a *Assembler) Commits(dst []Offset) []Offset {
 	}
 	out := dst[start:]
 	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
-	lower := func(r *Record) {
-		i, ok := slices.BinarySearchFunc(out, r.Partition, func(o Offset, p int32) int { return cmpInt(int64(o.Partition), int64(p)) })
-		if ok && r.Offset < out[i].Offset {
-			out[i].Offset = r.Offset
+	lower := func(b *Batch) {
+		for _, l := range b.low {
+			i, ok := slices.BinarySearchFunc(out, l.Partition, func(o Offset, p int32) int { return cmpInt(int64(o.Partition), int64(p)) })
+			if ok && l.Offset < out[i].Offset {
+				out[i].Offset = l.Offset
+			}
 		}
 	}
 	for _, b := range a.pending {
-		for _, r := range b.records {
-			lower(r)
-		}
+		lower(b)
 	}
 	for b := range a.inFlight {
-		for _, r := range b.records {
-			lower(r)
-		}
+		lower(b)
 	}
 	return dst
 }
@@ -418,6 +442,34 @@ func (a *Assembler) InFlight() int { return len(a.inFlight) }
 
 // Held is the number of integers held in pending and in-flight batches.
 func (a *Assembler) Held() int { return a.held }
+
+// HeldBytes is the memory the records held take, as Record.Size counts it.
+func (a *Assembler) HeldBytes() int { return a.bytes }
+
+// PartitionBytes is the memory held for records of partition p.
+func (a *Assembler) PartitionBytes(p int32) int {
+	if ps := a.parts[p]; ps != nil {
+		return ps.bytes
+	}
+	return 0
+}
+
+// hold counts r's memory in (sign 1) or out (sign -1).
+func (a *Assembler) hold(r *Record, sign int) {
+	n := sign * r.size()
+	a.held += sign * len(r.Data)
+	a.bytes += n
+	if ps := a.parts[r.Partition]; ps != nil {
+		ps.bytes += n
+	}
+}
+
+func (r *Record) size() int {
+	if r.Size > 0 {
+		return r.Size
+	}
+	return 8 * len(r.Data)
+}
 
 // Late counts batches released after a higher one (see the package doc).
 func (a *Assembler) Late() int { return a.late }

@@ -18,6 +18,9 @@ type Batch struct {
 	Cut bool
 	// TimedOut says a dropped batch became final by Config.Timeout.
 	TimedOut bool
+	// Streaming says the batch was released before it was complete, to be
+	// merged while its chunks arrive: see Assembler.Take.
+	Streaming bool
 
 	born time.Time // when its first record arrived (with a Timeout)
 
@@ -25,14 +28,32 @@ type Batch struct {
 	records []*Record // every record held, in arrival order
 	full    int64     // segments complete
 	ints    int       // integers held
+	size    int       // bytes held (see Record.Size)
+	// What outlives the records a streaming merge takes: the lowest offset
+	// per partition of any record accepted (the commit floor), and every
+	// (partition, segment) a record came from (the layout, see holders).
+	low    []Offset
+	places []place
+}
+
+type place struct {
+	partition int32
+	segment   int64
 }
 
 type segment struct {
-	chunks []*Record // by ascending chunk index, no two alike
+	chunks []*Record // held, by ascending chunk index, no two alike
 	last   int64     // index of the last chunk once seen, else -1
+	// Taken by a streaming merge: the chunks below taken, their
+	// fingerprints (to tell a retry from a conflict), and the last value
+	// of the last non-empty one.
+	taken   int64
+	prints  []uint64
+	tail    int64
+	hasTail bool
 }
 
-func (s *segment) done() bool { return s.last >= 0 && int64(len(s.chunks)) == s.last+1 }
+func (s *segment) done() bool { return s.last >= 0 && s.taken+int64(len(s.chunks)) == s.last+1 }
 
 // Complete reports whether every segment has all its chunks.
 func (b *Batch) Complete() bool { return b.full == b.Segments }
@@ -54,6 +75,13 @@ func (b *Batch) Chunks(s int64, dst [][]int64) [][]int64 {
 
 func (b *Batch) add(r *Record, a *Assembler) (Verdict, error) {
 	s := &b.segs[r.SegmentID]
+	if r.Chunk < s.taken {
+		// Already merged (a re-read after a rebalance, or a retry).
+		if fingerprint(r) == s.prints[r.Chunk] {
+			return Duplicate, nil
+		}
+		return Rejected, a.reject(ReasonConflict, r, "differs from the chunk already merged")
+	}
 	i, found := slices.BinarySearchFunc(s.chunks, r.Chunk, func(x *Record, c int64) int { return cmpInt(x.Chunk, c) })
 	if found {
 		if same(s.chunks[i], r) {
@@ -68,15 +96,20 @@ func (b *Batch) add(r *Record, a *Assembler) (Verdict, error) {
 		return Rejected, a.reject(ReasonChunk, r, "is marked last but chunk %d is already held", s.chunks[len(s.chunks)-1].Chunk)
 	}
 	// Chunks of one segment continue in ascending order: compare with the
-	// nearest non-empty chunks held on either side.
+	// nearest non-empty chunks held on either side (or merged before).
 	if len(r.Data) > 0 {
+		below := false
 		for j := i - 1; j >= 0; j-- {
 			if d := s.chunks[j].Data; len(d) > 0 {
 				if d[len(d)-1] > r.Data[0] {
 					return Rejected, a.reject(ReasonUnsorted, r, "starts at %d below chunk %d's end %d", r.Data[0], s.chunks[j].Chunk, d[len(d)-1])
 				}
+				below = true
 				break
 			}
+		}
+		if !below && s.hasTail && s.tail > r.Data[0] {
+			return Rejected, a.reject(ReasonUnsorted, r, "starts at %d below the merged chunks' end %d", r.Data[0], s.tail)
 		}
 		for j := i; j < len(s.chunks); j++ {
 			if d := s.chunks[j].Data; len(d) > 0 {
@@ -95,9 +128,25 @@ func (b *Batch) add(r *Record, a *Assembler) (Verdict, error) {
 		b.full++
 	}
 	b.records = append(b.records, r)
-	b.ints += len(r.Data)
-	a.held += len(r.Data)
+	b.note(r)
+	a.hold(r, 1)
 	return Accepted, nil
+}
+
+// note adds r to the batch's commit floor and layout evidence.
+func (b *Batch) note(r *Record) {
+	b.ints += len(r.Data)
+	b.size += r.size()
+	if pl := (place{r.Partition, r.SegmentID}); !slices.Contains(b.places, pl) {
+		b.places = append(b.places, pl)
+	}
+	for i := range b.low {
+		if b.low[i].Partition == r.Partition {
+			b.low[i].Offset = min(b.low[i].Offset, r.Offset)
+			return
+		}
+	}
+	b.low = append(b.low, Offset{r.Partition, r.Offset})
 }
 
 // holds reports whether b already holds an identical copy of r.
@@ -113,7 +162,8 @@ func (b *Batch) holds(r *Record) bool {
 	return false
 }
 
-// forget drops b's records from partition p.
+// forget drops b's records from partition p. b is pending, so it holds
+// every record it accepted and its floor and layout are rebuilt from them.
 func (b *Batch) forget(p int32, a *Assembler) {
 	kept := b.records[:0]
 	for _, r := range b.records {
@@ -129,11 +179,14 @@ func (b *Batch) forget(p int32, a *Assembler) {
 		if r.Last {
 			s.last = -1
 		}
-		b.ints -= len(r.Data)
-		a.held -= len(r.Data)
+		a.hold(r, -1)
 	}
 	clear(b.records[len(kept):])
 	b.records = kept
+	b.ints, b.size, b.low, b.places = 0, 0, b.low[:0], b.places[:0]
+	for _, r := range b.records {
+		b.note(r)
+	}
 }
 
 func (b *Batch) missing() []int64 {
@@ -161,6 +214,11 @@ func (b *Batch) summarise() *summary {
 	s := &summary{prints: make(map[[2]int64]uint64, len(b.records))}
 	for _, r := range b.records {
 		s.prints[[2]int64{r.SegmentID, r.Chunk}] = fingerprint(r)
+	}
+	for i := range b.segs {
+		for c, f := range b.segs[i].prints {
+			s.prints[[2]int64{int64(i), int64(c)}] = f
+		}
 	}
 	return s
 }

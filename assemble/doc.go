@@ -64,6 +64,10 @@
 // # Memory
 //
 // The Assembler holds the data of every pending batch. Bounding that is the
-// caller's job (fetch limits and pausing partitions that run ahead); Held
-// reports how many integers are held.
+// caller's job: Held and HeldBytes (per partition, PartitionBytes) say how
+// much is held, and Wanted names the partitions the lowest batch waits on,
+// so that a caller short of memory can pause the others. A batch too large
+// to hold whole streams (Config.StreamAbove): it is released once each
+// segment has its first chunk and merged as its chunks arrive, each chunk
+// forgotten once taken; see stream.go.
 package assemble
