@@ -57,7 +57,8 @@ func Open(path string, format Format, overwrite bool) (*Writer, int64, error) {
 		return nil, -1, fmt.Errorf("resume %s: %w", path, err)
 	}
 	w := NewWriter(f, format, false)
-	w.c, w.sync, w.skipThrough = f, f.Sync, last
+	w.c, w.file, w.sync, w.skipThrough = f, f, f.Sync, last
+	w.written = size
 	return w, last, nil
 }
 

@@ -63,6 +63,10 @@ type Writer struct {
 	perBatch bool // flush at every End (consoles: show batches as they come)
 	err      error
 
+	file    *os.File // set for a file Writer: Abort cuts it back
+	written int64    // bytes handed to w since the file's start (file Writers)
+	mark    int64    // written at the current batch's Begin
+
 	skipThrough int64 // batches with ids up to this are already written (see Open)
 	skipping    bool  // the current batch is one of them
 	skipped     int64
@@ -83,7 +87,7 @@ func Create(path string, format Format) (*Writer, error) {
 		return nil, err
 	}
 	w := NewWriter(f, format, false)
-	w.c = f
+	w.c, w.file = f, f
 	w.sync = f.Sync
 	return w, nil
 }
@@ -124,6 +128,7 @@ func (w *Writer) Begin(id int64) error {
 		w.buf = wire.AppendOutputStart(w.buf[:0], id)
 	}
 	w.first = true
+	w.mark = w.written
 	return w.err
 }
 
@@ -165,9 +170,43 @@ func (w *Writer) End() error {
 
 func (w *Writer) put() {
 	if w.err == nil {
-		_, w.err = w.w.Write(w.buf)
+		var n int
+		n, w.err = w.w.Write(w.buf)
+		w.written += int64(n)
 	}
 	w.buf = w.buf[:0]
+}
+
+// Aborter is a Sink that can discard a batch begun and not ended.
+type Aborter interface {
+	// Abort discards what was written of the current batch since Begin.
+	Abort() error
+}
+
+// Abort discards the current batch. A file Writer cuts the file back to
+// the batch's first byte, so the batch leaves no trace even if part of it
+// was flushed; any other Writer ends the partial line, to keep the lines
+// after it whole.
+func (w *Writer) Abort() error {
+	if w.skipping {
+		w.skipping = false
+		return w.err
+	}
+	w.buf = w.buf[:0]
+	if w.err != nil {
+		return w.err
+	}
+	if w.file == nil {
+		w.buf = append(w.buf, " (batch abandoned)\n"...)
+		w.put()
+		return w.err
+	}
+	w.w.Reset(w.file) // drop what is buffered, then cut what reached the file
+	if w.err = w.file.Truncate(w.mark); w.err == nil {
+		_, w.err = w.file.Seek(w.mark, io.SeekStart)
+	}
+	w.written = w.mark
+	return w.err
 }
 
 // Flush implements Sink.
@@ -202,6 +241,16 @@ func (m Multi) Write(v []int64) error { return m.each(func(s Sink) error { retur
 
 // End implements Sink.
 func (m Multi) End() error { return m.each(Sink.End) }
+
+// Abort aborts the current batch in every sink that can (see Aborter).
+func (m Multi) Abort() error {
+	return m.each(func(s Sink) error {
+		if a, ok := s.(Aborter); ok {
+			return a.Abort()
+		}
+		return nil
+	})
+}
 
 // Flush implements Sink.
 func (m Multi) Flush(ctx context.Context) error {

@@ -81,3 +81,56 @@ func TestCreateAndMulti(t *testing.T) {
 		t.Fatalf("ParseFormat(xml): %v", err)
 	}
 }
+
+// TestAbortCutsTheBatch checks that a batch aborted after part of it reached
+// the file (and was flushed) leaves no trace, for a new file and a resumed
+// one, and that the lines after it are whole.
+func TestAbortCutsTheBatch(t *testing.T) {
+	big := make([]int64, 200_000) // several buffers' worth: most of it reaches the file
+	for i := range big {
+		big[i] = int64(i)
+	}
+	for _, resume := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "out.jsonl")
+		w, err := Create(path, JSONL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resume {
+			must(t, w.Begin(0), w.Write([]int64{5}), w.End(), w.Close())
+			if w, _, err = Open(path, JSONL, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(t, w.Begin(1), w.Write([]int64{1, 2}), w.End())
+		must(t, w.Begin(2), w.Write(big), w.Flush(context.Background()))
+		if fi, _ := os.Stat(path); fi.Size() < 100_000 {
+			t.Fatalf("only %d bytes reached the file before the abort: the test shows nothing", fi.Size())
+		}
+		must(t, w.Abort())
+		must(t, w.Begin(3), w.Write([]int64{3}), w.End(), w.Close())
+		got, _ := os.ReadFile(path)
+		want := `{"batch_id":1,"data":[1,2]}` + "\n" + `{"batch_id":3,"data":[3]}` + "\n"
+		if resume {
+			want = `{"batch_id":0,"data":[5]}` + "\n" + want
+		}
+		if string(got) != want {
+			t.Fatalf("resume=%v: file is %q..., want %q", resume, got[:min(len(got), 200)], want)
+		}
+	}
+	var buf bytes.Buffer
+	w := NewWriter(&buf, Text, true)
+	must(t, w.Begin(1), w.Write([]int64{1}), w.Abort(), w.Begin(2), w.Write([]int64{2}), w.End())
+	if got := buf.String(); !strings.HasSuffix(got, "\nbatch 2: 2\n") || !strings.Contains(got, "abandoned") {
+		t.Fatalf("console after an abort: %q", got)
+	}
+}
+
+func must(t *testing.T, errs ...error) {
+	t.Helper()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
