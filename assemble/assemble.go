@@ -239,7 +239,7 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		a.pending = slices.Insert(a.pending, i, b)
 	} else if _, out := a.inFlight[b]; out && !b.Streaming {
 		// Released, not yet written: it is already complete or dropped.
-		if b.holds(r) {
+		if b.sum != nil && b.sum.has(r) || b.sum == nil && b.holds(r) {
 			return Duplicate, nil
 		}
 		return Rejected, a.reject(ReasonLate, r, "batch already released")
@@ -386,6 +386,25 @@ func (a *Assembler) holders(b *Batch) []int32 {
 	return hs
 }
 
+// Merged says released batch b has been merged and written (or its records
+// forwarded): its data is no longer needed and stops counting as held. Its
+// offsets stay uncommitted until Done.
+func (a *Assembler) Merged(b *Batch) {
+	if _, ok := a.inFlight[b]; !ok || b.sum != nil {
+		return
+	}
+	b.sum = b.summarise()
+	for _, r := range b.records {
+		a.hold(r, -1)
+		r.Data, r.Ref = nil, nil
+	}
+	clear(b.records)
+	b.records = b.records[:0]
+	for i := range b.segs {
+		b.segs[i].chunks = nil
+	}
+}
+
 // Done says a released batch is written (or, dropped, dead-lettered): its
 // records are done and its memory is the caller's to reuse.
 func (a *Assembler) Done(b *Batch) {
@@ -397,7 +416,10 @@ func (a *Assembler) Done(b *Batch) {
 	for _, r := range b.records {
 		a.hold(r, -1)
 	}
-	a.released[b.ID] = b.summarise()
+	if b.sum == nil {
+		b.sum = b.summarise()
+	}
+	a.released[b.ID] = b.sum
 	a.relOrder = append(a.relOrder, b.ID)
 	for len(a.relOrder) > a.cfg.Remember {
 		delete(a.released, a.relOrder[0])

@@ -34,6 +34,7 @@ type Batch struct {
 	// (partition, segment) a record came from (the layout, see holders).
 	low    []Offset
 	places []place
+	sum    *summary // set once merged (Assembler.Merged): the records are gone
 }
 
 type place struct {

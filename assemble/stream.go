@@ -111,7 +111,7 @@ func (a *Assembler) Refuse(id int64, why string) {
 // Wanted appends to dst the partitions that can deliver what the lowest
 // unreleased batch needs next: for a streaming batch, the partitions of the
 // segments whose next chunk is not held; for a pending one, those that could
-// hold its missing records. A caller short of memory keeps fetching these
+// hold its missing records or hold its release back. A caller short of memory keeps fetching these
 // and pauses the rest. Nil means nothing is waited for.
 func (a *Assembler) Wanted(dst []int32, streaming *Batch) []int32 {
 	b := streaming
@@ -138,6 +138,12 @@ func (a *Assembler) Wanted(dst []int32, streaming *Batch) []int32 {
 	}
 	for _, q := range a.holders(b) {
 		if !slices.Contains(dst, q) {
+			dst = append(dst, q)
+		}
+	}
+	// And those that hold its release back (see mayRelease).
+	for q, ps := range a.parts {
+		if ps.progress < b.ID && !ps.caughtUp && !slices.Contains(dst, q) {
 			dst = append(dst, q)
 		}
 	}

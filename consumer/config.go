@@ -63,8 +63,14 @@ type Config struct {
 	// MaxRecordBytes bounds an output-topic record; a larger batch is
 	// split into chunk records. Default 512 KiB.
 	MaxRecordBytes int
-	Log            *slog.Logger
-	Counters       *progress.Counters
+	// Memory is the consumer's memory budget in bytes, from which its
+	// fetch, held-batch and output-buffer limits are derived (see
+	// memory.go); a batch larger than its share is merged as it streams in.
+	// Default 256 MiB. The process's Go memory limit is the caller's to
+	// set (the command sets it to this).
+	Memory   int64
+	Log      *slog.Logger
+	Counters *progress.Counters
 }
 
 // DefaultConfig returns the defaults: topic segment-topic, group segmerge,
@@ -79,6 +85,7 @@ func DefaultConfig() Config {
 		CommitInterval: time.Second,
 		SessionTimeout: 10 * time.Second,
 		MaxRecordBytes: 512 << 10,
+		Memory:         DefaultMemory,
 	}
 }
 
@@ -117,6 +124,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid --session-timeout %v: must be >= 1s (brokers usually want >= 6s)", c.SessionTimeout)
 	case c.CommitInterval <= 0:
 		return fmt.Errorf("invalid --commit-interval %v: must be > 0", c.CommitInterval)
+	case c.Memory < MinMemory:
+		return fmt.Errorf("invalid --memory %s: must be at least %s", FormatBytes(c.Memory), FormatBytes(MinMemory))
 	case c.MaxRecordBytes < 1024:
 		return fmt.Errorf("invalid max record size %d: must be >= 1024 bytes", c.MaxRecordBytes)
 	case c.Topic == "":

@@ -83,6 +83,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err != nil || parts == 0 {
 		return Stats{}, err
 	}
+	lim := cfg.limits()
 	c := &core{
 		cfg:         &cfg,
 		asmCfg:      assemble.Config{Segments: cfg.Segments, Partitions: parts, Whole: true, Timeout: cfg.BatchTimeout},
@@ -90,6 +91,13 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		base:        map[int32]assemble.Start{},
 		hwm:         map[int32]int64{},
 		lastWritten: -1,
+		lim:         lim,
+		refused:     map[int64]string{},
+	}
+	if cfg.Mode != ModeScalable {
+		// Streaming undoes a broken batch by rolling one member back;
+		// scalable mode's members cannot be rolled back together.
+		c.asmCfg.StreamAbove = lim.streamAbove
 	}
 	c.asm = assemble.New(c.asmCfg)
 	if cfg.ExitAtEnd {
@@ -112,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	// transactional mode the member's own client (below), so that what it
 	// writes commits or aborts with the input offsets.
 	if !cfg.transactional() {
-		pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond))
+		pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedBytes(lim.produceBuffer))
 		if err != nil {
 			return Stats{}, err
 		}
@@ -129,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	ms := make([]*member, members)
 	for i := range ms {
-		m := &member{c: c, adm: adm, owned: map[int32]bool{}, parallel: cfg.Mode == ModeConcurrent}
+		m := &member{c: c, adm: adm, owned: map[int32]bool{}, paused: map[int32]bool{}, parallel: cfg.Mode == ModeConcurrent}
 		if err = m.open(&cfg); err != nil {
 			for _, m := range ms[:i] {
 				m.cl.Close()
@@ -185,14 +193,20 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	c.mu.Lock()
-	serr := c.sync(fctx)
+	// A batch stopped in the middle of streaming is not written: cut it
+	// from the sinks, and in transactional mode abort rather than commit
+	// the transaction that holds part of it.
+	streaming, serr := c.endStream()
+	if serr == nil {
+		serr = c.sync(fctx)
+	}
 	final := make([]map[int32]kgo.EpochOffset, len(ms))
 	for i, m := range ms {
 		final[i] = m.offsets(nil)
 	}
 	c.mu.Unlock()
 	for i, m := range ms {
-		if serr != nil {
+		if serr != nil || streaming && m.sess != nil {
 			m.abandon(fctx)
 			continue
 		}
@@ -203,6 +217,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	c.mu.Lock()
 	c.stats.Late = int64(c.asm.Late())
 	c.stats.Pending = c.asm.Pending() // before Close: its revoke forgets them
+	if streaming {
+		c.stats.Pending++
+	}
 	c.mu.Unlock()
 	// Release every member's poll first, then leave together: one member
 	// leaving rebalances the rest, whose callbacks must not be waiting on a
@@ -270,6 +287,7 @@ type member struct {
 	sess     *kgo.GroupTransactSession // transactional mode only
 	adm      *kadm.Client
 	owned    map[int32]bool // guarded by c.mu
+	paused   map[int32]bool // partitions paused for memory; guarded by c.mu
 	parallel bool
 	asked    time.Time // last time othersAtEnd asked the group
 	failures int       // transactions aborted in a row
@@ -286,7 +304,9 @@ func (m *member) open(cfg *Config) error {
 	}
 	opts = append(append(kafka.Options(cfg.Brokers), opts...),
 		kgo.TransactionalID(cfg.txnID()),
+		kgo.TransactionTimeout(txnTimeout),
 		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedBytes(m.c.lim.produceBuffer),
 	)
 	s, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -315,7 +335,11 @@ func (m *member) begin() error {
 func (m *member) finish(ctx context.Context, offs map[int32]kgo.EpochOffset, again bool) error {
 	c := m.c
 	if m.sess == nil {
-		m.commit(ctx, offs)
+		if m.commit(ctx, offs) {
+			c.mu.Lock()
+			c.committed(offs)
+			c.mu.Unlock()
+		}
 		return nil
 	}
 	// End commits the offsets polled; rewrite them to the safe ones.
@@ -382,18 +406,17 @@ func (m *member) options(cfg *Config) []kgo.Opt {
 	if cfg.FromBeginning {
 		reset = kgo.NewOffset().AtStart()
 	}
-	return []kgo.Opt{
+	return append([]kgo.Opt{
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.ConsumeResetOffset(reset),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.OnPartitionsAssigned(m.assigned),
 		kgo.OnPartitionsRevoked(m.revoked),
 		kgo.OnPartitionsLost(m.lost),
-	}
+	}, m.c.lim.fetchOptions()...)
 }
 
 // loop polls and processes until ctx is done or the run's end is reached.
@@ -432,8 +455,20 @@ func (m *member) loop(ctx context.Context) error {
 		}
 		c.mu.Lock()
 		offs, err := m.process(ctx, fs, decs)
+		redo := errors.Is(err, errRedo)
+		if redo && m.sess == nil {
+			m.rewind() // before AllowRebalance, as SetOffsets asks
+		}
+		pause, resume := c.pauses(m.owned, m.paused)
+		m.setPaused(pause, resume)
 		c.mu.Unlock()
 		m.cl.AllowRebalance()
+		if redo {
+			if err := m.redo(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -452,8 +487,10 @@ func (m *member) loop(ctx context.Context) error {
 		c.noteUnassigned()
 		c.mu.Unlock()
 		if done || ours && m.othersAtEnd(ctx, others) {
-			if m.sess == nil {
-				return nil // Run commits the last offsets
+			if m.sess == nil || c.stream != nil {
+				// Run commits the last offsets (a batch still
+				// streaming: Run aborts its transaction).
+				return nil
 			}
 			// End the last transaction here, where an abort can be
 			// redone: it rolls back, and the loop reads again.
@@ -525,7 +562,13 @@ func (m *member) process(ctx context.Context, fs kgo.Fetches, decs [][]decoded) 
 	if err := c.release(ctx, m.parallel); err != nil {
 		return nil, err
 	}
-	if time.Since(c.synced) < c.cfg.CommitInterval {
+	switch {
+	case m.sess != nil && c.stream != nil && !c.begun:
+		// A streaming batch waits for a transaction of its own:
+		// commit the batches before it now.
+	case m.sess != nil && c.stream != nil:
+		return nil, nil // never commit part of a batch
+	case time.Since(c.synced) < c.cfg.CommitInterval:
 		return nil, nil
 	}
 	if err := c.sync(ctx); err != nil {
@@ -551,12 +594,13 @@ func (m *member) offsets(parts []int32) map[int32]kgo.EpochOffset {
 	return m.c.commits(owned)
 }
 
-// commit commits offs for m's group. It must not run under c.mu (see loop).
-// A failed commit is logged, not fatal: the batches are written, and the
-// next commit (or a restart's re-read) covers them.
-func (m *member) commit(ctx context.Context, offs map[int32]kgo.EpochOffset) {
+// commit commits offs for m's group and reports whether it did. It must not
+// run under c.mu (see loop). A failed commit is logged, not fatal: the
+// batches are written, and the next commit (or a restart's re-read) covers
+// them.
+func (m *member) commit(ctx context.Context, offs map[int32]kgo.EpochOffset) bool {
 	if len(offs) == 0 {
-		return
+		return false
 	}
 	var cerr error
 	m.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{m.c.cfg.Topic: offs},
@@ -575,7 +619,9 @@ func (m *member) commit(ctx context.Context, offs map[int32]kgo.EpochOffset) {
 		})
 	if cerr != nil {
 		m.c.cfg.Log.Warn("commit failed; will retry", "err", cerr)
+		return false
 	}
+	return true
 }
 
 // assigned adds newly assigned partitions, positioned at the group's
@@ -671,10 +717,68 @@ func (m *member) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 }
 
 func (m *member) forget(parts []int32) {
+	var resume []int32
 	for _, p := range parts {
 		delete(m.owned, p)
+		if m.paused[p] {
+			resume = append(resume, p) // not paused for its next owner here
+		}
 	}
+	m.setPaused(nil, resume)
 	m.c.revoke(parts)
+}
+
+// setPaused pauses and resumes fetching partitions of the topic. The caller
+// holds c.mu.
+func (m *member) setPaused(pause, resume []int32) {
+	topic := m.c.cfg.Topic
+	if len(pause) > 0 {
+		m.cl.PauseFetchPartitions(map[string][]int32{topic: pause})
+		for _, p := range pause {
+			m.paused[p] = true
+		}
+	}
+	if len(resume) > 0 {
+		m.cl.ResumeFetchPartitions(map[string][]int32{topic: resume})
+		for _, p := range resume {
+			delete(m.paused, p)
+		}
+	}
+}
+
+// rewind, in plain-commit mode, rolls the core back to the last commit and
+// sets the fetch positions there (see stream.go). The caller holds c.mu and
+// the poll's rebalance block.
+func (m *member) rewind() {
+	c := m.c
+	c.rollback(m.owned)
+	offs := map[int32]kgo.EpochOffset{}
+	for p := range m.owned {
+		if s := c.base[p]; s.Next >= 0 {
+			offs[p] = kgo.EpochOffset{Epoch: -1, Offset: s.Next}
+		}
+	}
+	m.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{c.cfg.Topic: offs})
+}
+
+// redo, after a streaming batch turned out broken, aborts the transaction
+// (which rolls the core back, and kgo's positions with it) and begins the
+// next; in plain-commit mode rewind has done the work.
+func (m *member) redo(ctx context.Context) error {
+	if m.sess == nil {
+		return nil
+	}
+	committed, err := m.sess.End(ctx, kgo.TryAbort)
+	m.c.mu.Lock()
+	m.c.rollback(m.owned)
+	m.c.mu.Unlock()
+	switch {
+	case err != nil:
+		return fmt.Errorf("abort the transaction holding a broken batch: %w", err)
+	case committed:
+		return errors.New("abort the transaction holding a broken batch: it committed instead")
+	}
+	return m.begin()
 }
 
 // decodeParallel decodes each fetched partition's records on its own

@@ -45,6 +45,17 @@ type core struct {
 
 	unassignedSince, unassignedTold time.Time // see noteUnassigned
 
+	// Memory and streaming (see memory.go and stream.go).
+	lim        limits
+	stream     *assemble.Batch  // the batch being merged as it arrives
+	begun      bool             // stream has begun in the sinks
+	dirty      bool             // batches written or dropped since the last commit
+	refused    map[int64]string // batches found broken while streaming
+	streamSrcs []merge.Source
+	streamRefs []streamSource
+	streamInts int64
+	wanted     []int32
+
 	// decode and merge scratch, reused batch after batch
 	scratch scratch
 	vals    []int64
@@ -59,6 +70,7 @@ type Stats struct {
 	Dropped    int64 // batches final without all segments (dead-lettered)
 	Cut        int64 // batches begun before the start position (skipped)
 	Late       int64 // batches written after a higher one
+	Streamed   int64 // batches merged as they arrived (too large to hold whole)
 	Pending    int   // batches left incomplete at exit (not committed)
 	Elapsed    time.Duration
 }
@@ -80,6 +92,7 @@ func (c *core) committed(offs map[int32]kgo.EpochOffset) {
 		c.base[p] = b
 	}
 	c.epochStats = c.stats
+	c.dirty = false
 }
 
 // rollback forgets everything since the last commit, after a transaction
@@ -88,6 +101,10 @@ func (c *core) committed(offs map[int32]kgo.EpochOffset) {
 // batches they already hold when those come again.
 func (c *core) rollback(owned map[int32]bool) {
 	c.asm = assemble.New(c.asmCfg)
+	for id, why := range c.refused {
+		c.asm.Refuse(id, why)
+	}
+	c.stream, c.begun, c.dirty = nil, false, false
 	for p := range owned {
 		s := c.base[p]
 		s.CaughtUp = s.Next >= c.hwm[p]
@@ -138,6 +155,10 @@ type decoded struct {
 	err    error
 }
 
+// recordOverhead is what a held record costs beyond its bytes and data: the
+// record structs and slice headers.
+const recordOverhead = 256
+
 // decodeAll decodes records (stopping at offset limit unless it is -1),
 // copying each one's data out of the decoder.
 func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
@@ -156,10 +177,16 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
 			out = append(out, decoded{r: r, reason: reason, err: err})
 			continue
 		}
+		// The assembler keeps the raw record to forward it unchanged if
+		// its batch is dropped; a copy, since kgo's record shares its
+		// fetch response's memory, which one record would keep alive.
+		raw := &kgo.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+			Key: slices.Clone(r.Key), Value: slices.Clone(r.Value), Headers: r.Headers}
 		out = append(out, decoded{r: r, rec: &assemble.Record{
 			Partition: r.Partition, Offset: r.Offset,
 			BatchID: seg.BatchID, SegmentID: seg.SegmentID, Segments: seg.Segments,
-			Chunk: seg.Chunk, Last: seg.Last, Data: slices.Clone(seg.Data), Ref: r,
+			Chunk: seg.Chunk, Last: seg.Last, Data: slices.Clone(seg.Data), Ref: raw,
+			Size: recordOverhead + len(r.Key) + len(r.Value) + 8*len(seg.Data),
 		}})
 	}
 	return out
@@ -174,6 +201,9 @@ func (c *core) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded) 
 	}
 	for _, d := range recs {
 		if d.rec != nil {
+			if err := c.checkSize(d.r, d.rec); err != nil {
+				return err
+			}
 			v, err := c.asm.Add(d.rec)
 			switch v {
 			case assemble.Duplicate:
@@ -210,16 +240,34 @@ func (c *core) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded) 
 // letters. With parallel set, the merges of the released batches run on
 // every core and are written in order.
 func (c *core) release(ctx context.Context, parallel bool) error {
+	if c.stream != nil {
+		if done, err := c.advance(); !done || err != nil {
+			return err
+		}
+	}
 	var ready []*assemble.Batch
 	for !c.countReached(int64(len(ready))) {
 		b := c.asm.Next()
 		if b == nil {
 			break
 		}
+		if b.Streaming {
+			// Write what is ready first: the stream comes after it.
+			if err := c.emitAll(ready); err != nil {
+				return err
+			}
+			ready = ready[:0]
+			c.stream, c.begun = b, false
+			if done, err := c.advance(); !done || err != nil {
+				return err
+			}
+			continue
+		}
 		if b.Cut {
 			// Begun before our start position: not ours, not bad.
 			c.stats.Cut++
 			c.cfg.Log.Info("skipped a batch begun before this consumer's start position", "batch", b.ID, "missing", b.Missing)
+			c.asm.Merged(b)
 			c.written = append(c.written, b)
 			continue
 		}
@@ -237,6 +285,11 @@ func (c *core) release(ctx context.Context, parallel bool) error {
 		}
 		ready = append(ready, b)
 	}
+	return c.emitAll(ready)
+}
+
+// emitAll merges the batches in ready on every core and writes them in order.
+func (c *core) emitAll(ready []*assemble.Batch) error {
 	if len(ready) == 0 {
 		return nil
 	}
@@ -248,9 +301,28 @@ func (c *core) release(ctx context.Context, parallel bool) error {
 		if err := c.emit(b.ID, merged[i]); err != nil {
 			return err
 		}
+		c.asm.Merged(b)
 		c.written = append(c.written, b)
 	}
 	return nil
+}
+
+// advance begins the streaming batch if it may begin, and merges it as far
+// as its chunks allow; done says it is written. In transactional mode it
+// begins only in a transaction of its own (see stream.go): while batches
+// written since the last commit are not committed, it waits for process to
+// commit them.
+func (c *core) advance() (done bool, err error) {
+	if !c.begun {
+		if c.cfg.transactional() && c.dirty {
+			return false, nil
+		}
+		if err := c.startStream(c.stream); err != nil {
+			return false, err
+		}
+		c.begun = true
+	}
+	return c.pump()
 }
 
 // countReached reports whether -c is reached once extra more batches are
@@ -289,6 +361,7 @@ func (c *core) write(b *assemble.Batch) error {
 		return fmt.Errorf("write batch %d: %w", b.ID, err)
 	}
 	c.count(b.ID, n)
+	c.asm.Merged(b)
 	c.written = append(c.written, b)
 	return nil
 }
@@ -310,6 +383,7 @@ func (c *core) emit(id int64, vals []int64) error {
 }
 
 func (c *core) count(id, ints int64) {
+	c.dirty = true
 	c.lastWritten = max(c.lastWritten, id)
 	c.stats.Batches++
 	c.stats.Integers += ints
@@ -331,6 +405,8 @@ func (c *core) drop(ctx context.Context, b *assemble.Batch) error {
 			return err
 		}
 	}
+	c.dirty = true
+	c.asm.Merged(b)
 	c.written = append(c.written, b)
 	return nil
 }

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -25,7 +26,9 @@ type producer struct {
 
 func (p *producer) produce(r *kgo.Record) {
 	p.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		if err != nil {
+		// ErrAborting: the transaction holding the record was aborted
+		// on purpose, and the core rolled back with it.
+		if err != nil && !errors.Is(err, kgo.ErrAborting) {
 			p.mu.Lock()
 			if p.failed == nil {
 				p.failed = fmt.Errorf("deliver to %s: %w", r.Topic, err)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -195,7 +196,7 @@ func (p *run) produce(ctx context.Context, first int64) error {
 		MinValue: p.cfg.MinValue, MaxValue: p.cfg.MaxValue, Seed: p.cfg.Seed}
 	var (
 		lens  []int
-		g     gen.Segment
+		gs    []gen.Segment
 		chunk []int64
 	)
 	for b := first; p.cfg.Batches == 0 || b < first+p.cfg.Batches; b++ {
@@ -206,13 +207,24 @@ func (p *run) produce(ctx context.Context, first int64) error {
 			return err
 		}
 		lens = spec.Batch(b, lens)
+		gs = slices.Grow(gs[:0], len(lens))[:len(lens)]
 		for s, n := range lens {
-			g.Reset(spec, b, int64(s), n)
-			max := n
-			if p.cfg.ChunkSize > 0 {
-				max = p.cfg.ChunkSize
-			}
-			for c := int64(0); ; c++ {
+			gs[s].Reset(spec, b, int64(s), n)
+		}
+		// Chunks go round robin over the segments (chunk 0 of each, then
+		// chunk 1, ...): a consumer merging a huge batch as it arrives
+		// needs every segment's next chunk at about the same time, and in
+		// the batch layout they share one partition.
+		for c, left := int64(0), len(lens); left > 0; c++ {
+			for s, n := range lens {
+				g := &gs[s]
+				if c > 0 && g.Left() == 0 {
+					continue // this segment ended in an earlier round
+				}
+				max := n
+				if p.cfg.ChunkSize > 0 {
+					max = p.cfg.ChunkSize
+				}
 				chunk = g.Fill(chunk[:0], max)
 				seg := wire.Segment{BatchID: b, SegmentID: int64(s), Chunk: c, Last: g.Left() == 0, Data: chunk}
 				r := &kgo.Record{Value: wire.AppendSegment(nil, &seg)}
@@ -227,7 +239,7 @@ func (p *run) produce(ctx context.Context, first int64) error {
 				// memory is bounded by its limits, not by the run.
 				p.cl.Produce(context.WithoutCancel(ctx), r, func(r *kgo.Record, err error) { p.acked(r, ints, err) })
 				if seg.Last {
-					break
+					left--
 				}
 			}
 		}
