@@ -25,6 +25,7 @@ func TestBadUsageExits2NamingTheFlag(t *testing.T) {
 		{[]string{"produce", "--max-value", "0"}, "invalid --max-value 0: must be >= --min-value 1"},
 		{[]string{"produce", "--layout", "diagonal"}, `invalid --layout "diagonal": must be segment or batch`},
 		{[]string{"produce", "--chunk-size", "-1"}, "invalid --chunk-size -1"},
+		{[]string{"produce", "--compression", "brotli"}, `invalid --compression "brotli": must be none, gzip, snappy, lz4 or zstd`},
 		{[]string{"produce", "--batches", "many"}, `invalid argument "many" for "--batches"`},
 		{[]string{"produce", "-b", "localhost"}, `needs host:port`},
 		{[]string{"consume", "--mode", "fast"}, `invalid --mode "fast": must be simple, scalable or concurrent`},
