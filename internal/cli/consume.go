@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/segmerge/segmerge/bench"
 	"github.com/segmerge/segmerge/consumer"
 	"github.com/segmerge/segmerge/internal/progress"
 	"github.com/segmerge/segmerge/sink"
@@ -20,6 +21,7 @@ func newConsume(e *env) *cobra.Command {
 		format    string
 		console   bool
 		overwrite bool
+		statsFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "consume",
@@ -113,6 +115,9 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 			if file != nil && file.Skipped() > 0 {
 				fmt.Fprintf(e.stderr, "%d re-read batches were already in %s and not written again\n", file.Skipped(), outFile)
 			}
+			if statsFile != "" && err == nil {
+				err = bench.WriteChildReport(statsFile, bench.ChildReport{Batches: st.Batches, Integers: st.Integers, Seconds: st.Elapsed.Seconds()})
+			}
 			return err
 		},
 	}
@@ -136,5 +141,9 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 	f.StringVar(&cfg.TransactionalID, "transactional-id", "", "transactional id for --output-topic (default segmerge-<group>-<topic>; one per consumer process)")
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
+	// For segmerge bench, which runs consume as a child process: the run's
+	// figures and the process's peak RSS, as JSON, at exit.
+	f.StringVar(&statsFile, "stats-file", "", "write the run's figures as JSON to FILE at exit (for segmerge bench)")
+	f.MarkHidden("stats-file")
 	return cmd
 }
