@@ -115,7 +115,7 @@ var Workloads = []Workload{
 	{
 		Name:    "seed",
 		About:   "the original shape: 10 segments of 10-20 integers in 1..10",
-		Batches: 50_000,
+		Batches: 100_000,
 		Targets: []Target{{Metric: Ratio, Min: 0.5}},
 	},
 	{

@@ -43,8 +43,9 @@ are over the consumer's own clock, from before its first connection to the
 broker until it has written, fsynced and committed everything and left the
 group (process start-up is not in it). Peak RSS is the consumer process's
 VmHWM: the broker runs in this process, or elsewhere with -b. Ceiling MB/s
-is the raw fetch of the same topic in the same run, timed the same way;
-pipeline/ceiling is the ratio of the two. Targets are printed below the
+is the raw fetch of the same topic in the same run, timed the same way, run
+before the pipelines and after them (the faster counts); pipeline/ceiling is
+the ratio of the two. Targets are printed below the
 table, met or not; missing one does not fail the run.
 
 Without -b the cluster is embedded in this process, in memory, on free

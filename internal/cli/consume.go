@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +15,19 @@ import (
 	"github.com/segmerge/segmerge/sink"
 )
 
+// startCPUProfile profiles the process into path until the returned stop.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 func newConsume(e *env) *cobra.Command {
 	var (
 		cfg       = consumer.DefaultConfig()
@@ -22,6 +37,7 @@ func newConsume(e *env) *cobra.Command {
 		console   bool
 		overwrite bool
 		statsFile string
+		cpuProf   string
 	)
 	cmd := &cobra.Command{
 		Use:   "consume",
@@ -97,6 +113,13 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 			if err := cfg.Validate(); err != nil {
 				return usage(err)
 			}
+			if cpuProf != "" {
+				stop, err := startCPUProfile(cpuProf)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			cfg.Counters = new(progress.Counters)
 			var line *progress.Line
 			if !e.quiet && terminal(e.stderr) && !(console && terminal(e.stdout)) {
@@ -145,5 +168,7 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 	// figures and the process's peak RSS, as JSON, at exit.
 	f.StringVar(&statsFile, "stats-file", "", "write the run's figures as JSON to FILE at exit (for segmerge bench)")
 	f.MarkHidden("stats-file")
+	f.StringVar(&cpuProf, "cpu-profile", "", "write a CPU profile of the run to FILE (for go tool pprof)")
+	f.MarkHidden("cpu-profile")
 	return cmd
 }
