@@ -358,10 +358,12 @@ func (r *runner) pipeline(ctx context.Context, w Workload, mode, topic string, p
 func (r *runner) child(ctx context.Context, args ...string) (ran, error) {
 	r.n++
 	got, err := runChild(ctx, r.cfg.Exe, filepath.Join(r.tmp, fmt.Sprintf("stats-%d.json", r.n)), args...)
+	if ctx.Err() != nil {
+		// Stopped: a consumer that stopped cleanly wrote part of its
+		// output, which is neither a figure nor a failure.
+		return got, ctx.Err()
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return got, ctx.Err()
-		}
 		return got, fmt.Errorf("bench: %w", err)
 	}
 	if got.Seconds <= 0 {
