@@ -52,6 +52,9 @@ type Config struct {
 	Seed       uint64
 	Layout     string // LayoutSegment (default) or LayoutBatch
 	ChunkSize  int    // integers per record at most; 0: a segment is one record
+	// Compression is the codec record batches are compressed with: one of
+	// Compressions. Default "snappy", franz-go's own default.
+	Compression string
 	// InputLog, if set, receives every record written (once the broker
 	// has acknowledged it), one JSON value per line.
 	InputLog io.Writer
@@ -60,18 +63,38 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults of the original producer: 10
-// partitions, 10 segments of 10..20 values in 1..10, segment layout.
+// partitions, 10 segments of 10..20 values in 1..10, segment layout,
+// snappy compression.
 func DefaultConfig() Config {
 	return Config{
-		Topic:      "segment-topic",
-		Partitions: 10,
-		Segments:   10,
-		MinLen:     10,
-		MaxLen:     20,
-		MinValue:   1,
-		MaxValue:   10,
-		Layout:     LayoutSegment,
+		Topic:       "segment-topic",
+		Partitions:  10,
+		Segments:    10,
+		MinLen:      10,
+		MaxLen:      20,
+		MinValue:    1,
+		MaxValue:    10,
+		Layout:      LayoutSegment,
+		Compression: "snappy",
 	}
+}
+
+// Compressions are the codecs Config.Compression may name, each with its
+// franz-go codec.
+var Compressions = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
+}
+
+// Spec is the generator spec the run's data comes from: with the seed and
+// the batch ids it determines every value written, whatever the chunk size,
+// so a checker can regenerate the input instead of reading it back.
+func (c *Config) Spec() gen.Spec {
+	return gen.Spec{Segments: c.Segments, MinLen: c.MinLen, MaxLen: c.MaxLen,
+		MinValue: c.MinValue, MaxValue: c.MaxValue, Seed: c.Seed}
 }
 
 // Validate rejects settings that make no sense, naming the flag at fault.
@@ -97,6 +120,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid --chunk-size %d: must be >= 0 (0 writes a segment as one record)", c.ChunkSize)
 	case c.Topic == "":
 		return errors.New("invalid --topic: must not be empty")
+	}
+	if _, ok := Compressions[c.Compression]; !ok {
+		return fmt.Errorf("invalid --compression %q: must be none, gzip, snappy, lz4 or zstd", c.Compression)
 	}
 	return nil
 }
@@ -130,6 +156,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RecordDeliveryTimeout(time.Minute),
 		kgo.DefaultProduceTopic(cfg.Topic),
+		kgo.ProducerBatchCompression(Compressions[cfg.Compression]),
 	)
 	if err != nil {
 		return Stats{}, err
@@ -192,8 +219,7 @@ type run struct {
 }
 
 func (p *run) produce(ctx context.Context, first int64) error {
-	spec := gen.Spec{Segments: p.cfg.Segments, MinLen: p.cfg.MinLen, MaxLen: p.cfg.MaxLen,
-		MinValue: p.cfg.MinValue, MaxValue: p.cfg.MaxValue, Seed: p.cfg.Seed}
+	spec := p.cfg.Spec()
 	var (
 		lens  []int
 		gs    []gen.Segment

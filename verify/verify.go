@@ -1,5 +1,6 @@
 // Package verify checks a consumer's output against the producer's input
-// log, trusting nothing the consumer says: every batch that is complete in the
+// log (or the producer's data regenerated from its spec, see Generated),
+// trusting nothing the consumer says: every batch that is complete in the
 // input must appear exactly once, equal to the sorted union of its segments;
 // batches must be in ascending order (in a file; per partition in a topic);
 // nothing else may appear.
@@ -31,7 +32,10 @@ import (
 
 // Config says what to check.
 type Config struct {
-	InputLog string // the producer's --input-log
+	InputLog string // the producer's --input-log, or
+	// Generated, instead of InputLog, regenerates the input from the
+	// producer's spec (see Generated).
+	Generated *Generated
 	// Segments is the segment count of input batches whose records do
 	// not say; default 10.
 	Segments int64
@@ -95,7 +99,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if (cfg.OutFile == "") == (cfg.Topic == "") {
 		return nil, errors.New("give exactly one of --out-file and --output-topic")
 	}
-	want, incomplete, err := expected(cfg.InputLog, cfg.Segments)
+	var (
+		want       map[int64]print
+		incomplete int64
+		err        error
+	)
+	if cfg.Generated != nil {
+		want, err = generated(ctx, cfg.Generated)
+	} else {
+		want, incomplete, err = expected(cfg.InputLog, cfg.Segments)
+	}
 	if err != nil {
 		return nil, err
 	}

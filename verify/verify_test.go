@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/segmerge/segmerge/gen"
+	"github.com/segmerge/segmerge/merge"
+	"github.com/segmerge/segmerge/wire"
 )
 
 // input is a log of three 2-segment batches; batch 3 lacks segment 1, so it
@@ -86,5 +90,63 @@ func TestVerifyCatches(t *testing.T) {
 				t.Fatalf("summary %q", rep.Summary())
 			}
 		})
+	}
+}
+
+// Regenerating the input from the producer's spec expects what the input
+// log of the same data expects: the output of a 7-batch run of chunked
+// segments verifies against both, and not against another seed's data.
+func TestVerifyGenerated(t *testing.T) {
+	spec := gen.Spec{Segments: 4, MinLen: 0, MaxLen: 30, MinValue: -5, MaxValue: 40, Seed: 11}
+	const first, batches = 3, 7
+	var log, out []byte
+	var lens []int
+	var g gen.Segment
+	for id := int64(first); id < first+batches; id++ {
+		lens = spec.Batch(id, lens)
+		var runs [][]int64
+		for s, n := range lens {
+			g.Reset(spec, id, int64(s), n)
+			var run []int64
+			for c := int64(0); ; c++ {
+				chunk := g.Fill(nil, 4)
+				run = append(run, chunk...)
+				seg := wire.Segment{BatchID: id, SegmentID: int64(s), Segments: int64(spec.Segments), Chunk: c, Last: g.Left() == 0, Data: chunk}
+				log = append(wire.AppendSegment(log, &seg), '\n')
+				if seg.Last {
+					break
+				}
+			}
+			runs = append(runs, run)
+		}
+		out = wire.AppendOutputStart(out, id)
+		out = wire.AppendInts(out, merge.Merge(nil, runs...), true)
+		out = append(wire.AppendOutputEnd(out), '\n')
+	}
+	dir := t.TempDir()
+	in, res := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
+	os.WriteFile(in, log, 0o644)
+	os.WriteFile(res, out, 0o644)
+
+	for _, cfg := range []Config{
+		{InputLog: in, OutFile: res},
+		{Generated: &Generated{Spec: spec, First: first, Batches: batches}, OutFile: res},
+	} {
+		rep, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() || rep.Batches != batches {
+			t.Fatalf("generated=%v: %s", cfg.Generated != nil, rep.Summary())
+		}
+	}
+	other := spec
+	other.Seed++
+	rep, err := Run(context.Background(), Config{Generated: &Generated{Spec: other, First: first, Batches: batches}, OutFile: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() {
+		t.Fatal("output of seed 11 verified against seed 12")
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -201,4 +202,53 @@ func TestCtrlCStopsCleanlyAndResumes(t *testing.T) {
 		t.Fatalf("verify after restart: exit %d\n%s", code, ver.stderr.String())
 	}
 	br.interrupt(t)
+}
+
+// segmerge bench end to end, on a workload small enough for seconds: the
+// real binary re-runs itself as the ceiling and the consumers, verifies each
+// output, and reports figures that are all there. Not a timed test: it
+// checks the figures exist, not how large they are.
+func TestBench(t *testing.T) {
+	out, err := os.CreateTemp(t.TempDir(), "bench-*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, out, "bench", "--workload", "seed,bulk", "--batches", "20", "--mode", "simple,concurrent", "--json", "-q")
+	if code := p.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("bench: exit %d; stderr:\n%s", code, p.stderr.String())
+	}
+	body, _ := os.ReadFile(out.Name())
+	// The JSON names are the contract for machines; map them explicitly.
+	var raw struct {
+		Rows    []map[string]any `json:"rows"`
+		Targets []map[string]any `json:"targets"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatalf("bench --json printed no JSON: %v\n%s", err, body)
+	}
+	if len(raw.Rows) != 4 {
+		t.Fatalf("%d rows, want seed and bulk in 2 modes:\n%s", len(raw.Rows), body)
+	}
+	for i, r := range raw.Rows {
+		num := func(k string) float64 {
+			v, ok := r[k].(float64)
+			if !ok || v <= 0 {
+				t.Errorf("row %d (%v %v): %s = %v, want a positive figure", i, r["workload"], r["mode"], k, r[k])
+			}
+			return v
+		}
+		if num("batches") != 20 {
+			t.Errorf("row %d: %v batches, want 20", i, r["batches"])
+		}
+		for _, k := range []string{"integers", "records", "bytes", "seconds", "batches_per_second", "integers_per_second",
+			"mb_per_second", "peak_rss_bytes", "ceiling_mb_per_second", "pipeline_over_ceiling"} {
+			num(k)
+		}
+		if r["verified"] != true {
+			t.Errorf("row %d not verified: %v", i, r["problem"])
+		}
+	}
+	if len(raw.Targets) == 0 {
+		t.Errorf("no targets in the report:\n%s", body)
+	}
 }

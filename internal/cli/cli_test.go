@@ -25,6 +25,7 @@ func TestBadUsageExits2NamingTheFlag(t *testing.T) {
 		{[]string{"produce", "--max-value", "0"}, "invalid --max-value 0: must be >= --min-value 1"},
 		{[]string{"produce", "--layout", "diagonal"}, `invalid --layout "diagonal": must be segment or batch`},
 		{[]string{"produce", "--chunk-size", "-1"}, "invalid --chunk-size -1"},
+		{[]string{"produce", "--compression", "brotli"}, `invalid --compression "brotli": must be none, gzip, snappy, lz4 or zstd`},
 		{[]string{"produce", "--batches", "many"}, `invalid argument "many" for "--batches"`},
 		{[]string{"produce", "-b", "localhost"}, `needs host:port`},
 		{[]string{"consume", "--mode", "fast"}, `invalid --mode "fast": must be simple, scalable or concurrent`},
@@ -37,6 +38,10 @@ func TestBadUsageExits2NamingTheFlag(t *testing.T) {
 		{[]string{"verify", "--input-log", "x"}, "exactly one of --out-file and --output-topic"},
 		{[]string{"broker", "--listen", ","}, "invalid --listen"},
 		{[]string{"demo", "--batches", "0"}, "invalid --batches 0"},
+		{[]string{"bench", "--workload", "seed,nope"}, `invalid --workload "nope": must be one of seed, bulk, huge-1m, huge`},
+		{[]string{"bench", "--mode", "fast"}, `invalid --mode "fast"`},
+		{[]string{"bench", "--compression", "brotli"}, `invalid --compression "brotli"`},
+		{[]string{"bench", "--batches", "-1"}, "invalid --batches -1"},
 		{[]string{"frobnicate"}, "unknown command"},
 		{[]string{"produce", "extra"}, "unknown command"},
 	}
@@ -54,7 +59,7 @@ func TestBadUsageExits2NamingTheFlag(t *testing.T) {
 }
 
 func TestHelpHasExamples(t *testing.T) {
-	for _, cmd := range []string{"", "broker", "produce", "consume", "verify", "demo"} {
+	for _, cmd := range []string{"", "broker", "produce", "consume", "verify", "demo", "bench"} {
 		args := slices.DeleteFunc([]string{cmd, "--help"}, func(s string) bool { return s == "" })
 		code, stdout, _ := run(args...)
 		if code != 0 || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "segmerge") {

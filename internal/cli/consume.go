@@ -3,14 +3,30 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/segmerge/segmerge/bench"
 	"github.com/segmerge/segmerge/consumer"
 	"github.com/segmerge/segmerge/internal/progress"
 	"github.com/segmerge/segmerge/sink"
 )
+
+// startCPUProfile profiles the process into path until the returned stop.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
 
 func newConsume(e *env) *cobra.Command {
 	var (
@@ -20,6 +36,8 @@ func newConsume(e *env) *cobra.Command {
 		format    string
 		console   bool
 		overwrite bool
+		statsFile string
+		cpuProf   string
 	)
 	cmd := &cobra.Command{
 		Use:   "consume",
@@ -95,6 +113,13 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 			if err := cfg.Validate(); err != nil {
 				return usage(err)
 			}
+			if cpuProf != "" {
+				stop, err := startCPUProfile(cpuProf)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			cfg.Counters = new(progress.Counters)
 			var line *progress.Line
 			if !e.quiet && terminal(e.stderr) && !(console && terminal(e.stdout)) {
@@ -112,6 +137,9 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 				st.Batches, st.Integers, st.Elapsed.Seconds(), st.Bad, st.Duplicates, st.Dropped, st.Cut, st.Pending)
 			if file != nil && file.Skipped() > 0 {
 				fmt.Fprintf(e.stderr, "%d re-read batches were already in %s and not written again\n", file.Skipped(), outFile)
+			}
+			if statsFile != "" && err == nil {
+				err = bench.WriteChildReport(statsFile, bench.ChildReport{Batches: st.Batches, Integers: st.Integers, Seconds: st.Elapsed.Seconds()})
 			}
 			return err
 		},
@@ -136,5 +164,11 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 	f.StringVar(&cfg.TransactionalID, "transactional-id", "", "transactional id for --output-topic (default segmerge-<group>-<topic>; one per consumer process)")
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
+	// For segmerge bench, which runs consume as a child process: the run's
+	// figures and the process's peak RSS, as JSON, at exit.
+	f.StringVar(&statsFile, "stats-file", "", "write the run's figures as JSON to FILE at exit (for segmerge bench)")
+	f.MarkHidden("stats-file")
+	f.StringVar(&cpuProf, "cpu-profile", "", "write a CPU profile of the run to FILE (for go tool pprof)")
+	f.MarkHidden("cpu-profile")
 	return cmd
 }

@@ -30,7 +30,8 @@ already in the topic. Ctrl+C stops after the current batch.`,
 		Example: `  segmerge produce --batches 1000 --input-log input.jsonl
   segmerge produce --interval 1s                  # one batch a second until Ctrl+C
   segmerge produce --recreate --partitions 4 --segments 4 --seed 7
-  segmerge produce --layout batch --batches 100 -t by-batch`,
+  segmerge produce --layout batch --batches 100 -t by-batch
+  segmerge produce --compression zstd --batches 100`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			bs, err := resolveBrokers(brokers)
@@ -84,6 +85,7 @@ already in the topic. Ctrl+C stops after the current batch.`,
 	f.Int64Var(&seed, "seed", 0, "seed for a reproducible run (default: the clock)")
 	f.StringVar(&cfg.Layout, "layout", cfg.Layout, "segment: segment s on partition s mod P; batch: batch b on partition b mod P, keyed by b")
 	f.IntVar(&cfg.ChunkSize, "chunk-size", 0, "split segments into records of at most N integers (0: one record per segment)")
+	f.StringVar(&cfg.Compression, "compression", cfg.Compression, "compress record batches with none, gzip, snappy, lz4 or zstd")
 	f.StringVar(&inputLog, "input-log", "", "append every record written to FILE, one JSON value per line (for verify)")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
 	return cmd

@@ -138,7 +138,7 @@ output topic. Records it cannot use go to <topic>.dlq with the reason.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
-	root.AddCommand(newBroker(e), newProduce(e), newConsume(e), newVerify(e), newDemo(e))
+	root.AddCommand(newBroker(e), newProduce(e), newConsume(e), newVerify(e), newDemo(e), newBench(e), newBenchFetch(e))
 	return root
 }
 

@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for segmerge as a bench child when
+// SEGMERGE_BENCH_FAKE is set: bench-fetch is the real Fetch, and consume
+// writes the output SEGMERGE_BENCH_FAKE names instead of merging.
+func TestMain(m *testing.M) {
+	if out := os.Getenv("SEGMERGE_BENCH_FAKE"); out != "" {
+		os.Exit(fakeChild(os.Args[1], os.Args[2:], out))
+	}
+	os.Exit(m.Run())
+}
+
+func fakeChild(cmd string, args []string, output string) int {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	brokers := fs.String("b", "", "")
+	topic := fs.String("t", "", "")
+	outFile := fs.String("out-file", "", "")
+	stats := fs.String("stats-file", "", "")
+	for _, skip := range []string{"g", "mode"} {
+		fs.String(skip, "", "")
+	}
+	for _, skip := range []string{"e", "from-beginning", "overwrite", "q"} {
+		fs.Bool(skip, false, "")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var r ChildReport
+	switch cmd {
+	case "bench-fetch":
+		var err error
+		if r, err = Fetch(context.Background(), strings.Split(*brokers, ","), *topic); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	case "consume":
+		if err := os.WriteFile(*outFile, []byte(output), 0o644); err != nil {
+			return 1
+		}
+		r = ChildReport{Batches: 2, Integers: 3, Seconds: 0.01}
+	default:
+		return 2
+	}
+	if err := WriteChildReport(*stats, r); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// A consumer whose output is wrong makes a row that does not verify, and a
+// report that is not OK, with the verifier's reason.
+func TestWrongOutputDoesNotVerify(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SEGMERGE_BENCH_FAKE", `{"batch_id":0,"data":[1,2]}`+"\n"+`{"batch_id":1,"data":[3]}`+"\n")
+	seed, _ := Lookup("seed")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, Config{Workloads: []Workload{seed}, Modes: []string{"simple"}, Batches: 2, Exe: exe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || len(rep.Rows) != 1 || rep.Rows[0].Verified {
+		t.Fatalf("wrong output verified: %+v", rep.Rows)
+	}
+	if !strings.Contains(rep.Rows[0].Problem, "verify: FAILED") {
+		t.Fatalf("problem %q does not carry the verifier's summary", rep.Rows[0].Problem)
+	}
+	var table bytes.Buffer
+	WriteTable(&table, rep)
+	if !strings.Contains(table.String(), "NO") {
+		t.Fatalf("table does not show the row unverified:\n%s", table.String())
+	}
+}
+
+func TestOrderRunsCompanionsFirstOnce(t *testing.T) {
+	var ws []Workload
+	for _, n := range []string{"bulk", "huge", "huge-1m"} {
+		w, ok := Lookup(n)
+		if !ok {
+			t.Fatalf("no workload %s", n)
+		}
+		ws = append(ws, w)
+	}
+	var got []string
+	for _, w := range order(ws) {
+		got = append(got, w.Name)
+	}
+	if strings.Join(got, " ") != "bulk huge-1m huge" {
+		t.Fatalf("order %v", got)
+	}
+}
+
+func TestChecks(t *testing.T) {
+	huge, _ := Lookup("huge")
+	bulk, _ := Lookup("bulk")
+	rows := []Result{
+		{Workload: "bulk", Mode: "concurrent", IntsPerSec: 30e6, Ratio: 0.4},
+		{Workload: "bulk", Mode: "simple", IntsPerSec: 1e6, Ratio: 0.1}, // bulk's targets are for concurrent mode
+		{Workload: "huge-1m", Mode: "concurrent", PeakRSS: 40 << 20},
+		{Workload: "huge", Mode: "concurrent", PeakRSS: 42 << 20},
+	}
+	got := map[string]bool{}
+	for _, c := range checks([]Workload{bulk, huge}, rows) {
+		got[c.Workload+" "+c.Mode+" "+c.Target] = c.Met
+	}
+	want := map[string]bool{
+		"bulk concurrent pipeline/ceiling >= 0.50":       false,
+		"bulk concurrent ints/s >= 25.0M":                true,
+		"huge concurrent peak RSS <= 64.0 MiB":           true,
+		"huge concurrent peak RSS / companion's <= 1.10": true,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("checks %v\nwant %v", got, want)
+	}
+}
+
+func TestSI(t *testing.T) {
+	for v, want := range map[float64]string{0: "0.00", 4.2: "4.20", 999.6: "1000", 1000: "1.00k", 27_100_000: "27.1M", 912_000: "912k", 3e9: "3.00G"} {
+		if got := si(v); got != want {
+			t.Errorf("si(%v) = %q, want %q", v, got, want)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ChildReport is what a process the bench starts (`segmerge consume`, or
+// the hidden `segmerge bench-fetch`) writes to its --stats-file as it
+// exits, as JSON: its own account of the work and of the time it took.
+type ChildReport struct {
+	Batches  int64 `json:"batches,omitempty"`
+	Integers int64 `json:"integers,omitempty"`
+	Records  int64 `json:"records,omitempty"`
+	Bytes    int64 `json:"bytes,omitempty"` // record values read
+	// Seconds is the run's own clock: from before its first connection to
+	// the broker until its clients are closed. Process start-up and exit
+	// are not in it.
+	Seconds float64 `json:"seconds"`
+	// PeakRSS is the process's VmHWM, in bytes, as it writes the report;
+	// 0 where /proc is missing.
+	PeakRSS int64 `json:"peak_rss_bytes"`
+}
+
+// WriteChildReport writes r to path, with PeakRSS read from the calling
+// process's /proc/self/status.
+func WriteChildReport(path string, r ChildReport) error {
+	r.PeakRSS = selfPeakRSS()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write --stats-file: %w", err)
+	}
+	return nil
+}
+
+// selfPeakRSS returns the VmHWM line of /proc/self/status in bytes, or 0.
+func selfPeakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
+			return 0
+		}
+		return kb << 10
+	}
+	return 0
+}
+
+// ran is a finished child: its report, and what the parent saw of it.
+type ran struct {
+	ChildReport
+	wall time.Duration // from exec to reaped
+}
+
+// runChild runs exe with args plus --stats-file, waits for it and returns
+// its report. The peak RSS is the larger of the child's own VmHWM and the
+// kernel's account of it at exit (rusage), which covers the process's whole
+// life. A failed child's error carries the tail of its stderr.
+func runChild(ctx context.Context, exe, statsFile string, args ...string) (ran, error) {
+	args = append(args, "--stats-file", statsFile)
+	cmd := exec.CommandContext(ctx, exe, args...)
+	// Ctrl+C reaches the child from the terminal too; a cancelled bench
+	// asks it to stop cleanly first, and kills it (by its pid) only if it
+	// does not stop.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	var out tail
+	cmd.Stdout, cmd.Stderr = &out, &out
+	os.Remove(statsFile)
+	start := time.Now()
+	err := cmd.Run()
+	r := ran{wall: time.Since(start)}
+	name := "segmerge " + args[0]
+	if err != nil {
+		return r, fmt.Errorf("%s: %w; its output ends:\n%s", name, err, out.String())
+	}
+	b, err := os.ReadFile(statsFile)
+	if err != nil {
+		return r, fmt.Errorf("%s wrote no stats: %w; its output ends:\n%s", name, err, out.String())
+	}
+	if err := json.Unmarshal(b, &r.ChildReport); err != nil {
+		return r, fmt.Errorf("%s stats %s: %w", name, statsFile, err)
+	}
+	r.PeakRSS = max(r.PeakRSS, maxRSS(cmd.ProcessState))
+	return r, nil
+}
+
+// tail keeps the last 16 KiB written to it: a child's output, for errors.
+type tail struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	const keep = 16 << 10
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > keep {
+		t.b = append(t.b[:0], t.b[len(t.b)-keep:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(bytes.TrimSpace(t.b))
+}

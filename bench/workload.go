@@ -1,0 +1,189 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/segmerge/segmerge/consumer"
+	"github.com/segmerge/segmerge/producer"
+)
+
+// Workload is a named shape of input: what the producer writes before the
+// clock starts, and how the consumer is run over it. Workloads are data, so
+// a new one (a batch layout for several consumer processes, a memory
+// setting) is a new entry here, not new code.
+type Workload struct {
+	Name  string
+	About string // one line, for --help
+	// Batches is how many batches are produced unless Config.Batches
+	// overrides it: enough for the pipeline to run well past its start-up.
+	Batches int64
+	// The producer's shape (see producer.Config): Segments segments of
+	// MinLen..MaxLen integers in MinValue..MaxValue, written ChunkSize
+	// integers a record at most (0: one record a segment), in Layout over
+	// Partitions partitions.
+	Segments           int
+	MinLen, MaxLen     int
+	MinValue, MaxValue int64
+	ChunkSize          int
+	Layout             string
+	Partitions         int32
+	// ConsumeArgs are extra flags for every `segmerge consume` this
+	// workload runs (say, a memory setting).
+	ConsumeArgs []string
+	// Companion names a workload that runs before this one whenever this
+	// one is chosen, so that targets can compare the two rows (huge's
+	// memory must stay flat against huge-1m's).
+	Companion string
+	// Targets are the goals this workload's rows are checked against.
+	Targets []Target
+}
+
+// Metric names a figure of a Result that a Target bounds.
+type Metric string
+
+// Metrics.
+const (
+	// IntsPerSec is integers merged and written per second.
+	IntsPerSec Metric = "ints/s"
+	// Ratio is the pipeline's throughput over the ceiling's: the same
+	// topic read, so the same ratio in bytes, records or batches.
+	Ratio Metric = "pipeline/ceiling"
+	// PeakRSS is the consumer process's peak resident set, in bytes.
+	PeakRSS Metric = "peak RSS"
+	// PeakRSSGrowth is PeakRSS over the companion workload's PeakRSS in
+	// the same mode: 1.0 means memory is flat in the size of a segment.
+	PeakRSSGrowth Metric = "peak RSS / companion's"
+)
+
+// Target is a goal for a figure of a workload's rows. Targets are shown by
+// `segmerge bench`, met or not; missing one does not fail the run (on a
+// busy or smaller machine the figures move), wrong output does.
+type Target struct {
+	// Mode is the consumer mode the target holds for; "" for every mode.
+	Mode   string
+	Metric Metric
+	// Min is a lower bound, Max an upper one; zero means none.
+	Min, Max float64
+}
+
+// String says the target as the table shows it, e.g. "ints/s >= 25M".
+func (t Target) String() string {
+	var b strings.Builder
+	b.WriteString(string(t.Metric))
+	if t.Min != 0 {
+		fmt.Fprintf(&b, " >= %s", t.Metric.format(t.Min))
+	}
+	if t.Max != 0 {
+		fmt.Fprintf(&b, " <= %s", t.Metric.format(t.Max))
+	}
+	return b.String()
+}
+
+// value returns r's figure for m, and false if r does not have it (a
+// growth with no companion row).
+func (m Metric) value(r, companion *Result) (float64, bool) {
+	switch m {
+	case IntsPerSec:
+		return r.IntsPerSec, true
+	case Ratio:
+		return r.Ratio, true
+	case PeakRSS:
+		return float64(r.PeakRSS), r.PeakRSS > 0
+	case PeakRSSGrowth:
+		if companion == nil || companion.PeakRSS == 0 || r.PeakRSS == 0 {
+			return 0, false
+		}
+		return float64(r.PeakRSS) / float64(companion.PeakRSS), true
+	}
+	return 0, false
+}
+
+// format renders a value of m for people.
+func (m Metric) format(v float64) string {
+	switch m {
+	case IntsPerSec:
+		return si(v)
+	case PeakRSS:
+		return mib(int64(v))
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// The workloads, in the order --help lists them.
+var Workloads = []Workload{
+	{
+		Name:    "seed",
+		About:   "the original shape: 10 segments of 10-20 integers in 1..10",
+		Batches: 100_000,
+		Targets: []Target{{Metric: Ratio, Min: 0.5}},
+	},
+	{
+		Name:    "bulk",
+		About:   "10 segments of 10,000 integers in 0..1e9",
+		Batches: 300,
+		MinLen:  10_000, MaxLen: 10_000, MinValue: 0, MaxValue: 1e9,
+		Targets: []Target{
+			{Mode: consumer.ModeConcurrent, Metric: Ratio, Min: 0.5},
+			{Mode: consumer.ModeConcurrent, Metric: IntsPerSec, Min: 25e6},
+		},
+	},
+	{
+		Name:    "huge-1m",
+		About:   "one batch of 10 segments of 1,000,000 integers in 0..1e9, in records of 10,000 (huge's reference)",
+		Batches: 1,
+		MinLen:  1_000_000, MaxLen: 1_000_000, MinValue: 0, MaxValue: 1e9, ChunkSize: 10_000,
+	},
+	{
+		Name:    "huge",
+		About:   "one batch of 10 segments of 10,000,000 integers in 0..1e9, in records of 10,000",
+		Batches: 1,
+		MinLen:  10_000_000, MaxLen: 10_000_000, MinValue: 0, MaxValue: 1e9, ChunkSize: 10_000,
+		Companion: "huge-1m",
+		Targets: []Target{
+			{Metric: PeakRSS, Max: 64 << 20},
+			{Metric: PeakRSSGrowth, Max: 1.10},
+		},
+	},
+}
+
+// Lookup returns the workload called name.
+func Lookup(name string) (Workload, bool) {
+	for _, w := range Workloads {
+		if w.Name == name {
+			return w.withDefaults(), true
+		}
+	}
+	return Workload{}, false
+}
+
+// Names lists the workloads' names.
+func Names() []string {
+	names := make([]string, len(Workloads))
+	for i, w := range Workloads {
+		names[i] = w.Name
+	}
+	return names
+}
+
+// withDefaults fills what a workload leaves unsaid with the producer's
+// defaults (the original shape).
+func (w Workload) withDefaults() Workload {
+	d := producer.DefaultConfig()
+	if w.Segments == 0 {
+		w.Segments = d.Segments
+	}
+	if w.MinLen == 0 && w.MaxLen == 0 {
+		w.MinLen, w.MaxLen = d.MinLen, d.MaxLen
+	}
+	if w.MinValue == 0 && w.MaxValue == 0 {
+		w.MinValue, w.MaxValue = d.MinValue, d.MaxValue
+	}
+	if w.Layout == "" {
+		w.Layout = d.Layout
+	}
+	if w.Partitions == 0 {
+		w.Partitions = d.Partitions
+	}
+	return w
+}
