@@ -284,7 +284,10 @@ func (a *Assembler) Next() *Batch {
 		b.Missing = b.missing()
 		b.Cut = a.beganBeforeStart(b)
 	}
-	a.pending = slices.Delete(a.pending, 0, 1)
+	// Advance rather than shift: O(1), the array is reclaimed when an append
+	// grows it.
+	a.pending[0] = nil
+	a.pending = a.pending[1:]
 	a.inFlight[b] = struct{}{}
 	if b.ID < a.maxOut {
 		a.late++

@@ -109,9 +109,10 @@ func (a *Assembler) Refuse(id int64, why string) {
 }
 
 // Wanted appends to dst the partitions that can deliver what the lowest
-// unreleased batch needs next: for a streaming batch, the partitions of the
-// segments whose next chunk is not held; for a pending one, those that could
-// hold its missing records or hold its release back. A caller short of memory keeps fetching these
+// unreleased batch needs next: for a streaming batch (or a pending one that
+// may stream), the partitions of the segments whose next chunk is not held;
+// for a pending one that may not, those that could hold its missing
+// records; and for a pending one, those that hold its release back. A caller short of memory keeps fetching these
 // and pauses the rest. Nil means nothing is waited for.
 func (a *Assembler) Wanted(dst []int32, streaming *Batch) []int32 {
 	b := streaming
@@ -121,8 +122,9 @@ func (a *Assembler) Wanted(dst []int32, streaming *Batch) []int32 {
 		}
 		b = a.pending[0]
 	}
-	if b.Streaming {
-		// Only the segments whose next chunk is missing hold the merge up.
+	if b.Streaming || a.cfg.StreamAbove > 0 {
+		// Only the segments whose next chunk is missing hold the merge
+		// (or, pending, the start of streaming) up.
 		for i := range b.segs {
 			s := &b.segs[i]
 			if s.done() || len(s.chunks) > 0 && s.chunks[0].Chunk == s.taken {
@@ -134,11 +136,14 @@ func (a *Assembler) Wanted(dst []int32, streaming *Batch) []int32 {
 				}
 			}
 		}
-		return dst
-	}
-	for _, q := range a.holders(b) {
-		if !slices.Contains(dst, q) {
-			dst = append(dst, q)
+		if b.Streaming {
+			return dst
+		}
+	} else {
+		for _, q := range a.holders(b) {
+			if !slices.Contains(dst, q) {
+				dst = append(dst, q)
+			}
 		}
 	}
 	// And those that hold its release back (see mayRelease).
@@ -150,8 +155,8 @@ func (a *Assembler) Wanted(dst []int32, streaming *Batch) []int32 {
 	return dst
 }
 
-// couldHold reports whether partition q could hold segment s of b, as b's
-// layout says (see holders).
+// couldHold reports whether partition q could hold segment s of b, as the
+// layout b's records show says (see holders).
 func (a *Assembler) couldHold(b *Batch, q int32, s int64) bool {
 	p := a.cfg.Partitions
 	if p <= 0 {
@@ -160,14 +165,10 @@ func (a *Assembler) couldHold(b *Batch, q int32, s int64) bool {
 	if p <= 0 {
 		return true
 	}
-	return q == int32(s%int64(p)) || q == int32(b.ID%int64(p)) || !a.layoutKnown(b, p)
-}
-
-func (a *Assembler) layoutKnown(b *Batch, p int32) bool {
 	seg, bat := true, true
 	for _, r := range b.places {
 		seg = seg && r.partition == int32(r.segment%int64(p))
 		bat = bat && r.partition == int32(b.ID%int64(p))
 	}
-	return seg || bat
+	return !seg && !bat || seg && q == int32(s%int64(p)) || bat && q == int32(b.ID%int64(p))
 }

@@ -74,9 +74,13 @@ type ran struct {
 }
 
 // runChild runs exe with args plus --stats-file, waits for it and returns
-// its report. The peak RSS is the larger of the child's own VmHWM and the
-// kernel's account of it at exit (rusage), which covers the process's whole
-// life. A failed child's error carries the tail of its stderr.
+// its report. The peak RSS is the child's own VmHWM as it writes the report
+// at exit. The kernel's rusage figure is only a fallback: Go starts a child
+// with vfork, so until exec the child shares this process's memory, and
+// Linux carries that high-water mark across exec into the child's ru_maxrss
+// — it would report the bench's own RSS (an embedded broker holding the
+// whole topic) as the consumer's. A failed child's error carries the tail
+// of its stderr.
 func runChild(ctx context.Context, exe, statsFile string, args ...string) (ran, error) {
 	args = append(args, "--stats-file", statsFile)
 	cmd := exec.CommandContext(ctx, exe, args...)
@@ -102,7 +106,9 @@ func runChild(ctx context.Context, exe, statsFile string, args ...string) (ran, 
 	if err := json.Unmarshal(b, &r.ChildReport); err != nil {
 		return r, fmt.Errorf("%s stats %s: %w", name, statsFile, err)
 	}
-	r.PeakRSS = max(r.PeakRSS, maxRSS(cmd.ProcessState))
+	if r.PeakRSS == 0 {
+		r.PeakRSS = maxRSS(cmd.ProcessState)
+	}
 	return r, nil
 }
 

@@ -130,16 +130,18 @@ var Workloads = []Workload{
 	},
 	{
 		Name:    "huge-1m",
-		About:   "one batch of 10 segments of 1,000,000 integers in 0..1e9, in records of 10,000 (huge's reference)",
+		About:   "one batch of 10 segments of 1,000,000 integers in 0..1e9, in records of 10,000, consumer --memory 64MiB (huge's reference)",
 		Batches: 1,
 		MinLen:  1_000_000, MaxLen: 1_000_000, MinValue: 0, MaxValue: 1e9, ChunkSize: 10_000,
+		ConsumeArgs: []string{"--memory", "64MiB"},
 	},
 	{
 		Name:    "huge",
-		About:   "one batch of 10 segments of 10,000,000 integers in 0..1e9, in records of 10,000",
+		About:   "one batch of 10 segments of 10,000,000 integers in 0..1e9, in records of 10,000, consumer --memory 64MiB",
 		Batches: 1,
 		MinLen:  10_000_000, MaxLen: 10_000_000, MinValue: 0, MaxValue: 1e9, ChunkSize: 10_000,
-		Companion: "huge-1m",
+		ConsumeArgs: []string{"--memory", "64MiB"},
+		Companion:   "huge-1m",
 		Targets: []Target{
 			{Metric: PeakRSS, Max: 64 << 20},
 			{Metric: PeakRSSGrowth, Max: 1.10},

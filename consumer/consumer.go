@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -83,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err != nil || parts == 0 {
 		return Stats{}, err
 	}
-	lim := cfg.limits()
+	lim := cfg.limits(parts)
 	c := &core{
 		cfg:         &cfg,
 		asmCfg:      assemble.Config{Segments: cfg.Segments, Partitions: parts, Whole: true, Timeout: cfg.BatchTimeout},
@@ -93,6 +94,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		lastWritten: -1,
 		lim:         lim,
 		refused:     map[int64]string{},
+		pool:        make([]scratch, runtime.GOMAXPROCS(0)),
 	}
 	if cfg.Mode != ModeScalable {
 		// Streaming undoes a broken batch by rolling one member back;
@@ -794,6 +796,6 @@ func decodeParallel(fs kgo.Fetches, c *core) [][]decoded {
 		}
 	})
 	out := make([][]decoded, len(rs))
-	parallelFor(len(rs), func(i int, d *scratch) { out[i] = decodeAll(&d.dec, rs[i], limits[i]) })
+	parallelFor(c.pool, len(rs), func(i int, d *scratch) { out[i] = decodeAll(&d.dec, rs[i], limits[i]) })
 	return out
 }

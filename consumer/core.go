@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -59,6 +58,9 @@ type core struct {
 	// decode and merge scratch, reused batch after batch
 	scratch scratch
 	vals    []int64
+	// One scratch per core for parallel decoding and merging (concurrent
+	// mode: one member, whose loop alone uses it), reused poll after poll.
+	pool []scratch
 }
 
 // Stats is what a consumer run did.
@@ -155,6 +157,21 @@ type decoded struct {
 	err    error
 }
 
+// keepRaw sets what rec keeps of its raw record r, and what it costs held.
+// A held record keeps a copy of r, to forward it unchanged if its batch is
+// dropped (a copy: kgo's record shares its whole fetch response's memory,
+// which one record would keep alive). A record of the batch streaming now
+// keeps none: if that batch breaks, its records are read again (stream.go).
+func (c *core) keepRaw(r *kgo.Record, rec *assemble.Record) {
+	rec.Size = recordOverhead + 8*len(rec.Data)
+	if c.stream != nil && rec.BatchID == c.stream.ID {
+		return
+	}
+	rec.Ref = &kgo.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+		Key: slices.Clone(r.Key), Value: slices.Clone(r.Value), Headers: r.Headers}
+	rec.Size += len(r.Key) + len(r.Value)
+}
+
 // recordOverhead is what a held record costs beyond its bytes and data: the
 // record structs and slice headers.
 const recordOverhead = 256
@@ -177,16 +194,10 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
 			out = append(out, decoded{r: r, reason: reason, err: err})
 			continue
 		}
-		// The assembler keeps the raw record to forward it unchanged if
-		// its batch is dropped; a copy, since kgo's record shares its
-		// fetch response's memory, which one record would keep alive.
-		raw := &kgo.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-			Key: slices.Clone(r.Key), Value: slices.Clone(r.Value), Headers: r.Headers}
 		out = append(out, decoded{r: r, rec: &assemble.Record{
 			Partition: r.Partition, Offset: r.Offset,
 			BatchID: seg.BatchID, SegmentID: seg.SegmentID, Segments: seg.Segments,
-			Chunk: seg.Chunk, Last: seg.Last, Data: slices.Clone(seg.Data), Ref: raw,
-			Size: recordOverhead + len(r.Key) + len(r.Value) + 8*len(seg.Data),
+			Chunk: seg.Chunk, Last: seg.Last, Data: slices.Clone(seg.Data),
 		}})
 	}
 	return out
@@ -201,6 +212,7 @@ func (c *core) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded) 
 	}
 	for _, d := range recs {
 		if d.rec != nil {
+			c.keepRaw(d.r, d.rec)
 			if err := c.checkSize(d.r, d.rec); err != nil {
 				return err
 			}
@@ -293,7 +305,7 @@ func (c *core) emitAll(ready []*assemble.Batch) error {
 	if len(ready) == 0 {
 		return nil
 	}
-	merged, err := mergeParallel(ready)
+	merged, err := mergeParallel(c.pool, ready)
 	if err != nil {
 		return err
 	}
@@ -499,10 +511,10 @@ func (s *chunkSource) Next() ([]int64, error) {
 
 // mergeParallel merges each batch into its own slice, spreading batches
 // over every core. Like write, it reads each segment's chunks in place.
-func mergeParallel(bs []*assemble.Batch) ([][]int64, error) {
+func mergeParallel(pool []scratch, bs []*assemble.Batch) ([][]int64, error) {
 	out := make([][]int64, len(bs))
 	errs := make([]error, len(bs))
-	parallelFor(len(bs), func(j int, d *scratch) {
+	parallelFor(pool, len(bs), func(j int, d *scratch) {
 		b := bs[j]
 		merged := make([]int64, b.Len())
 		d.merger.Reset(d.sources(b)...)
@@ -539,17 +551,17 @@ func (d *scratch) sources(b *assemble.Batch) []merge.Source {
 	return d.srcs
 }
 
-// parallelFor runs fn(i) for i in [0,n) on at most GOMAXPROCS goroutines,
-// each with its own scratch, and returns when all are done.
-func parallelFor(n int, fn func(i int, d *scratch)) {
+// parallelFor runs fn(i) for i in [0,n) on at most len(pool) goroutines,
+// each with its own scratch from pool, and returns when all are done.
+func parallelFor(pool []scratch, n int, fn func(i int, d *scratch)) {
 	var (
 		mu   sync.Mutex
 		next int
 		wg   sync.WaitGroup
 	)
-	for range min(runtime.GOMAXPROCS(0), n) {
+	for g := range min(len(pool), n) {
+		d := &pool[g]
 		wg.Go(func() {
-			var d scratch
 			for {
 				mu.Lock()
 				i := next
@@ -558,7 +570,7 @@ func parallelFor(n int, fn func(i int, d *scratch)) {
 				if i >= n {
 					return
 				}
-				fn(i, &d)
+				fn(i, d)
 			}
 		})
 	}

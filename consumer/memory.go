@@ -11,22 +11,26 @@ import (
 
 // Memory budget
 //
-// One number, Config.Memory (--memory), bounds what the consumer holds; the
-// limits below are derived from it so that their sum stays under it with
-// room for the Go runtime, the decoder's and merge's scratch, and garbage not
-// yet collected (the command sets the Go memory limit to Memory, so the
-// collector works harder rather than let the heap pass it):
+// One number, Config.Memory (--memory), bounds the consumer's resident
+// memory. Reserve of it is the process's code and runtime; the command sets
+// the Go memory limit to the rest (GoMemoryLimit), so that the collector
+// works harder rather than let the heap pass it; and the limits below are
+// shares of that rest, leaving room for the decoder's and merge's scratch,
+// kgo's decompression buffers and garbage not yet collected:
 //
-//   - fetches: at most 2 fetch responses buffered or in flight, each at most
-//     Memory/16 bytes and Memory/64 per partition (capped at 4 MiB): under
-//     Memory/8 of raw records;
-//   - held records: Memory/8, counting each record's raw bytes (kept to
-//     forward it unchanged to the dead-letter topic) plus 8 bytes per
-//     decoded integer. Past it, partitions the lowest batch does not wait
+//   - fetches: one fetch response per broker buffered or in flight, each
+//     at most M/16 bytes, and per partition M/32 over the partition count
+//     (between 64 KiB and 1 MiB; a broker still sends one whole producer
+//     batch where that is larger). M is Memory less Reserve. (Capping the
+//     fetches below one per broker stalled a streaming merge: a slot held
+//     by a fetch of paused partitions waits out FetchMaxWait.)
+//   - held records: M/8, counting each record's raw bytes (kept to
+//     forward it unchanged to the dead-letter topic, except for the batch
+//     streaming now) plus 8 bytes per decoded integer. Past it, partitions the lowest batch does not wait
 //     on are paused until held records fall under 3/4 of it; and a batch
 //     that fills half of it is merged as it arrives instead of held whole
 //     (a streaming batch, see package assemble);
-//   - output: the producer buffers at most Memory/16 bytes of records.
+//   - output: the producer buffers at most M/16 bytes of records.
 //
 // A streaming batch needs one chunk of every segment held at once, so the
 // largest record times the segment count must fit in the held share; a
@@ -39,28 +43,39 @@ const (
 	// DefaultMemory is Config.Memory's default.
 	DefaultMemory = 256 << 20
 	// MinMemory is the smallest budget accepted.
-	MinMemory = 16 << 20
+	MinMemory = 32 << 20
+	// Reserve is the part of the budget a Go process spends outside its
+	// heap: code, runtime and goroutine stacks (about 12 MiB measured
+	// here). The shares below are of Memory less Reserve.
+	Reserve = 14 << 20
 )
+
+// GoMemoryLimit is the Go memory limit (debug.SetMemoryLimit) that keeps a
+// consumer with budget memory within it: the budget less Reserve.
+func GoMemoryLimit(memory int64) int64 { return memory - Reserve }
 
 // limits are the sizes derived from Config.Memory.
 type limits struct {
 	fetchBytes, partitionBytes int32
-	fetches                    int
 	held                       int // bytes of records held before pausing
 	streamAbove                int // held bytes past which the lowest batch streams
 	produceBuffer              int
 }
 
-func (c *Config) limits() limits {
+func (c *Config) limits(partitions int32) limits {
 	m := c.Memory
 	if m <= 0 {
 		m = DefaultMemory
 	}
+	m -= Reserve
+	held := m / 8
 	return limits{
-		fetchBytes:     int32(min(m/16, 64<<20)),
-		partitionBytes: int32(min(m/64, 4<<20)),
-		fetches:        2,
-		held:           int(m / 8),
+		fetchBytes: int32(min(m/16, 64<<20)),
+		// A fetch of a partition lands in the held records at once
+		// (decoded, about twice its size): keep one round of fetches
+		// over every partition within half the held share.
+		partitionBytes: int32(max(64<<10, min(held/4/int64(max(partitions, 1)), 1<<20))),
+		held:           int(held),
 		streamAbove:    int(m / 16),
 		produceBuffer:  int(m / 16),
 	}
@@ -71,7 +86,6 @@ func (l limits) fetchOptions() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.FetchMaxBytes(l.fetchBytes),
 		kgo.FetchMaxPartitionBytes(l.partitionBytes),
-		kgo.MaxConcurrentFetches(l.fetches),
 		// Small fetches under a tight budget must not wait for bytes
 		// that will not come: the broker answers after this at most.
 		kgo.FetchMaxWait(500 * time.Millisecond),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -37,6 +38,7 @@ func newConsume(e *env) *cobra.Command {
 		console   bool
 		overwrite bool
 		statsFile string
+		memory    = consumer.FormatBytes(consumer.DefaultMemory)
 		cpuProf   string
 	)
 	cmd := &cobra.Command{
@@ -66,7 +68,15 @@ members and writes the topic at least once.
 --out-file is exactly once across crashes: it is fsynced before every offset
 commit, and a restarted consumer resumes it, cutting a torn last line and
 skipping re-read batches it already holds (batch ids are written in ascending
-order). Use --overwrite to start the file afresh, and one file per group.`,
+order). Use --overwrite to start the file afresh, and one file per group.
+
+--memory is the consumer's footprint, whatever the size of a batch: fetch
+buffers, records held while batches assemble and output buffers are shares of
+it, partitions that run ahead are paused, and the Go heap grows to it before
+it is collected (so expect the process to use about that much). A batch too large for its share
+is merged while its chunks arrive (produce --chunk-size), its output line
+growing as it merges; with --output-topic it is written in a transaction of
+its own.`,
 		Example: `  segmerge consume                                  # follow the topic, print batches
   segmerge consume -e --from-beginning --out-file out.jsonl   # run again after a crash: resumes
   segmerge consume --mode concurrent -e --output-topic merged
@@ -78,6 +88,9 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 				return err
 			}
 			cfg.Brokers = bs
+			if cfg.Memory, err = consumer.ParseBytes(memory); err != nil {
+				return usage(fmt.Errorf("invalid --memory: %w", err))
+			}
 			fileFormat, err := sink.ParseFormat(format)
 			if err != nil {
 				return usage(fmt.Errorf("invalid --format: %w", err))
@@ -112,6 +125,16 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 			cfg.Log = e.logger()
 			if err := cfg.Validate(); err != nil {
 				return usage(err)
+			}
+			// The heap may grow to the budget (less what code and runtime
+			// take), and the collector runs when it gets there rather than
+			// each time the heap doubles: the footprint is the budget,
+			// whatever the size of a batch, and collections are fewer. An
+			// explicit GOGC still applies. See consumer/memory.go for how
+			// the budget is shared out.
+			debug.SetMemoryLimit(consumer.GoMemoryLimit(cfg.Memory))
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(-1)
 			}
 			if cpuProf != "" {
 				stop, err := startCPUProfile(cpuProf)
@@ -163,6 +186,7 @@ order). Use --overwrite to start the file afresh, and one file per group.`,
 	f.DurationVar(&cfg.BatchTimeout, "batch-timeout", 0, "dead-letter a batch still incomplete this long after its first record (0: wait until its partitions move past it)")
 	f.StringVar(&cfg.TransactionalID, "transactional-id", "", "transactional id for --output-topic (default segmerge-<group>-<topic>; one per consumer process)")
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
+	f.StringVar(&memory, "memory", memory, "memory budget (e.g. 64MiB, 1GiB): fetch, held-batch and output limits derive from it; a batch too large for it is merged as it streams in")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
 	// For segmerge bench, which runs consume as a child process: the run's
 	// figures and the process's peak RSS, as JSON, at exit.
