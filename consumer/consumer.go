@@ -415,6 +415,8 @@ func (m *member) options(cfg *Config) []kgo.Opt {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.SessionTimeout(cfg.SessionTimeout),
+		// kgo's 3s heartbeat must come well inside a shorter session.
+		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
 		kgo.OnPartitionsAssigned(m.assigned),
 		kgo.OnPartitionsRevoked(m.revoked),
 		kgo.OnPartitionsLost(m.lost),
@@ -443,8 +445,11 @@ func (m *member) loop(ctx context.Context) error {
 			// kgo retries what it can; what reaches us is logged, and a
 			// fatal group error ends the run.
 			c.cfg.Log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-			if errors.Is(err, kerr.GroupAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed) {
+			switch {
+			case errors.Is(err, kerr.GroupAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed):
 				fatal = err
+			case errors.Is(err, kerr.InvalidSessionTimeout):
+				fatal = fmt.Errorf("invalid --session-timeout %v: %w", c.cfg.SessionTimeout, err)
 			}
 		})
 		if fatal != nil {
