@@ -173,6 +173,7 @@ func (a *Assembler) Revoke(p int32) {
 	for _, b := range a.pending {
 		if len(b.records) == 0 {
 			delete(a.byID, b.ID)
+			a.bytes -= b.cost()
 			continue
 		}
 		kept = append(kept, b)
@@ -228,6 +229,7 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 	b := a.byID[r.BatchID]
 	if b == nil {
 		b = &Batch{ID: r.BatchID, Segments: segs, segs: make([]segment, segs)}
+		a.bytes += b.cost()
 		if a.cfg.Timeout > 0 {
 			b.born = a.cfg.Now()
 		}
@@ -419,6 +421,7 @@ func (a *Assembler) Done(b *Batch) {
 	for _, r := range b.records {
 		a.hold(r, -1)
 	}
+	a.bytes -= b.cost()
 	if b.sum == nil {
 		b.sum = b.summarise()
 	}
@@ -468,7 +471,9 @@ func (a *Assembler) InFlight() int { return len(a.inFlight) }
 // Held is the number of integers held in pending and in-flight batches.
 func (a *Assembler) Held() int { return a.held }
 
-// HeldBytes is the memory the records held take, as Record.Size counts it.
+// HeldBytes is the memory the records held take, as Record.Size counts it,
+// plus an estimate of each batch's own bookkeeping (which for batches of a
+// few small records is most of it).
 func (a *Assembler) HeldBytes() int { return a.bytes }
 
 // PartitionBytes is the memory held for records of partition p.

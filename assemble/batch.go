@@ -56,6 +56,10 @@ type segment struct {
 
 func (s *segment) done() bool { return s.last >= 0 && s.taken+int64(len(s.chunks)) == s.last+1 }
 
+// cost estimates the bytes a batch's own structures take while it is known:
+// the Batch, its segments and their slices, its map entry.
+func (b *Batch) cost() int { return 256 + 96*len(b.segs) }
+
 // Complete reports whether every segment has all its chunks.
 func (b *Batch) Complete() bool { return b.full == b.Segments }
 

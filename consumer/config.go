@@ -66,7 +66,7 @@ type Config struct {
 	// Memory is the consumer's memory budget in bytes, from which its
 	// fetch, held-batch and output-buffer limits are derived (see
 	// memory.go); a batch larger than its share is merged as it streams in.
-	// Default 256 MiB. The process's Go memory limit is the caller's to
+	// Default 512 MiB. The process's Go memory limit is the caller's to
 	// set (the command sets it to this).
 	Memory   int64
 	Log      *slog.Logger

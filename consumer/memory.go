@@ -19,7 +19,8 @@ import (
 // kgo's decompression buffers and garbage not yet collected:
 //
 //   - fetches: one fetch response per broker buffered or in flight, each
-//     at most M/16 bytes, and per partition M/32 over the partition count
+//     at most M/64 bytes (kgo's record structs take several times a small
+//     record's bytes), and per partition M/96 over the partition count
 //     (between 64 KiB and 1 MiB; a broker still sends one whole producer
 //     batch where that is larger). M is Memory less Reserve. (Capping the
 //     fetches below one per broker stalled a streaming merge: a slot held
@@ -41,7 +42,7 @@ import (
 
 const (
 	// DefaultMemory is Config.Memory's default.
-	DefaultMemory = 256 << 20
+	DefaultMemory = 512 << 20
 	// MinMemory is the smallest budget accepted.
 	MinMemory = 32 << 20
 	// Reserve is the part of the budget a Go process spends outside its
@@ -70,11 +71,14 @@ func (c *Config) limits(partitions int32) limits {
 	m -= Reserve
 	held := m / 8
 	return limits{
-		fetchBytes: int32(min(m/16, 64<<20)),
-		// A fetch of a partition lands in the held records at once
-		// (decoded, about twice its size): keep one round of fetches
+		// kgo keeps a record struct per record fetched, whose size
+		// passes the bytes of a small record several times over: the
+		// fetch share is sized for records of ~70 bytes (the seed shape).
+		fetchBytes: int32(min(m/64, 16<<20)),
+		// A fetch of a partition lands in the held records at once,
+		// decoded (2 to 6 times its size): keep one round of fetches
 		// over every partition within half the held share.
-		partitionBytes: int32(max(64<<10, min(held/4/int64(max(partitions, 1)), 1<<20))),
+		partitionBytes: int32(max(64<<10, min(held/12/int64(max(partitions, 1)), 1<<20))),
 		held:           int(held),
 		streamAbove:    int(m / 16),
 		produceBuffer:  int(m / 16),
