@@ -162,6 +162,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	}
 
+	if cfg.Mode == ModeConcurrent {
+		c.w = newOrderedWriter(cfg.Sink, lim.produceBuffer/8)
+		defer c.w.close()
+	}
+
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	cfg.Log.Info("consuming", "topic", cfg.Topic, "group", cfg.Group, "mode", cfg.Mode, "members", members, "partitions", parts, "transactional", cfg.transactional())

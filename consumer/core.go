@@ -61,6 +61,7 @@ type core struct {
 	// One scratch per core for parallel decoding and merging (concurrent
 	// mode: one member, whose loop alone uses it), reused poll after poll.
 	pool []scratch
+	w    *orderedWriter // concurrent mode: writes merged batches in order (writer.go)
 }
 
 // Stats is what a consumer run did.
@@ -102,6 +103,7 @@ func (c *core) committed(offs map[int32]kgo.EpochOffset) {
 // starts over there, and sinks that keep what they wrote (a file) skip the
 // batches they already hold when those come again.
 func (c *core) rollback(owned map[int32]bool) {
+	c.settle() // what was queued lands first; an error stays for the next drain
 	c.asm = assemble.New(c.asmCfg)
 	for id, why := range c.refused {
 		c.asm.Refuse(id, why)
@@ -178,7 +180,7 @@ func (c *core) keepRaw(r *kgo.Record, rec *assemble.Record) {
 const recordOverhead = 400
 
 // decodeAll decodes records (stopping at offset limit unless it is -1),
-// copying each one's data out of the decoder.
+// each one's data into a slice of its own.
 func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
 	out := make([]decoded, 0, len(rs))
 	var seg wire.Segment
@@ -186,7 +188,8 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
 		if limit >= 0 && r.Offset >= limit {
 			break
 		}
-		if err := dec.Decode(r.Value, &seg); err != nil {
+		// The data is decoded straight into memory the record keeps.
+		if err := dec.DecodeInto(r.Value, &seg, make([]int64, 0, wire.CountUpperBound(r.Value))); err != nil {
 			reason := wire.ReasonNotJSON
 			var we *wire.Error
 			if errors.As(err, &we) {
@@ -198,7 +201,7 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
 		out = append(out, decoded{r: r, rec: &assemble.Record{
 			Partition: r.Partition, Offset: r.Offset,
 			BatchID: seg.BatchID, SegmentID: seg.SegmentID, Segments: seg.Segments,
-			Chunk: seg.Chunk, Last: seg.Last, Data: slices.Clone(seg.Data),
+			Chunk: seg.Chunk, Last: seg.Last, Data: seg.Data,
 		}})
 	}
 	return out
@@ -311,13 +314,27 @@ func (c *core) emitAll(ready []*assemble.Batch) error {
 		return err
 	}
 	for i, b := range ready {
-		if err := c.emit(b.ID, merged[i]); err != nil {
+		if c.w != nil {
+			if err := c.w.write(b.ID, merged[i]); err != nil {
+				return err
+			}
+			c.count(b.ID, int64(len(merged[i])))
+		} else if err := c.emit(b.ID, merged[i]); err != nil {
 			return err
 		}
 		c.asm.Merged(b)
 		c.written = append(c.written, b)
 	}
 	return nil
+}
+
+// settle waits until the ordered writer, if any, has written every batch
+// handed to it.
+func (c *core) settle() error {
+	if c.w == nil {
+		return nil
+	}
+	return c.w.drain()
 }
 
 // advance begins the streaming batch if it may begin, and merges it as far
@@ -329,6 +346,9 @@ func (c *core) advance() (done bool, err error) {
 	if !c.begun {
 		if c.cfg.transactional() && c.dirty {
 			return false, nil
+		}
+		if err := c.settle(); err != nil { // the stream comes after them
+			return false, err
 		}
 		if err := c.startStream(c.stream); err != nil {
 			return false, err
@@ -428,6 +448,9 @@ func (c *core) drop(ctx context.Context, b *assemble.Batch) error {
 // dead-letter records acknowledged), then marks those batches done so that
 // their offsets may be committed.
 func (c *core) sync(ctx context.Context) error {
+	if err := c.settle(); err != nil {
+		return err
+	}
 	if err := c.cfg.Sink.Flush(ctx); err != nil {
 		return fmt.Errorf("flush output: %w", err)
 	}

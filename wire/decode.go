@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 )
@@ -68,6 +69,27 @@ func (d *Decoder) Decode(b []byte, s *Segment) error {
 	}
 	return nil
 }
+
+// DecodeInto is Decode with the data appended to buf[:0] rather than to the
+// Decoder's buffer, so that s.Data belongs to the caller: a caller that
+// keeps the data need not copy it. Give buf the capacity the record needs
+// (see CountUpperBound) and nothing is copied or grown.
+func (d *Decoder) DecodeInto(b []byte, s *Segment, buf []int64) error {
+	own := d.data
+	d.data = buf[:0]
+	err := d.decode(b, s, false)
+	d.data = own
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+// CountUpperBound returns a number of integers that the data of record b
+// cannot exceed: its commas, plus one. It reads b at memory speed.
+func CountUpperBound(b []byte) int { return bytes.Count(b, comma) + 1 }
+
+var comma = []byte{','}
 
 // DecodeOutput decodes the output record b (as AppendOutputStart and friends
 // write it) into *s. It needs batch_id and data; chunk and last are optional;

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"reflect"
 	"testing"
 )
 
@@ -75,7 +76,45 @@ func FuzzDecode(f *testing.F) {
 		checkAgainstModel(t, new(Decoder), b, false)
 		checkDirty(t, b, false)
 		checkReencode(t, b, false)
+		checkInto(t, b)
 	})
+}
+
+// checkInto checks that DecodeInto decodes as Decode does, into the
+// caller's buffer when CountUpperBound sized it, leaving the Decoder's own
+// buffer alone.
+func checkInto(t *testing.T, b []byte) {
+	var d Decoder
+	var prior Segment
+	if d.Decode([]byte(`{"batch_id":1,"segment_id":0,"data":[7,8,9]}`), &prior) != nil {
+		t.Fatal("seed record refused")
+	}
+	var want, got Segment
+	werr := new(Decoder).Decode(b, &want)
+	buf := make([]int64, 0, CountUpperBound(b))
+	gerr := d.DecodeInto(b, &got, buf)
+	if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+		t.Fatalf("DecodeInto error %v, Decode error %v", gerr, werr)
+	}
+	if werr == nil {
+		if !reflect.DeepEqual(normal(got), normal(want)) {
+			t.Fatalf("DecodeInto %+v, Decode %+v", got, want)
+		}
+		if len(got.Data) > 0 && &got.Data[0] != &buf[:1][0] {
+			t.Fatalf("DecodeInto's data is not in the caller's buffer (cap %d, len %d)", cap(buf), len(got.Data))
+		}
+	}
+	if !reflect.DeepEqual(prior.Data, []int64{7, 8, 9}) {
+		t.Fatalf("DecodeInto disturbed the Decoder's own buffer: %v", prior.Data)
+	}
+}
+
+// normal makes an empty data slice nil, for comparison.
+func normal(s Segment) Segment {
+	if len(s.Data) == 0 {
+		s.Data = nil
+	}
+	return s
 }
 
 // FuzzDecodeOutput is FuzzDecode for DecodeOutput.
