@@ -73,7 +73,7 @@ func TestVerifyCatches(t *testing.T) {
 		{"incomplete batch emitted", []string{good[0], good[1], good[2], `{"batch_id":3,"data":[8]}`}, 3, "not a complete batch"},
 		{"unknown batch", []string{good[0], good[1], good[2], `{"batch_id":99,"data":[]}`}, 99, "not a complete batch"},
 		{"not json", []string{good[0], good[1], good[2], `{"batch_id":`}, -1, "line 4"},
-		{"unsorted line", []string{good[0], `{"batch_id":1,"data":[9,3,4,4]}`, good[2]}, -1, "unsorted"},
+		{"unsorted line", []string{good[0], `{"batch_id":1,"data":[9,3,4,4]}`, good[2]}, -1, "data[1]: 3 is less than the value before it, 9"},
 		{"empty output", nil, 0, "missing"},
 	}
 	for _, tt := range tests {
