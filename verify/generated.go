@@ -66,7 +66,7 @@ func generated(ctx context.Context, g *Generated) (map[int64]print, error) {
 		p := newPrint()
 		for {
 			n, err := m.Read(buf)
-			p.add(buf[:n])
+			p.Add(buf[:n])
 			if err == io.EOF {
 				break
 			}

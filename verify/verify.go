@@ -6,9 +6,11 @@
 // nothing else may appear.
 //
 // A batch is compared by its length and a fingerprint of its sorted values,
-// so the output side streams. The input side holds the input log's data in
+// so the output side streams: an output file is read through a fixed buffer
+// (see fileBuffer), a line of any length fingerprinted as it goes by, and a
+// topic a record at a time. The input side holds the input log's data in
 // memory until it is read whole (fine for the demo and tests; a log larger
-// than memory is not supported yet).
+// than memory is not supported yet); input regenerated from a spec streams.
 package verify
 
 import (
@@ -75,18 +77,24 @@ func (r *Report) Summary() string {
 		len(r.Problems), r.Expected, r.Problems[0].Batch, r.Problems[0].Msg)
 }
 
+// print is the length and fingerprint (FNV-1a over the values) of a
+// batch's sorted values. It is a wire.DataFolder, so an output line is
+// fingerprinted as it is read.
 type print struct {
 	n    int64
 	hash uint64
 }
 
-// fingerprint folds ascending values into p.
-func (p *print) add(vals []int64) {
+// Add folds ascending values into p.
+func (p *print) Add(vals []int64) {
 	for _, v := range vals {
 		p.hash = (p.hash ^ uint64(v)) * 1099511628211
 	}
 	p.n += int64(len(vals))
 }
+
+// Reset makes p the print of no values.
+func (p *print) Reset() { *p = newPrint() }
 
 func newPrint() print { return print{hash: 14695981039346656037} }
 
@@ -206,7 +214,7 @@ next:
 		p := newPrint()
 		for {
 			n, err := m.Read(buf)
-			p.add(buf[:n])
+			p.Add(buf[:n])
 			if err == io.EOF {
 				break
 			}
@@ -254,30 +262,37 @@ func (c *checker) batch(part int32, id int64, got print, where string) {
 	}
 }
 
+// fileBuffer is the size of the buffer an output file is read through. A
+// line of any length streams through it: checking a file takes this, a
+// few KiB more, and the maps of batch ids, however large its batches.
+const fileBuffer = 256 << 10
+
+// file checks an output file, one batch a line, fingerprinting each line's
+// data as it reads it.
 func (c *checker) file(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("read --out-file: %w", err)
 	}
 	defer f.Close()
-	var dec wire.Decoder
-	var s wire.Segment
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<30)
-	for line := 1; sc.Scan(); line++ {
-		where := fmt.Sprintf("%s line %d", path, line)
-		if err := dec.DecodeOutput(sc.Bytes(), &s); err != nil {
+	sc := wire.NewOutputScanner(f, fileBuffer)
+	for {
+		p := newPrint()
+		s, err := sc.Scan(&p)
+		if err == io.EOF {
+			return nil
+		}
+		where := fmt.Sprintf("%s line %d", path, sc.Line())
+		var bad *wire.Error
+		if errors.As(err, &bad) {
 			c.problem(-1, "%s: %v", where, err)
 			continue
 		}
-		p := newPrint()
-		p.add(s.Data)
+		if err != nil {
+			return fmt.Errorf("read --out-file: %w", err)
+		}
 		c.batch(0, s.BatchID, p, where)
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read --out-file: %w", err)
-	}
-	return nil
 }
 
 // topic reads the output topic from start to end with read_committed, and
@@ -369,7 +384,7 @@ func (c *checker) topic(ctx context.Context, brokers []string, topic string) err
 					delete(partial, r.Partition)
 				}
 				p := newPrint()
-				p.add(s.Data)
+				p.Add(s.Data)
 				c.batch(r.Partition, s.BatchID, p, where)
 				return
 			}
@@ -389,7 +404,7 @@ func (c *checker) topic(ctx context.Context, brokers []string, topic string) err
 			if len(s.Data) > 0 && o.p.n > 0 && s.Data[0] < o.prev {
 				c.problem(o.id, "%s: chunk %d is not ascending from the chunk before", where, s.Chunk)
 			}
-			o.p.add(s.Data)
+			o.p.Add(s.Data)
 			if len(s.Data) > 0 {
 				o.prev = s.Data[len(s.Data)-1]
 			}

@@ -1,11 +1,17 @@
 package verify
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/segmerge/segmerge/gen"
 	"github.com/segmerge/segmerge/merge"
@@ -30,16 +36,24 @@ var good = []string{
 	`{"batch_id":2,"data":[7,7]}`,
 }
 
+// run verifies the output file of lines, each ended by a newline, against
+// input.
 func run(t *testing.T, lines []string) *Report {
+	t.Helper()
+	body := strings.Join(lines, "\n")
+	if len(lines) > 0 {
+		body += "\n"
+	}
+	return runFile(t, body)
+}
+
+// runFile verifies the output file body against input.
+func runFile(t *testing.T, body string) *Report {
 	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
 	out := filepath.Join(dir, "out.jsonl")
 	os.WriteFile(in, []byte(input), 0o644)
-	body := strings.Join(lines, "\n")
-	if len(lines) > 0 {
-		body += "\n"
-	}
 	os.WriteFile(out, []byte(body), 0o644)
 	rep, err := Run(context.Background(), Config{InputLog: in, OutFile: out})
 	if err != nil {
@@ -56,29 +70,62 @@ func TestVerifyGood(t *testing.T) {
 	if !strings.Contains(rep.Summary(), "verify: OK: 3 batches, 9 integers") {
 		t.Fatalf("summary %q", rep.Summary())
 	}
+	// Other spellings of the same output pass too: CRLF line ends, no
+	// newline after the last line, a data key given twice (the last counts,
+	// as for any JSON object), spaces, unknown fields.
+	for _, body := range []string{
+		strings.Join(good, "\r\n") + "\r\n",
+		strings.Join(good, "\n"),
+		good[0] + "\n" + `{"batch_id":1,"data":[9,3],"data":[3,4,4,9]}` + "\n" + good[2] + "\n",
+		good[0] + "\n" + ` { "data" : [3, 4, 4, 9], "batch_id" : 1, "note": {"x": [null]} } ` + "\n" + good[2] + "\n",
+	} {
+		if rep := runFile(t, body); !rep.OK() || rep.Batches != 3 || rep.Integers != 9 {
+			t.Errorf("%q: %s %v", body, rep.Summary(), rep.Problems)
+		}
+	}
 }
 
 func TestVerifyCatches(t *testing.T) {
 	tests := []struct {
 		name  string
-		lines []string
+		lines []string // the file's lines, each ended by a newline, or
+		file  string   // the whole file, if set
 		batch int64
 		msg   string
 	}{
-		{"dropped", []string{good[0], good[2]}, 1, "missing"},
-		{"duplicated", []string{good[0], good[1], good[1], good[2]}, 1, "appears 2 times"},
-		{"reordered", []string{good[1], good[0], good[2]}, 0, "not ascending"},
-		{"altered value", []string{good[0], `{"batch_id":1,"data":[3,4,5,9]}`, good[2]}, 1, "fingerprint"},
-		{"altered length", []string{good[0], `{"batch_id":1,"data":[3,4,9]}`, good[2]}, 1, "3 integers"},
-		{"incomplete batch emitted", []string{good[0], good[1], good[2], `{"batch_id":3,"data":[8]}`}, 3, "not a complete batch"},
-		{"unknown batch", []string{good[0], good[1], good[2], `{"batch_id":99,"data":[]}`}, 99, "not a complete batch"},
-		{"not json", []string{good[0], good[1], good[2], `{"batch_id":`}, -1, "line 4"},
-		{"unsorted line", []string{good[0], `{"batch_id":1,"data":[9,3,4,4]}`, good[2]}, -1, "unsorted"},
-		{"empty output", nil, 0, "missing"},
+		{"torn last line", nil, good[0] + "\n" + good[1] + "\n" + `{"batch_id":2,"data":[7,`, -1, "line 3: wire: unexpected end of input (byte 24)"},
+		{"torn inside a number", []string{good[0], good[1], `{"batch_id":2,"data":[7,-`}, "", -1, "line 3: wire: unexpected end of input (byte 25)"},
+		{"string in data", []string{good[0], `{"batch_id":1,"data":[3,"4",4,9]}`, good[2]}, "", -1, "line 2: wire: data[1]: got string, want integer (byte 24)"},
+		{"null in data", []string{good[0], `{"batch_id":1,"data":[3,4,null,9]}`, good[2]}, "", -1, "line 2: wire: data[2]: got null, want integer"},
+		{"fraction in data", []string{good[0], `{"batch_id":1,"data":[3,4,4.5,9]}`, good[2]}, "", -1, "line 2: wire: data[2]: 4.5 is not an integer"},
+		{"huge number in data", []string{good[0], `{"batch_id":1,"data":[3,4,4,9` + strings.Repeat("9", 100) + `]}`, good[2]}, "", -1, "data[3]: 9999999999999999999999999999999999999999... is outside the int64 range"},
+		{"unsorted at the end", []string{good[0], `{"batch_id":1,"data":[3,4,9,4]}`, good[2]}, "", -1, "line 2: wire: data[3]: 4 is less than the value before it, 9 (byte 28)"},
+		{"garbage after the record", []string{good[0], good[1] + ` x`, good[2]}, "", -1, "line 2: wire: invalid character 'x' after top-level value"},
+		{"empty line", []string{good[0], "", good[1], good[2]}, "", -1, "line 2: wire: unexpected end of input (byte 0)"},
+		{"not an object", []string{good[0], `[3,4,4,9]`, good[2]}, "", -1, "line 2: wire: top level is not an object"},
+		{"no batch id", []string{good[0], `{"data":[3,4,4,9]}`, good[2]}, "", -1, "line 2: wire: batch_id: required field is absent"},
+		{"no data", []string{good[0], `{"batch_id":1}`, good[2]}, "", -1, "line 2: wire: data: required field is absent"},
+		{"data not an array", []string{good[0], `{"batch_id":1,"data":{"0":3}}`, good[2]}, "", -1, "line 2: wire: data: got object, want array"},
+		{"text format", []string{"batch 0: 1 2 5", good[1], good[2]}, "", -1, "line 1: wire: invalid character 'b' looking for beginning of value"},
+		{"dropped", []string{good[0], good[2]}, "", 1, "missing"},
+		{"duplicated", []string{good[0], good[1], good[1], good[2]}, "", 1, "appears 2 times"},
+		{"reordered", []string{good[1], good[0], good[2]}, "", 0, "not ascending"},
+		{"altered value", []string{good[0], `{"batch_id":1,"data":[3,4,5,9]}`, good[2]}, "", 1, "fingerprint"},
+		{"altered length", []string{good[0], `{"batch_id":1,"data":[3,4,9]}`, good[2]}, "", 1, "3 integers"},
+		{"incomplete batch emitted", []string{good[0], good[1], good[2], `{"batch_id":3,"data":[8]}`}, "", 3, "not a complete batch"},
+		{"unknown batch", []string{good[0], good[1], good[2], `{"batch_id":99,"data":[]}`}, "", 99, "not a complete batch"},
+		{"not json", []string{good[0], good[1], good[2], `{"batch_id":`}, "", -1, "line 4"},
+		{"unsorted line", []string{good[0], `{"batch_id":1,"data":[9,3,4,4]}`, good[2]}, "", -1, "line 2: wire: data[1]: 3 is less than the value before it, 9"},
+		{"empty output", nil, "", 0, "missing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := run(t, tt.lines)
+			var rep *Report
+			if tt.file != "" {
+				rep = runFile(t, tt.file)
+			} else {
+				rep = run(t, tt.lines)
+			}
 			if rep.OK() {
 				t.Fatalf("verify passed: %s", rep.Summary())
 			}
@@ -150,3 +197,133 @@ func TestVerifyGenerated(t *testing.T) {
 		t.Fatal("output of seed 11 verified against seed 12")
 	}
 }
+
+// TestVerifyLongLineInBoundedMemory verifies a file whose one line is a
+// batch of 4 segments of 5,000,000 integers: about 220 MB of JSON, 160 MB
+// of values (a tenth of that under the race detector). The input is
+// regenerated from its spec, which streams too, so everything verify
+// allocates is the file side's. It must allocate, over the whole run, less
+// than 32 MiB and less than an eighth of the line, and the heap sampled as
+// it runs must stay as far below the line's size.
+func TestVerifyLongLineInBoundedMemory(t *testing.T) {
+	segLen := 5_000_000
+	if raceEnabled || testing.Short() {
+		segLen = 500_000 // the race detector makes the long run slow
+	}
+	spec := gen.Spec{Segments: 4, MinLen: segLen, MaxLen: segLen, MinValue: 0, MaxValue: 1e10, Seed: 3}
+	const id = 5
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	size := writeGenerated(t, out, spec, id)
+	t.Logf("one line of %d integers, %.1f MB", 4*segLen, float64(size)/1e6)
+
+	runtime.GC()
+	base := sampleHeap()
+	var (
+		wg   sync.WaitGroup
+		stop = make(chan struct{})
+		peak uint64
+		n    int
+	)
+	wg.Go(func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			peak = max(peak, sampleHeap().heap)
+			n++
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	start := time.Now()
+	rep, err := Run(context.Background(), Config{OutFile: out, Generated: &Generated{Spec: spec, First: id, Batches: 1}})
+	took := time.Since(start)
+	close(stop)
+	wg.Wait()
+	after := sampleHeap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Batches != 1 || rep.Integers != int64(4*segLen) {
+		t.Fatalf("%s %v", rep.Summary(), rep.Problems)
+	}
+	allocated := after.allocs - base.allocs
+	t.Logf("verified in %v; allocated %.2f MiB in all; heap %.2f MiB before, peak %.2f MiB over %d samples",
+		took.Round(time.Millisecond), mib(allocated), mib(base.heap), mib(peak), n)
+	limit := min(32<<20, uint64(size)/8)
+	if allocated > limit {
+		t.Errorf("verify allocated %.1f MiB for a line of %.1f MiB, want under %.1f MiB", mib(allocated), mib(uint64(size)), mib(limit))
+	}
+	if peak > base.heap+limit {
+		t.Errorf("peak heap %.1f MiB, %.1f MiB above the heap before, want under %.1f MiB above", mib(peak), mib(peak-base.heap), mib(limit))
+	}
+}
+
+// writeGenerated writes batch id of spec, merged, as one output line to
+// path, a few thousand values at a time, and returns the file's size.
+func writeGenerated(t *testing.T, path string, spec gen.Spec, id int64) int64 {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	lens := spec.Batch(id, nil)
+	srcs := make([]merge.Source, len(lens))
+	for s, n := range lens {
+		g := &genSource{buf: make([]int64, 0, genChunk)}
+		g.g.Reset(spec, id, int64(s), n)
+		srcs[s] = g
+	}
+	m := merge.New(srcs...)
+	buf := make([]int64, genChunk)
+	line := wire.AppendOutputStart(nil, id)
+	for started := false; ; {
+		n, err := m.Read(buf)
+		line = wire.AppendInts(line, buf[:n], !started)
+		started = started || n > 0
+		if len(line) > 64<<10 || err != nil {
+			if _, werr := w.Write(line); werr != nil {
+				t.Fatal(werr)
+			}
+			line = line[:0]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	line = append(wire.AppendOutputEnd(line), '\n')
+	if _, err := w.Write(line); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+type heapSample struct{ heap, allocs uint64 }
+
+var heapMetrics = []metrics.Sample{
+	{Name: "/memory/classes/heap/objects:bytes"}, // live and not yet swept
+	{Name: "/gc/heap/allocs:bytes"},              // allocated since the process started
+}
+
+// sampleHeap reads the heap metrics. It is called from two goroutines in
+// turn, never at once.
+func sampleHeap() heapSample {
+	metrics.Read(heapMetrics)
+	return heapSample{heapMetrics[0].Value.Uint64(), heapMetrics[1].Value.Uint64()}
+}
+
+func mib(n uint64) float64 { return float64(n) / (1 << 20) }

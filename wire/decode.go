@@ -417,11 +417,18 @@ func (d *Decoder) finish(b []byte, s *Segment, closing int, output bool) *Error 
 // slotError builds the *Error for the problem recorded in field f's slot.
 func (d *Decoder) slotError(b []byte, f field) *Error {
 	sl := &d.slots[f]
+	return problemError(f, sl, b[sl.off], b[sl.off:max(sl.off, sl.end)])
+}
+
+// problemError builds the *Error for the problem recorded in sl, the slot of
+// field f: first is the first byte of the offending value and tok the
+// offending token (or its first 41 bytes or more; only 40 are shown).
+func problemError(f field, sl *slot, first byte, tok []byte) *Error {
 	e := &Error{Field: fieldNames[f], Offset: sl.off}
 	if sl.index >= 0 {
 		e.Field = "data[" + strconv.Itoa(sl.index) + "]"
 	}
-	tok := tokenText(b[sl.off:max(sl.off, sl.end)])
+	text := tokenText(tok)
 	switch sl.prob {
 	case problemNull:
 		e.Reason, e.Msg = ReasonMissing, "required field is null"
@@ -433,17 +440,17 @@ func (d *Decoder) slotError(b []byte, f field) *Error {
 		case f == fieldData && sl.index < 0:
 			want = "array"
 		}
-		e.Reason, e.Msg = ReasonType, "got "+kindName(b[sl.off])+", want "+want
+		e.Reason, e.Msg = ReasonType, "got "+kindName(first)+", want "+want
 	case problemNotInt:
-		e.Reason, e.Msg = ReasonNotInteger, tok+" is not an integer"
+		e.Reason, e.Msg = ReasonNotInteger, text+" is not an integer"
 	case problemOverflow:
-		e.Reason, e.Msg = ReasonRange, tok+" is outside the int64 range"
+		e.Reason, e.Msg = ReasonRange, text+" is outside the int64 range"
 	case problemNegative:
-		e.Reason, e.Msg = ReasonRange, tok+" is negative"
+		e.Reason, e.Msg = ReasonRange, text+" is negative"
 	case problemBelowOne:
-		e.Reason, e.Msg = ReasonRange, tok+" is less than 1"
+		e.Reason, e.Msg = ReasonRange, text+" is less than 1"
 	case problemUnsorted:
-		e.Reason, e.Msg = ReasonUnsorted, tok+" is less than the value before it, "+strconv.FormatInt(sl.prev, 10)
+		e.Reason, e.Msg = ReasonUnsorted, text+" is less than the value before it, "+strconv.FormatInt(sl.prev, 10)
 	}
 	return e
 }

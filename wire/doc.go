@@ -1,7 +1,8 @@
 // Package wire is segmerge's record format: the JSON of the segments that
 // producers write and of the merged batches that segmerge writes out. It
 // decodes input records (and output records, which verify reads back) and
-// appends both kinds to caller buffers.
+// appends both kinds to caller buffers. OutputScanner reads a file of output
+// records, one a line, in fixed memory however long a line is.
 //
 // An input record is one segment of a batch, or one chunk of a segment:
 //
@@ -15,7 +16,7 @@
 //
 // # What it must never do
 //
-// It knows nothing of Kafka: it sees byte slices. It never panics, whatever
+// It knows nothing of Kafka: it sees bytes. It never panics, whatever
 // the bytes. It uses no reflection in the hot path: the decoder is written by
 // hand because encoding/json decodes int arrays through reflection at only
 // about 4-5 M ints/s in the original setup (BenchmarkDecodeEncodingJSON

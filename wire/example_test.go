@@ -3,6 +3,8 @@ package wire_test
 import (
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/segmerge/segmerge/wire"
 )
@@ -53,4 +55,35 @@ func ExampleAppendSegment() {
 	// Output:
 	// {"batch_id":7,"segment_id":3,"segments":10,"chunk":0,"last":false,"data":[1,2]}
 	// {"batch_id":7,"segment_id":3,"segments":10,"data":[1,2]}
+}
+
+// counter is a DataFolder that counts values and keeps the largest.
+type counter struct{ n, max int64 }
+
+func (c *counter) Reset() { *c = counter{} }
+func (c *counter) Add(vals []int64) {
+	c.n += int64(len(vals))
+	c.max = vals[len(vals)-1]
+}
+
+func ExampleOutputScanner() {
+	file := strings.NewReader(`{"batch_id":7,"data":[1,1,2,9]}
+{"batch_id":8,"data":[3,5,4]}
+`)
+	sc := wire.NewOutputScanner(file, 64<<10)
+	for {
+		var c counter
+		s, err := sc.Scan(&c)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Printf("line %d: %v\n", sc.Line(), err)
+			continue
+		}
+		fmt.Printf("line %d: batch %d, %d values up to %d\n", sc.Line(), s.BatchID, c.n, c.max)
+	}
+	// Output:
+	// line 1: batch 7, 4 values up to 9
+	// line 2: wire: data[2]: 4 is less than the value before it, 5 (byte 26)
 }
