@@ -70,6 +70,13 @@ type Config struct {
 	// Without it only assigned partitions are waited for (a member of a
 	// group spread over processes, whose order is per partition).
 	Whole bool
+	// SegmentLayout says every batch is in the segment layout (segment s
+	// on partition s mod Partitions), so a batch whose records so far all
+	// sit on partition b mod Partitions is not also taken for the batch
+	// layout, which would add that partition to the ones that must move
+	// past it. Package consumer sets it for the lanes of a repartitioned
+	// topic, whose partitions are lanes of the segment layout.
+	SegmentLayout bool
 	// Timeout makes a batch final once this long has passed since its
 	// first record arrived, even if partitions that could complete it have
 	// not moved on (a producer that died mid-batch, with nothing after it).
@@ -332,7 +339,7 @@ func (a *Assembler) holders(b *Batch) []int32 {
 	if p <= 0 {
 		return nil
 	}
-	segLayout, batchLayout := true, true
+	segLayout, batchLayout := true, !a.cfg.SegmentLayout
 	for _, r := range b.records {
 		if r.Partition != int32(r.SegmentID%int64(p)) {
 			segLayout = false
