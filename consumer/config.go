@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/segmerge/segmerge/internal/progress"
@@ -17,6 +19,32 @@ const (
 	ModeConcurrent = "concurrent"
 )
 
+// Layouts: where the records of a batch sit, which decides how the work can
+// be spread over processes (see DESIGN.md and the README's "Scale out").
+const (
+	// LayoutSegment is the original layout, segment s of every batch on
+	// partition s mod P: a batch spans partitions, so one process must
+	// own them all, and its output is in ascending batch order.
+	LayoutSegment = "segment"
+	// LayoutBatch has every record of batch b on partition b mod P
+	// (produce --layout batch, or <topic>.by-batch written by the
+	// repartition stage): a batch sits whole in one partition, so the
+	// processes of a group split the partitions between them. Each
+	// partition is assembled on its own, in lanes when its records carry
+	// the repartition stage's headers (see lanes.go).
+	LayoutBatch = "batch"
+)
+
+// Stages: what a consume process does.
+const (
+	// StageMerge assembles and merges batches (Run).
+	StageMerge = "merge"
+	// StageRepartition re-keys a segment-layout topic by batch id into
+	// <topic>.by-batch (Repartition), so that the merge stage can run as
+	// many processes.
+	StageRepartition = "repartition"
+)
+
 // Config is a consumer run; start from DefaultConfig. Validate's errors name the command-line flag
 // that sets each field.
 type Config struct {
@@ -24,6 +52,11 @@ type Config struct {
 	Topic   string // default "segment-topic"
 	Group   string // default "segmerge"
 	Mode    string // default ModeSimple
+	// Layout is the input's layout, LayoutSegment (default) or
+	// LayoutBatch.
+	Layout string
+	// Stage is StageMerge (default) or StageRepartition.
+	Stage string
 	// Consumers is the number of group members in scalable mode; default
 	// one per partition of the topic.
 	Consumers int
@@ -49,10 +82,25 @@ type Config struct {
 	// could complete it have moved past it.
 	BatchTimeout time.Duration
 	// TransactionalID names the transactional producer that writes the
-	// output topic, the dead letters and the input offsets atomically;
-	// default "segmerge-<group>-<topic>". Stable across restarts, so a
-	// restarted consumer fences its crashed predecessor's transaction.
+	// output topic, the dead letters and the input offsets atomically.
+	// Kafka fences a producer when another one starts with its id, so every
+	// process of a group needs its own. Default, in the segment layout
+	// (one process owns every partition): "segmerge-<group>-<topic>",
+	// stable across restarts, so a restarted consumer fences its crashed
+	// predecessor's transaction at once. Default in the batch layout and
+	// the repartition stage (many processes share the group):
+	// "segmerge-<group>-<topic>-<host>-<pid>-<random>", new for every
+	// process; a crashed process's open transaction then ends only at
+	// TransactionTimeout. Either way the group's generation, sent with
+	// the transaction's offsets (KIP-447), fences a member that lost its
+	// partitions, so any id unique to the process is safe.
 	TransactionalID string
+	// TransactionTimeout is how long the broker lets a transaction stay
+	// open before aborting it: how long the output of a crashed process
+	// whose id nobody reuses stays in the way of read_committed readers.
+	// A transaction lasts about one CommitInterval. Default 10s (Kafka
+	// Streams' choice under exactly-once).
+	TransactionTimeout time.Duration
 	// SessionTimeout is how long the group waits for a member that stopped
 	// heartbeating (a crashed process) before giving its partitions away;
 	// a restarted consumer resumes after it. Default 10s.
@@ -68,17 +116,21 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: topic segment-topic, group segmerge,
-// simple mode, 10 segments a batch, commits every second, output records of
-// at most 512 KiB.
+// simple mode, segment layout, merge stage, 10 segments a batch, commits
+// every second, transactions of at most 10s, output records of at most
+// 512 KiB.
 func DefaultConfig() Config {
 	return Config{
-		Topic:          "segment-topic",
-		Group:          "segmerge",
-		Mode:           ModeSimple,
-		Segments:       10,
-		CommitInterval: time.Second,
-		SessionTimeout: 10 * time.Second,
-		MaxRecordBytes: 512 << 10,
+		Topic:              "segment-topic",
+		Group:              "segmerge",
+		Mode:               ModeSimple,
+		Layout:             LayoutSegment,
+		Stage:              StageMerge,
+		Segments:           10,
+		CommitInterval:     time.Second,
+		SessionTimeout:     10 * time.Second,
+		TransactionTimeout: 10 * time.Second,
+		MaxRecordBytes:     512 << 10,
 	}
 }
 
@@ -90,12 +142,36 @@ func (c *Config) transactional() bool {
 	return c.OutputTopic != "" && c.Mode != ModeScalable
 }
 
-// txnID returns the transactional id to use.
+// shared reports whether several processes may share the group: the batch
+// layout and the repartition stage spread partitions over processes.
+func (c *Config) shared() bool {
+	return c.Layout == LayoutBatch || c.Stage == StageRepartition
+}
+
+// txnID returns the transactional id to use (see TransactionalID). A
+// default unique to the process is chosen on the first call and kept in c,
+// so that a run uses one id throughout.
 func (c *Config) txnID() string {
 	if c.TransactionalID != "" {
 		return c.TransactionalID
 	}
-	return "segmerge-" + c.Group + "-" + c.Topic
+	id := "segmerge-" + c.Group + "-" + c.Topic
+	if c.shared() {
+		id += "-" + instance()
+		c.TransactionalID = id
+	}
+	return id
+}
+
+// instance names a run among the members of a group: host, pid and a
+// random part (two containers may share a host name and a pid, and one
+// process may run several consumers).
+func instance() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "host"
+	}
+	return fmt.Sprintf("%s-%d-%06x", host, os.Getpid(), rand.Uint32()&0xffffff)
 }
 
 // Validate rejects settings that make no sense, naming the flag at fault.
@@ -103,6 +179,12 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Mode != ModeSimple && c.Mode != ModeScalable && c.Mode != ModeConcurrent:
 		return fmt.Errorf("invalid --mode %q: must be simple, scalable or concurrent", c.Mode)
+	case c.Layout != LayoutSegment && c.Layout != LayoutBatch:
+		return fmt.Errorf("invalid --layout %q: must be segment or batch", c.Layout)
+	case c.Stage != StageMerge && c.Stage != StageRepartition:
+		return fmt.Errorf("invalid --stage %q: must be merge or repartition", c.Stage)
+	case (c.transactional() || c.Stage == StageRepartition) && (c.TransactionTimeout < 2*c.CommitInterval || c.TransactionTimeout < time.Second):
+		return fmt.Errorf("invalid --transaction-timeout %v: must be >= 1s and at least twice --commit-interval (%v): a transaction lasts about one commit interval", c.TransactionTimeout, c.CommitInterval)
 	case c.Consumers < 0:
 		return fmt.Errorf("invalid --consumers %d: must be >= 1 (or 0: one per partition)", c.Consumers)
 	case c.Consumers > 0 && c.Mode != ModeScalable:
