@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		hwm:         map[int32]int64{},
 		lastWritten: -1,
 	}
-	c.asm = assemble.New(c.asmCfg)
+	c.asm = c.newAssembler()
 	if cfg.ExitAtEnd {
 		if c.endAt, err = kafka.EndOffsets(ctx, adm, cfg.Topic); err != nil {
 			return Stats{}, err
@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	// transactional mode the member's own client (below), so that what it
 	// writes commits or aborts with the input offsets.
 	if !cfg.transactional() {
-		pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond))
+		pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond), kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)))
 		if err != nil {
 			return Stats{}, err
 		}
@@ -286,7 +286,9 @@ func (m *member) open(cfg *Config) error {
 	}
 	opts = append(append(kafka.Options(cfg.Brokers), opts...),
 		kgo.TransactionalID(cfg.txnID()),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)),
 	)
 	s, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -352,8 +354,11 @@ func (m *member) finish(ctx context.Context, offs map[int32]kgo.EpochOffset, aga
 		return fmt.Errorf("transaction %s: %w", c.cfg.txnID(), err) // fatal; Run explains a fence
 	case !committed && m.failures >= 5:
 		return fmt.Errorf("transaction %s aborted %d times in a row: %w", c.cfg.txnID(), m.failures, err)
-	case !committed:
+	case !committed && err != nil:
 		c.cfg.Log.Warn("transaction aborted; redoing from the last commit", "err", err)
+	case !committed:
+		// A rebalance: routine when several processes share the group.
+		c.cfg.Log.Info("transaction aborted by a rebalance; redoing from the last commit")
 	}
 	if !again {
 		return nil
@@ -389,6 +394,10 @@ func (m *member) options(cfg *Config) []kgo.Opt {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchMaxWait(500 * time.Millisecond),
+		// A transactional input (<topic>.by-batch) is read as committed,
+		// with its markers, whose offsets the position must pass.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.OnPartitionsAssigned(m.assigned),
 		kgo.OnPartitionsRevoked(m.revoked),

@@ -25,7 +25,7 @@ import (
 type core struct {
 	mu      sync.Mutex
 	cfg     *Config
-	asm     *assemble.Assembler
+	asm     assembler // see lanes.go
 	dlq     *deadLetters
 	prod    *producer
 	endAt   kafka.Offsets // -e: end offsets read at start; nil without -e
@@ -87,7 +87,7 @@ func (c *core) committed(offs map[int32]kgo.EpochOffset) {
 // starts over there, and sinks that keep what they wrote (a file) skip the
 // batches they already hold when those come again.
 func (c *core) rollback(owned map[int32]bool) {
-	c.asm = assemble.New(c.asmCfg)
+	c.asm = c.newAssembler()
 	for p := range owned {
 		s := c.base[p]
 		s.CaughtUp = s.Next >= c.hwm[p]
@@ -146,6 +146,13 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
 	for _, r := range rs {
 		if limit >= 0 && r.Offset >= limit {
 			break
+		}
+		if r.Attrs.IsControl() {
+			// A transaction marker (a transactional input, such as
+			// <topic>.by-batch): no data, but it takes an offset, which
+			// the position must pass to reach the end.
+			out = append(out, decoded{r: r})
+			continue
 		}
 		if err := dec.Decode(r.Value, &seg); err != nil {
 			reason := wire.ReasonNotJSON

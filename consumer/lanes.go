@@ -31,6 +31,14 @@ var (
 	_ assembler = (*lanes)(nil)
 )
 
+// newAssembler returns an empty assembler for the configured layout.
+func (c *core) newAssembler() assembler {
+	if c.cfg.Layout == LayoutBatch {
+		return newLanes(c.asmCfg)
+	}
+	return assemble.New(c.asmCfg)
+}
+
 // HeaderPartitions is the header the repartition stage adds, beside
 // HeaderSource, to every record it forwards: the source topic's partition
 // count, which numbers the merge stage's lanes.
