@@ -207,6 +207,8 @@ func (c *Config) Validate() error {
 		return errors.New("invalid --group: must not be empty")
 	case c.OutputTopic == c.Topic:
 		return fmt.Errorf("invalid --output-topic %q: must differ from the input --topic", c.OutputTopic)
+	case c.Stage == StageRepartition:
+		return c.validateRepartition()
 	case c.Sink == nil && c.OutputTopic == "":
 		return errors.New("nothing to write to: give --out-file, --output-topic or keep the console")
 	}
