@@ -28,6 +28,12 @@ var good = []string{
 
 func run(t *testing.T, lines []string) *Report {
 	t.Helper()
+	return runWith(t, lines, Config{})
+}
+
+// runWith verifies lines as an output file against input with cfg.
+func runWith(t *testing.T, lines []string, cfg Config) *Report {
+	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
 	out := filepath.Join(dir, "out.jsonl")
@@ -37,7 +43,8 @@ func run(t *testing.T, lines []string) *Report {
 		body += "\n"
 	}
 	os.WriteFile(out, []byte(body), 0o644)
-	rep, err := Run(context.Background(), Config{InputLog: in, OutFile: out})
+	cfg.InputLog, cfg.OutFile = in, out
+	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,5 +93,21 @@ func TestVerifyCatches(t *testing.T) {
 				t.Fatalf("summary %q", rep.Summary())
 			}
 		})
+	}
+}
+
+// --unordered takes batches in any order and still checks each once.
+func TestVerifyUnordered(t *testing.T) {
+	reordered := []string{good[2], good[0], good[1]}
+	if rep := runWith(t, reordered, Config{Unordered: true}); !rep.OK() || rep.Batches != 3 {
+		t.Fatalf("reordered, --unordered: %s %v", rep.Summary(), rep.Problems)
+	}
+	for _, lines := range [][]string{
+		{good[2], good[0], good[1], good[0]}, // a repeat
+		{good[2], good[1]},                   // a loss
+	} {
+		if rep := runWith(t, lines, Config{Unordered: true}); rep.OK() {
+			t.Fatalf("%v passed --unordered: %s", lines, rep.Summary())
+		}
 	}
 }
