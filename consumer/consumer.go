@@ -192,7 +192,10 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	c.mu.Unlock()
 	for i, m := range ms {
-		if serr != nil {
+		// After an error the core may have rolled back, or a transaction
+		// may have failed half ended: committing now could commit output
+		// with offsets that do not cover it. Abort; the next run redoes it.
+		if serr != nil || runErr != nil && m.sess != nil {
 			m.abandon(fctx)
 			continue
 		}
@@ -411,6 +414,11 @@ func (m *member) loop(ctx context.Context) error {
 	// Polls end after a short wait even when nothing arrives, so that an
 	// idle consumer still flushes, commits, and sees -e's end.
 	wait := min(c.cfg.CommitInterval, 250*time.Millisecond)
+	// A stop (Ctrl+C) cancels ctx, which ends the poll; work already
+	// begun (a flush, the end of a transaction) runs to its end under
+	// work instead of failing half done: a transaction cut off inside End
+	// stays open, and must not be mistaken for an abort.
+	work := context.WithoutCancel(ctx)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, wait)
 		fs := m.cl.PollFetches(pctx)
@@ -440,7 +448,7 @@ func (m *member) loop(ctx context.Context) error {
 			decs = decodeParallel(fs, c)
 		}
 		c.mu.Lock()
-		offs, err := m.process(ctx, fs, decs)
+		offs, err := m.process(work, fs, decs)
 		c.mu.Unlock()
 		m.cl.AllowRebalance()
 		if err != nil {
@@ -449,7 +457,7 @@ func (m *member) loop(ctx context.Context) error {
 		// Commit outside c.mu: a commit waits out a rebalance, and the
 		// rebalance waits for other members' callbacks, which take c.mu.
 		if offs != nil {
-			if err := m.finish(ctx, offs, true); err != nil {
+			if err := m.finish(work, offs, true); err != nil {
 				return err
 			}
 		}
@@ -467,13 +475,13 @@ func (m *member) loop(ctx context.Context) error {
 			// End the last transaction here, where an abort can be
 			// redone: it rolls back, and the loop reads again.
 			c.mu.Lock()
-			err := c.sync(ctx)
+			err := c.sync(work)
 			offs := m.offsets(nil)
 			c.mu.Unlock()
 			if err != nil {
 				return err
 			}
-			if err := m.finish(ctx, offs, true); err != nil {
+			if err := m.finish(work, offs, true); err != nil {
 				return err
 			}
 			if m.failures == 0 {

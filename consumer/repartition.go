@@ -193,6 +193,9 @@ func (r *repartitioner) loop(ctx context.Context) error {
 	}
 	r.ended = time.Now()
 	wait := min(r.cfg.CommitInterval, 250*time.Millisecond)
+	// A stop cancels ctx, which ends the poll; a transaction being ended
+	// runs to its end under work (see member.loop).
+	work := context.WithoutCancel(ctx)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, wait)
 		fs := r.sess.PollFetches(pctx)
@@ -216,11 +219,11 @@ func (r *repartitioner) loop(ctx context.Context) error {
 		var err error
 		fs.EachRecord(func(rec *kgo.Record) {
 			if err == nil {
-				err = r.forward(ctx, rec)
+				err = r.forward(work, rec)
 			}
 		})
 		if err == nil && time.Since(r.ended) >= r.cfg.CommitInterval {
-			err = r.end(ctx, true)
+			err = r.end(work, true)
 		}
 		// Rebalances wait for this point: between transactions, or with
 		// records of the open one that an abort would redo.
