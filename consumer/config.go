@@ -98,8 +98,11 @@ type Config struct {
 	// TransactionTimeout is how long the broker lets a transaction stay
 	// open before aborting it: how long the output of a crashed process
 	// whose id nobody reuses stays in the way of read_committed readers.
-	// A transaction lasts about one CommitInterval. Default 10s (Kafka
-	// Streams' choice under exactly-once).
+	// A transaction lasts about one CommitInterval, but ending it waits
+	// for a rebalance in progress, and a rebalance waits up to
+	// SessionTimeout for a member that died; a transaction the broker
+	// aborts meanwhile fences its producer. So it must exceed
+	// SessionTimeout by a margin (see Validate). Default 20s.
 	TransactionTimeout time.Duration
 	// SessionTimeout is how long the group waits for a member that stopped
 	// heartbeating (a crashed process) before giving its partitions away;
@@ -117,8 +120,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults: topic segment-topic, group segmerge,
 // simple mode, segment layout, merge stage, 10 segments a batch, commits
-// every second, transactions of at most 10s, output records of at most
-// 512 KiB.
+// every second, a 10s session, transactions of at most 20s, output records
+// of at most 512 KiB.
 func DefaultConfig() Config {
 	return Config{
 		Topic:              "segment-topic",
@@ -129,7 +132,7 @@ func DefaultConfig() Config {
 		Segments:           10,
 		CommitInterval:     time.Second,
 		SessionTimeout:     10 * time.Second,
-		TransactionTimeout: 10 * time.Second,
+		TransactionTimeout: 20 * time.Second,
 		MaxRecordBytes:     512 << 10,
 	}
 }
@@ -140,6 +143,12 @@ func DefaultConfig() Config {
 // transaction cannot span).
 func (c *Config) transactional() bool {
 	return c.OutputTopic != "" && c.Mode != ModeScalable
+}
+
+// minTransactionTimeout is the least TransactionTimeout that outlasts a
+// rebalance waiting for a crashed member, with a margin.
+func (c *Config) minTransactionTimeout() time.Duration {
+	return c.SessionTimeout + max(2*c.CommitInterval, 2*time.Second)
 }
 
 // shared reports whether several processes may share the group: the batch
@@ -183,8 +192,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid --layout %q: must be segment or batch", c.Layout)
 	case c.Stage != StageMerge && c.Stage != StageRepartition:
 		return fmt.Errorf("invalid --stage %q: must be merge or repartition", c.Stage)
-	case (c.transactional() || c.Stage == StageRepartition) && (c.TransactionTimeout < 2*c.CommitInterval || c.TransactionTimeout < time.Second):
-		return fmt.Errorf("invalid --transaction-timeout %v: must be >= 1s and at least twice --commit-interval (%v): a transaction lasts about one commit interval", c.TransactionTimeout, c.CommitInterval)
+	case (c.transactional() || c.Stage == StageRepartition) && c.TransactionTimeout < c.minTransactionTimeout():
+		return fmt.Errorf("invalid --transaction-timeout %v: must be at least %v, --session-timeout plus the larger of 2s and twice --commit-interval: ending a transaction can wait out a rebalance, which waits up to --session-timeout for a crashed member", c.TransactionTimeout, c.minTransactionTimeout())
 	case c.Consumers < 0:
 		return fmt.Errorf("invalid --consumers %d: must be >= 1 (or 0: one per partition)", c.Consumers)
 	case c.Consumers > 0 && c.Mode != ModeScalable:

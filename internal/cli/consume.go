@@ -187,7 +187,7 @@ Then merge <topic>.by-batch with --layout batch.`,
 	f.StringVar(&cfg.Layout, "layout", cfg.Layout, "segment: a batch spans every partition (one process per group); batch: a batch sits in one partition (any number of processes per group)")
 	f.StringVar(&cfg.Stage, "stage", cfg.Stage, "merge: assemble and merge batches; repartition: re-key a segment-layout topic by batch id into <topic>.by-batch")
 	f.StringVar(&cfg.TransactionalID, "transactional-id", "", "transactional id for --output-topic, one per process (default segmerge-<group>-<topic>; with --layout batch or --stage repartition, -<host>-<pid>-<random> added)")
-	f.DurationVar(&cfg.TransactionTimeout, "transaction-timeout", cfg.TransactionTimeout, "the broker aborts a transaction open this long (how long a crashed process's output blocks read_committed readers)")
+	f.DurationVar(&cfg.TransactionTimeout, "transaction-timeout", cfg.TransactionTimeout, "the broker aborts a transaction open this long (how long a crashed process's output blocks read_committed readers); at least --session-timeout + 2s")
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
 	return cmd
