@@ -181,6 +181,7 @@ type repartitioner struct {
 	records  int64 // forwarded in the open transaction
 	bad      int64 // dead-lettered in the open transaction
 	ended    time.Time
+	polled   bool // records polled since the last end
 	asked    time.Time
 	failures int
 	dec      wire.Decoder
@@ -218,11 +219,16 @@ func (r *repartitioner) loop(ctx context.Context) error {
 		}
 		var err error
 		fs.EachRecord(func(rec *kgo.Record) {
+			r.polled = true
 			if err == nil {
 				err = r.forward(work, rec)
 			}
 		})
-		if err == nil && time.Since(r.ended) >= r.cfg.CommitInterval {
+		// A transaction with nothing polled has nothing to commit; ending
+		// it anyway costs a round of requests and, with no offsets, holds
+		// the session's rebalance callbacks back for a moment (kgo waits
+		// 500ms after a commit it cannot tell is KIP-447 safe).
+		if err == nil && r.polled && time.Since(r.ended) >= r.cfg.CommitInterval {
 			err = r.end(work, true)
 		}
 		// Rebalances wait for this point: between transactions, or with
@@ -278,7 +284,7 @@ func (r *repartitioner) end(ctx context.Context, again bool) error {
 		return fmt.Errorf("flush %s: %w", r.cfg.OutputTopic, err)
 	}
 	committed, err := r.sess.End(ctx, kgo.TryCommit)
-	r.ended = time.Now()
+	r.ended, r.polled = time.Now(), false
 	if committed {
 		r.st.Records += r.records
 		r.st.Bad += r.bad
