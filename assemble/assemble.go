@@ -74,6 +74,13 @@ type Config struct {
 	// Without it only assigned partitions are waited for (a member of a
 	// group spread over processes, whose order is per partition).
 	Whole bool
+	// SegmentLayout says every batch is in the segment layout (segment s
+	// on partition s mod Partitions), so a batch whose records so far all
+	// sit on partition b mod Partitions is not also taken for the batch
+	// layout, which would add that partition to the ones that must move
+	// past it. Package consumer sets it for the lanes of a repartitioned
+	// topic, whose partitions are lanes of the segment layout.
+	SegmentLayout bool
 	// Timeout makes a batch final once this long has passed since its
 	// first record arrived, even if partitions that could complete it have
 	// not moved on (a producer that died mid-batch, with nothing after it).
@@ -361,15 +368,7 @@ func (a *Assembler) holders(b *Batch) []int32 {
 	if p <= 0 {
 		return nil
 	}
-	segLayout, batchLayout := true, true
-	for _, r := range b.places {
-		if r.partition != int32(r.segment%int64(p)) {
-			segLayout = false
-		}
-		if r.partition != int32(b.ID%int64(p)) {
-			batchLayout = false
-		}
-	}
+	segLayout, batchLayout := a.layout(b, p)
 	var hs []int32
 	switch {
 	case segLayout || batchLayout:
@@ -389,6 +388,18 @@ func (a *Assembler) holders(b *Batch) []int32 {
 		}
 	}
 	return hs
+}
+
+// layout reports which layouts b's records fit, on p partitions: all on
+// partition segment mod p (segment layout), all on b mod p (batch layout;
+// never with Config.SegmentLayout).
+func (a *Assembler) layout(b *Batch, p int32) (seg, bat bool) {
+	seg, bat = true, !a.cfg.SegmentLayout
+	for _, r := range b.places {
+		seg = seg && r.partition == int32(r.segment%int64(p))
+		bat = bat && r.partition == int32(b.ID%int64(p))
+	}
+	return seg, bat
 }
 
 // Merged says released batch b has been merged and written (or its records

@@ -165,10 +165,6 @@ func (a *Assembler) couldHold(b *Batch, q int32, s int64) bool {
 	if p <= 0 {
 		return true
 	}
-	seg, bat := true, true
-	for _, r := range b.places {
-		seg = seg && r.partition == int32(r.segment%int64(p))
-		bat = bat && r.partition == int32(b.ID%int64(p))
-	}
+	seg, bat := a.layout(b, p)
 	return !seg && !bat || seg && q == int32(s%int64(p)) || bat && q == int32(b.ID%int64(p))
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/segmerge/segmerge/internal/progress"
@@ -17,6 +19,32 @@ const (
 	ModeConcurrent = "concurrent"
 )
 
+// Layouts: where the records of a batch sit, which decides how the work can
+// be spread over processes (see DESIGN.md and the README's "Scale out").
+const (
+	// LayoutSegment is the original layout, segment s of every batch on
+	// partition s mod P: a batch spans partitions, so one process must
+	// own them all, and its output is in ascending batch order.
+	LayoutSegment = "segment"
+	// LayoutBatch has every record of batch b on partition b mod P
+	// (produce --layout batch, or <topic>.by-batch written by the
+	// repartition stage): a batch sits whole in one partition, so the
+	// processes of a group split the partitions between them. Each
+	// partition is assembled on its own, in lanes when its records carry
+	// the repartition stage's headers (see lanes.go).
+	LayoutBatch = "batch"
+)
+
+// Stages: what a consume process does.
+const (
+	// StageMerge assembles and merges batches (Run).
+	StageMerge = "merge"
+	// StageRepartition re-keys a segment-layout topic by batch id into
+	// <topic>.by-batch (Repartition), so that the merge stage can run as
+	// many processes.
+	StageRepartition = "repartition"
+)
+
 // Config is a consumer run; start from DefaultConfig. Validate's errors name the command-line flag
 // that sets each field.
 type Config struct {
@@ -24,6 +52,11 @@ type Config struct {
 	Topic   string // default "segment-topic"
 	Group   string // default "segmerge"
 	Mode    string // default ModeSimple
+	// Layout is the input's layout, LayoutSegment (default) or
+	// LayoutBatch.
+	Layout string
+	// Stage is StageMerge (default) or StageRepartition.
+	Stage string
 	// Consumers is the number of group members in scalable mode; default
 	// one per partition of the topic.
 	Consumers int
@@ -49,10 +82,28 @@ type Config struct {
 	// could complete it have moved past it.
 	BatchTimeout time.Duration
 	// TransactionalID names the transactional producer that writes the
-	// output topic, the dead letters and the input offsets atomically;
-	// default "segmerge-<group>-<topic>". Stable across restarts, so a
-	// restarted consumer fences its crashed predecessor's transaction.
+	// output topic, the dead letters and the input offsets atomically.
+	// Kafka fences a producer when another one starts with its id, so every
+	// process of a group needs its own. Default, in the segment layout
+	// (one process owns every partition): "segmerge-<group>-<topic>",
+	// stable across restarts, so a restarted consumer fences its crashed
+	// predecessor's transaction at once. Default in the batch layout and
+	// the repartition stage (many processes share the group):
+	// "segmerge-<group>-<topic>-<host>-<pid>-<random>", new for every
+	// process; a crashed process's open transaction then ends only at
+	// TransactionTimeout. Either way the group's generation, sent with
+	// the transaction's offsets (KIP-447), fences a member that lost its
+	// partitions, so any id unique to the process is safe.
 	TransactionalID string
+	// TransactionTimeout is how long the broker lets a transaction stay
+	// open before aborting it: how long the output of a crashed process
+	// whose id nobody reuses stays in the way of read_committed readers.
+	// A transaction lasts about one CommitInterval, but ending it waits
+	// for a rebalance in progress, and a rebalance waits up to
+	// SessionTimeout for a member that died; a transaction the broker
+	// aborts meanwhile fences its producer. So it must exceed
+	// SessionTimeout by a margin (see Validate). Default 20s.
+	TransactionTimeout time.Duration
 	// SessionTimeout is how long the group waits for a member that stopped
 	// heartbeating (a crashed process) before giving its partitions away;
 	// a restarted consumer resumes after it. Default 10s.
@@ -74,18 +125,22 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: topic segment-topic, group segmerge,
-// simple mode, 10 segments a batch, commits every second, output records of
-// at most 512 KiB.
+// simple mode, segment layout, merge stage, 10 segments a batch, commits
+// every second, a 10s session, transactions of at most 20s, output records
+// of at most 512 KiB, a 512 MiB memory budget.
 func DefaultConfig() Config {
 	return Config{
-		Topic:          "segment-topic",
-		Group:          "segmerge",
-		Mode:           ModeSimple,
-		Segments:       10,
-		CommitInterval: time.Second,
-		SessionTimeout: 10 * time.Second,
-		MaxRecordBytes: 512 << 10,
-		Memory:         DefaultMemory,
+		Topic:              "segment-topic",
+		Group:              "segmerge",
+		Mode:               ModeSimple,
+		Layout:             LayoutSegment,
+		Stage:              StageMerge,
+		Segments:           10,
+		CommitInterval:     time.Second,
+		SessionTimeout:     10 * time.Second,
+		TransactionTimeout: 20 * time.Second,
+		MaxRecordBytes:     512 << 10,
+		Memory:             DefaultMemory,
 	}
 }
 
@@ -97,12 +152,42 @@ func (c *Config) transactional() bool {
 	return c.OutputTopic != "" && c.Mode != ModeScalable
 }
 
-// txnID returns the transactional id to use.
+// minTransactionTimeout is the least TransactionTimeout that outlasts a
+// rebalance waiting for a crashed member, with a margin.
+func (c *Config) minTransactionTimeout() time.Duration {
+	return c.SessionTimeout + max(2*c.CommitInterval, 2*time.Second)
+}
+
+// shared reports whether several processes may share the group: the batch
+// layout and the repartition stage spread partitions over processes.
+func (c *Config) shared() bool {
+	return c.Layout == LayoutBatch || c.Stage == StageRepartition
+}
+
+// txnID returns the transactional id to use (see TransactionalID). A
+// default unique to the process is chosen on the first call and kept in c,
+// so that a run uses one id throughout.
 func (c *Config) txnID() string {
 	if c.TransactionalID != "" {
 		return c.TransactionalID
 	}
-	return "segmerge-" + c.Group + "-" + c.Topic
+	id := "segmerge-" + c.Group + "-" + c.Topic
+	if c.shared() {
+		id += "-" + instance()
+		c.TransactionalID = id
+	}
+	return id
+}
+
+// instance names a run among the members of a group: host, pid and a
+// random part (two containers may share a host name and a pid, and one
+// process may run several consumers).
+func instance() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "host"
+	}
+	return fmt.Sprintf("%s-%d-%06x", host, os.Getpid(), rand.Uint32()&0xffffff)
 }
 
 // Validate rejects settings that make no sense, naming the flag at fault.
@@ -110,6 +195,12 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Mode != ModeSimple && c.Mode != ModeScalable && c.Mode != ModeConcurrent:
 		return fmt.Errorf("invalid --mode %q: must be simple, scalable or concurrent", c.Mode)
+	case c.Layout != LayoutSegment && c.Layout != LayoutBatch:
+		return fmt.Errorf("invalid --layout %q: must be segment or batch", c.Layout)
+	case c.Stage != StageMerge && c.Stage != StageRepartition:
+		return fmt.Errorf("invalid --stage %q: must be merge or repartition", c.Stage)
+	case (c.transactional() || c.Stage == StageRepartition) && c.TransactionTimeout < c.minTransactionTimeout():
+		return fmt.Errorf("invalid --transaction-timeout %v: must be at least %v, --session-timeout plus the larger of 2s and twice --commit-interval: ending a transaction can wait out a rebalance, which waits up to --session-timeout for a crashed member", c.TransactionTimeout, c.minTransactionTimeout())
 	case c.Consumers < 0:
 		return fmt.Errorf("invalid --consumers %d: must be >= 1 (or 0: one per partition)", c.Consumers)
 	case c.Consumers > 0 && c.Mode != ModeScalable:
@@ -134,6 +225,8 @@ func (c *Config) Validate() error {
 		return errors.New("invalid --group: must not be empty")
 	case c.OutputTopic == c.Topic:
 		return fmt.Errorf("invalid --output-topic %q: must differ from the input --topic", c.OutputTopic)
+	case c.Stage == StageRepartition:
+		return c.validateRepartition()
 	case c.Sink == nil && c.OutputTopic == "":
 		return errors.New("nothing to write to: give --out-file, --output-topic or keep the console")
 	}

@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		// scalable mode's members cannot be rolled back together.
 		c.asmCfg.StreamAbove = lim.streamAbove
 	}
-	c.asm = assemble.New(c.asmCfg)
+	c.asm = c.newAssembler()
 	if cfg.ExitAtEnd {
 		if c.endAt, err = kafka.EndOffsets(ctx, adm, cfg.Topic); err != nil {
 			return Stats{}, err
@@ -122,7 +122,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	// transactional mode the member's own client (below), so that what it
 	// writes commits or aborts with the input offsets.
 	if !cfg.transactional() {
-		pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedBytes(lim.produceBuffer))
+		pcl, err := kafka.Client(cfg.Brokers, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedBytes(lim.produceBuffer),
+			kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)))
 		if err != nil {
 			return Stats{}, err
 		}
@@ -213,7 +214,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	c.mu.Unlock()
 	for i, m := range ms {
-		if serr != nil || streaming && m.sess != nil {
+		// After an error the core may have rolled back, or a transaction
+		// may have failed half ended: committing now could commit output
+		// with offsets that do not cover it; and a batch stopped while it
+		// streamed has part of it in the transaction. Abort; the next run
+		// redoes it.
+		if serr != nil || m.sess != nil && (runErr != nil || streaming) {
 			m.abandon(fctx)
 			continue
 		}
@@ -311,9 +317,10 @@ func (m *member) open(cfg *Config) error {
 	}
 	opts = append(append(kafka.Options(cfg.Brokers), opts...),
 		kgo.TransactionalID(cfg.txnID()),
-		kgo.TransactionTimeout(txnTimeout),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.MaxBufferedBytes(m.c.lim.produceBuffer),
+		kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)),
 	)
 	s, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -383,8 +390,11 @@ func (m *member) finish(ctx context.Context, offs map[int32]kgo.EpochOffset, aga
 		return fmt.Errorf("transaction %s: %w", c.cfg.txnID(), err) // fatal; Run explains a fence
 	case !committed && m.failures >= 5:
 		return fmt.Errorf("transaction %s aborted %d times in a row: %w", c.cfg.txnID(), m.failures, err)
-	case !committed:
+	case !committed && err != nil:
 		c.cfg.Log.Warn("transaction aborted; redoing from the last commit", "err", err)
+	case !committed:
+		// A rebalance: routine when several processes share the group.
+		c.cfg.Log.Info("transaction aborted by a rebalance; redoing from the last commit")
 	}
 	if !again {
 		return nil
@@ -419,6 +429,10 @@ func (m *member) options(cfg *Config) []kgo.Opt {
 		kgo.ConsumeResetOffset(reset),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		// A transactional input (<topic>.by-batch) is read as committed,
+		// with its markers, whose offsets the position must pass.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		// kgo's 3s heartbeat must come well inside a shorter session.
 		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
@@ -434,6 +448,11 @@ func (m *member) loop(ctx context.Context) error {
 	// Polls end after a short wait even when nothing arrives, so that an
 	// idle consumer still flushes, commits, and sees -e's end.
 	wait := min(c.cfg.CommitInterval, 250*time.Millisecond)
+	// A stop (Ctrl+C) cancels ctx, which ends the poll; work already
+	// begun (a flush, the end of a transaction) runs to its end under
+	// work instead of failing half done: a transaction cut off inside End
+	// stays open, and must not be mistaken for an abort.
+	work := context.WithoutCancel(ctx)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, wait)
 		fs := m.cl.PollFetches(pctx)
@@ -466,7 +485,7 @@ func (m *member) loop(ctx context.Context) error {
 			decs = decodeParallel(fs, c)
 		}
 		c.mu.Lock()
-		offs, err := m.process(ctx, fs, decs)
+		offs, err := m.process(work, fs, decs)
 		redo := errors.Is(err, errRedo)
 		if redo && m.sess == nil {
 			m.rewind() // before AllowRebalance, as SetOffsets asks
@@ -476,7 +495,7 @@ func (m *member) loop(ctx context.Context) error {
 		c.mu.Unlock()
 		m.cl.AllowRebalance()
 		if redo {
-			if err := m.redo(ctx); err != nil {
+			if err := m.redo(work); err != nil {
 				return err
 			}
 			continue
@@ -487,7 +506,7 @@ func (m *member) loop(ctx context.Context) error {
 		// Commit outside c.mu: a commit waits out a rebalance, and the
 		// rebalance waits for other members' callbacks, which take c.mu.
 		if offs != nil {
-			if err := m.finish(ctx, offs, true); err != nil {
+			if err := m.finish(work, offs, true); err != nil {
 				return err
 			}
 		}
@@ -507,13 +526,13 @@ func (m *member) loop(ctx context.Context) error {
 			// End the last transaction here, where an abort can be
 			// redone: it rolls back, and the loop reads again.
 			c.mu.Lock()
-			err := c.sync(ctx)
+			err := c.sync(work)
 			offs := m.offsets(nil)
 			c.mu.Unlock()
 			if err != nil {
 				return err
 			}
-			if err := m.finish(ctx, offs, true); err != nil {
+			if err := m.finish(work, offs, true); err != nil {
 				return err
 			}
 			if m.failures == 0 {

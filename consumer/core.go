@@ -24,7 +24,7 @@ import (
 type core struct {
 	mu      sync.Mutex
 	cfg     *Config
-	asm     *assemble.Assembler
+	asm     assembler // see lanes.go
 	dlq     *deadLetters
 	prod    *producer
 	endAt   kafka.Offsets // -e: end offsets read at start; nil without -e
@@ -104,10 +104,7 @@ func (c *core) committed(offs map[int32]kgo.EpochOffset) {
 // batches they already hold when those come again.
 func (c *core) rollback(owned map[int32]bool) {
 	c.settle() // what was queued lands first; an error stays for the next drain
-	c.asm = assemble.New(c.asmCfg)
-	for id, why := range c.refused {
-		c.asm.Refuse(id, why)
-	}
+	c.asm = c.newAssembler()
 	c.stream, c.begun, c.dirty = nil, false, false
 	for p := range owned {
 		s := c.base[p]
@@ -187,6 +184,13 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
 	for _, r := range rs {
 		if limit >= 0 && r.Offset >= limit {
 			break
+		}
+		if r.Attrs.IsControl() {
+			// A transaction marker (a transactional input, such as
+			// <topic>.by-batch): no data, but it takes an offset, which
+			// the position must pass to reach the end.
+			out = append(out, decoded{r: r})
+			continue
 		}
 		// The data is decoded straight into memory the record keeps.
 		if err := dec.DecodeInto(r.Value, &seg, make([]int64, 0, wire.CountUpperBound(r.Value))); err != nil {

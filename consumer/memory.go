@@ -135,10 +135,3 @@ func FormatBytes(n int64) string {
 	}
 	return strconv.FormatInt(n, 10) + "B"
 }
-
-// txnTimeout is the transaction timeout of the transactional output. A
-// streaming batch is written in one transaction, so this bounds how long one
-// huge batch may take to arrive and merge (10 segments × 10,000,000 integers
-// take about 10 s here); brokers cap it at transaction.max.timeout.ms
-// (15 min by default).
-const txnTimeout = 2 * time.Minute

@@ -29,7 +29,7 @@ import (
 // the transaction holding earlier batches is committed before it begins,
 // and none is committed while it streams (a commit then would publish part
 // of a batch). Its size in time is therefore bounded by the transaction
-// timeout (txnTimeout).
+// timeout (--transaction-timeout).
 //
 // A chunk that never comes (the assembler finds the batch Broken) means
 // part of a bad batch has been written. The core undoes it: the sinks

@@ -70,6 +70,7 @@ type Writer struct {
 	skipThrough int64 // batches with ids up to this are already written (see Open)
 	skipping    bool  // the current batch is one of them
 	skipped     int64
+	all         bool // WriteAll: never skip
 }
 
 // NewWriter renders batches in format onto w. If flushEachBatch, every
@@ -100,7 +101,20 @@ type Skipper interface {
 }
 
 // SkipThrough implements Skipper.
-func (w *Writer) SkipThrough(id int64) { w.skipThrough = max(w.skipThrough, id) }
+func (w *Writer) SkipThrough(id int64) {
+	if !w.all {
+		w.skipThrough = max(w.skipThrough, id)
+	}
+}
+
+// WriteAll makes w write every batch it is given: it forgets the last batch
+// id found by Open and ignores SkipThrough. Skipping by id is right only
+// while batch ids ascend (rule 2 of Open's protocol); a member of a group
+// spread over processes can be given a partition whose batches lie below
+// the ones it wrote, and skipping them would lose them. Its file is then at
+// least once: a batch read again after a crash or a rebalance is written
+// again.
+func (w *Writer) WriteAll() { w.skipThrough, w.all = -1, true }
 
 // SkipThrough implements Skipper for the sinks in m that do.
 func (m Multi) SkipThrough(id int64) {

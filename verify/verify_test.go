@@ -40,22 +40,36 @@ var good = []string{
 // input.
 func run(t *testing.T, lines []string) *Report {
 	t.Helper()
+	return runWith(t, lines, Config{})
+}
+
+// runWith verifies lines, each ended by a newline, as an output file
+// against input with cfg.
+func runWith(t *testing.T, lines []string, cfg Config) *Report {
+	t.Helper()
 	body := strings.Join(lines, "\n")
 	if len(lines) > 0 {
 		body += "\n"
 	}
-	return runFile(t, body)
+	return runFileWith(t, body, cfg)
 }
 
 // runFile verifies the output file body against input.
 func runFile(t *testing.T, body string) *Report {
+	t.Helper()
+	return runFileWith(t, body, Config{})
+}
+
+// runFileWith verifies the output file body against input with cfg.
+func runFileWith(t *testing.T, body string, cfg Config) *Report {
 	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
 	out := filepath.Join(dir, "out.jsonl")
 	os.WriteFile(in, []byte(input), 0o644)
 	os.WriteFile(out, []byte(body), 0o644)
-	rep, err := Run(context.Background(), Config{InputLog: in, OutFile: out})
+	cfg.InputLog, cfg.OutFile = in, out
+	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,3 +341,19 @@ func sampleHeap() heapSample {
 }
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
+
+// --unordered takes batches in any order and still checks each once.
+func TestVerifyUnordered(t *testing.T) {
+	reordered := []string{good[2], good[0], good[1]}
+	if rep := runWith(t, reordered, Config{Unordered: true}); !rep.OK() || rep.Batches != 3 {
+		t.Fatalf("reordered, --unordered: %s %v", rep.Summary(), rep.Problems)
+	}
+	for _, lines := range [][]string{
+		{good[2], good[0], good[1], good[0]}, // a repeat
+		{good[2], good[1]},                   // a loss
+	} {
+		if rep := runWith(t, lines, Config{Unordered: true}); rep.OK() {
+			t.Fatalf("%v passed --unordered: %s", lines, rep.Summary())
+		}
+	}
+}

@@ -63,7 +63,8 @@ written, leaves the group and exits 0.
 modes): the merged records, the dead letters and the input offsets of exactly
 the batches written commit together, so read_committed readers see each batch
 once after any crash. Scalable mode splits a batch's offsets over several
-members and writes the topic at least once.
+members and writes the topic at least once. Batch b goes to partition b mod P
+of the output topic.
 
 --out-file is exactly once across crashes: it is fsynced before every offset
 commit, and a restarted consumer resumes it, cutting a torn last line and
@@ -73,14 +74,52 @@ order). Use --overwrite to start the file afresh, and one file per group.
 --memory is the consumer's footprint, whatever the size of a batch: fetch
 buffers, records held while batches assemble and output buffers are shares of
 it, partitions that run ahead are paused, and the Go heap grows to it before
-it is collected (so expect the process to use about that much). A batch too large for its share
-is merged while its chunks arrive (produce --chunk-size), its output line
-growing as it merges; with --output-topic it is written in a transaction of
-its own.`,
+it is collected (so expect the process to use about that much). A batch too
+large for its share is merged while its chunks arrive (produce --chunk-size),
+its output line growing as it merges; with --output-topic it is written in a
+transaction of its own (so within --transaction-timeout).
+
+Several processes (scale out). In the segment layout (the default) a batch
+spans every partition, so one process must own them all: start one process
+per group. With --layout batch (a topic written by produce --layout batch, or
+<topic>.by-batch written by --stage repartition) a batch sits whole in one
+partition: start any number of processes with the same -g and they split the
+partitions; members may join, leave or crash at any time. Then:
+  - --output-topic is the exactly-once sink: a rebalance aborts the open
+    transactions and the new owners redo them from the last commit, so a
+    read_committed reader sees every batch once. Partition p of the output
+    topic holds batches in ascending order; across partitions there is no
+    order.
+  - --out-file holds what this process wrote, and is at least once, not
+    exactly once: a batch redone after a rebalance or a crash can be in two
+    processes' files (or twice in one), and batch ids in a file do not
+    ascend. Re-read batches are not skipped.
+  - Each process needs its own transactional id: the default is
+    segmerge-<group>-<topic>-<host>-<pid>-<random>, new for each process. A
+    crashed process's open transaction then ends only when the broker aborts
+    it after --transaction-timeout, and read_committed readers of the
+    partitions it wrote wait until then. Give each instance a stable
+    --transactional-id of its own (a StatefulSet pod name, say) and a
+    restart fences its predecessor at once instead.
+
+--stage repartition is the first stage for the segment layout: it reads
+--topic and writes every record unchanged to <topic>.by-batch (or
+--output-topic), keyed by batch id on partition batch_id mod P, in
+transactions that commit the input offsets with it; records it cannot
+decode go to <topic>.dlq. It has its own group (default
+segmerge-repartition) and scales like the merge stage, by adding processes.
+Then merge <topic>.by-batch with --layout batch.`,
 		Example: `  segmerge consume                                  # follow the topic, print batches
   segmerge consume -e --from-beginning --out-file out.jsonl   # run again after a crash: resumes
   segmerge consume --mode concurrent -e --output-topic merged
-  segmerge consume --mode scalable --consumers 10 -c 100 -g team-a`,
+  segmerge consume --mode scalable --consumers 10 -c 100 -g team-a
+
+  # batch layout: run this in as many processes as you like
+  segmerge consume --layout batch -t by-batch -g merge --output-topic merged
+
+  # segment layout over many processes: two stages, each with its own group
+  segmerge consume --stage repartition --from-beginning        # any number of these
+  segmerge consume --layout batch -t segment-topic.by-batch --from-beginning --output-topic merged`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			bs, err := resolveBrokers(brokers)
@@ -90,6 +129,9 @@ its own.`,
 			cfg.Brokers = bs
 			if cfg.Memory, err = consumer.ParseBytes(memory); err != nil {
 				return usage(fmt.Errorf("invalid --memory: %w", err))
+			}
+			if cfg.Stage == consumer.StageRepartition {
+				return repartition(cmd, e, cfg, outFile, console)
 			}
 			fileFormat, err := sink.ParseFormat(format)
 			if err != nil {
@@ -103,8 +145,15 @@ its own.`,
 				console = outFile == "" && cfg.OutputTopic == ""
 			}
 			var sinks sink.Multi
+			// In the batch layout this process's batch ids do not ascend:
+			// skipping ids it has passed would lose batches.
+			all := cfg.Layout == consumer.LayoutBatch
 			if console {
-				sinks = append(sinks, sink.NewWriter(e.stdout, consoleFormat, true))
+				w := sink.NewWriter(e.stdout, consoleFormat, true)
+				if all {
+					w.WriteAll()
+				}
+				sinks = append(sinks, w)
 			}
 			var file *sink.Writer
 			if outFile != "" {
@@ -113,7 +162,9 @@ its own.`,
 					return fmt.Errorf("open --out-file: %w", err)
 				}
 				defer f.Close()
-				if last >= 0 {
+				if all {
+					f.WriteAll()
+				} else if last >= 0 {
 					e.logger().Info("resuming --out-file: batches up to the last one in it are not written again", "file", outFile, "last_batch", last)
 				}
 				file = f
@@ -184,7 +235,10 @@ its own.`,
 	f.BoolVar(&console, "console", false, "write batches to stdout too (default: only when no other output is given)")
 	f.DurationVar(&cfg.CommitInterval, "commit-interval", cfg.CommitInterval, "flush output and commit offsets this often")
 	f.DurationVar(&cfg.BatchTimeout, "batch-timeout", 0, "dead-letter a batch still incomplete this long after its first record (0: wait until its partitions move past it)")
-	f.StringVar(&cfg.TransactionalID, "transactional-id", "", "transactional id for --output-topic (default segmerge-<group>-<topic>; one per consumer process)")
+	f.StringVar(&cfg.Layout, "layout", cfg.Layout, "segment: a batch spans every partition (one process per group); batch: a batch sits in one partition (any number of processes per group)")
+	f.StringVar(&cfg.Stage, "stage", cfg.Stage, "merge: assemble and merge batches; repartition: re-key a segment-layout topic by batch id into <topic>.by-batch")
+	f.StringVar(&cfg.TransactionalID, "transactional-id", "", "transactional id for --output-topic, one per process (default segmerge-<group>-<topic>; with --layout batch or --stage repartition, -<host>-<pid>-<random> added)")
+	f.DurationVar(&cfg.TransactionTimeout, "transaction-timeout", cfg.TransactionTimeout, "the broker aborts a transaction open this long (how long a crashed process's output blocks read_committed readers); at least --session-timeout + 2s")
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
 	f.StringVar(&memory, "memory", memory, "memory budget (e.g. 64MiB, 1GiB): fetch, held-batch and output limits derive from it; a batch too large for it is merged as it streams in")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
@@ -195,4 +249,36 @@ its own.`,
 	f.StringVar(&cpuProf, "cpu-profile", "", "write a CPU profile of the run to FILE (for go tool pprof)")
 	f.MarkHidden("cpu-profile")
 	return cmd
+}
+
+// repartition runs --stage repartition.
+func repartition(cmd *cobra.Command, e *env, cfg consumer.Config, outFile string, console bool) error {
+	switch {
+	case outFile != "":
+		return usage(errors.New("--stage repartition writes only <topic>.by-batch: drop --out-file"))
+	case console:
+		return usage(errors.New("--stage repartition writes only <topic>.by-batch: drop --console"))
+	}
+	if !cmd.Flags().Changed("group") {
+		// Not the merge stage's group: the stages read different topics
+		// and must not rebalance each other.
+		cfg.Group = "segmerge-repartition"
+	}
+	cfg.Log = e.logger()
+	if err := cfg.Validate(); err != nil {
+		return usage(err)
+	}
+	cfg.Counters = new(progress.Counters)
+	var line *progress.Line
+	if !e.quiet && terminal(e.stderr) {
+		line = progress.Start(e.stderr, cfg.Counters, "repartitioned", 500*time.Millisecond)
+	}
+	st, err := consumer.Repartition(cmd.Context(), cfg)
+	line.Stop()
+	if st.Elapsed == 0 {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "repartitioned %d records into %s in %.2fs (%d bad records dead-lettered, %d transactions aborted and redone)\n",
+		st.Records, cfg.RepartitionTopic(), st.Elapsed.Seconds(), st.Bad, st.Aborted)
+	return err
 }

@@ -21,9 +21,15 @@ func newVerify(e *env) *cobra.Command {
 the producer's --input-log, without trusting the consumer: every batch complete
 in the input appears exactly once, equal to the sorted union of its segments,
 in ascending batch order (per partition for a topic), and nothing else appears.
-Prints one line; exits 1 on any mismatch, naming the first bad batch.`,
+Prints one line; exits 1 on any mismatch, naming the first bad batch.
+
+--unordered checks exactly once without order between batches. An output topic
+that segmerge created keeps batch b in partition b mod P in ascending order
+even when several processes write it, so it passes without --unordered; use it
+for a topic created with another partition count, or files concatenated.`,
 		Example: `  segmerge verify --input-log input.jsonl --out-file out.jsonl
-  segmerge verify --input-log input.jsonl --output-topic merged`,
+  segmerge verify --input-log input.jsonl --output-topic merged
+  segmerge verify --input-log input.jsonl --output-topic merged --unordered`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.InputLog == "" {
@@ -63,5 +69,6 @@ Prints one line; exits 1 on any mismatch, naming the first bad batch.`,
 	f.StringVar(&cfg.OutFile, "out-file", "", "a JSON Lines output file to check")
 	f.StringVar(&cfg.Topic, "output-topic", "", "an output topic to check (read_committed)")
 	f.Int64Var(&cfg.Segments, "segments", 10, "segments per batch, for input records that do not say")
+	f.BoolVar(&cfg.Unordered, "unordered", false, "check each batch once and correct, in any order")
 	return cmd
 }

@@ -63,15 +63,16 @@ func TestBrokerFaultsKeepOutputExactlyOnce(t *testing.T) {
 			return injected{func() int { return int(n.Load()) }, func() {}}
 		}, false},
 		{"connection closed mid-produce", func(k *kfake.Cluster) injected {
-			var n atomic.Int64
+			var n, fired atomic.Int64
 			k.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 				k.KeepControl()
-				if n.Add(1)%7 == 3 && n.Load() < 40 { // a few, spread out
+				if i := n.Add(1); i%7 == 3 && i < 40 { // a few, spread out
+					fired.Add(1)
 					return nil, errors.New("closed by the test"), true
 				}
 				return nil, nil, false
 			})
-			return injected{func() int { return int(min(n.Load(), 40) / 7) }, func() {}}
+			return injected{func() int { return int(fired.Load()) }, func() {}}
 		}, false},
 	}
 	for _, f := range faults {

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -96,9 +98,20 @@ func ensureTopic(ctx context.Context, adm *kadm.Client, log *slog.Logger, topic 
 	if err == nil {
 		err = resp.Err
 	}
-	if errors.Is(err, kerr.TopicAlreadyExists) { // someone else won the race
-		n, err := Partitions(ctx, adm, topic)
-		return n, false, err
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		// Someone else won the race (another member of the group, say):
+		// the metadata may not show the topic for a moment yet.
+		for {
+			n, err := Partitions(ctx, adm, topic)
+			if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+				return n, false, err
+			}
+			select {
+			case <-ctx.Done():
+				return 0, false, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("create topic %s: %w", topic, err)
@@ -134,17 +147,68 @@ func listed(l kadm.ListedOffsets, err error) (Offsets, error) {
 }
 
 // Committed returns group's committed offsets for topic (partitions without
-// a commit are absent).
+// a commit are absent). It asks for stable offsets (KIP-447): while a
+// transaction that commits offsets for the group is still open, the broker
+// answers UNSTABLE_OFFSET_COMMIT, and Committed asks again until the
+// transaction ends (the broker aborts one left open by a crashed process at
+// its transaction timeout) or ctx is done. An offset read mid-transaction
+// would be the one before it, and a member starting there would think it
+// starts behind where its fetches really begin.
 func Committed(ctx context.Context, adm *kadm.Client, group, topic string) (Offsets, error) {
-	resp, err := adm.FetchOffsets(ctx, group)
-	if err != nil {
-		return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
-	}
-	out := Offsets{}
-	resp.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == topic && o.Err == nil && o.At >= 0 {
-			out[o.Partition] = o.At
+	for {
+		resp, err := adm.FetchOffsets(kadm.RequireStable(ctx), group)
+		if err != nil {
+			return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
 		}
-	})
-	return out, nil
+		out := Offsets{}
+		unstable := false
+		resp.Each(func(o kadm.OffsetResponse) {
+			switch {
+			case o.Topic != topic:
+			case errors.Is(o.Err, kerr.UnstableOffsetCommit):
+				unstable = true
+			case o.Err == nil && o.At >= 0:
+				out[o.Partition] = o.At
+			}
+		})
+		if !unstable {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fetch offsets of group %s: a transaction is still committing offsets: %w", group, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// BatchPartitioner sends the records of topics to partition b mod n, where
+// b is the record's key read as a batch id and n the topic's partition
+// count, as the batch layout places them; a key that is not a batch id, and
+// every record of other topics, is placed by Kafka's default key hash.
+func BatchPartitioner(topics ...string) kgo.Partitioner {
+	return batchPartitioner{topics: topics, fallback: kgo.StickyKeyPartitioner(nil)}
+}
+
+type batchPartitioner struct {
+	topics   []string
+	fallback kgo.Partitioner
+}
+
+func (b batchPartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	if slices.Contains(b.topics, t) {
+		return byBatchID{fallback: b.fallback.ForTopic(t)}
+	}
+	return b.fallback.ForTopic(t)
+}
+
+type byBatchID struct{ fallback kgo.TopicPartitioner }
+
+func (byBatchID) RequiresConsistency(*kgo.Record) bool { return true }
+
+func (p byBatchID) Partition(r *kgo.Record, n int) int {
+	if id, err := strconv.ParseInt(string(r.Key), 10, 64); err == nil && id >= 0 {
+		return int(id % int64(n))
+	}
+	return p.fallback.Partition(r, n)
 }

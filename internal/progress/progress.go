@@ -55,11 +55,15 @@ func (l *Line) print() {
 }
 
 // Format renders counters as "<verb> N batches (R/s), M integers (R/s)",
-// with ", B bad records" when there are any.
+// or "<verb> N records (R/s)" for work counted in records only (the
+// repartition stage), with ", B bad records" when there are any.
 func Format(verb string, c *Counters, elapsed time.Duration) string {
 	secs := max(elapsed.Seconds(), 1e-9)
-	b, ints := c.Batches.Load(), c.Integers.Load()
+	b, ints, recs := c.Batches.Load(), c.Integers.Load(), c.Records.Load()
 	s := fmt.Sprintf("%s %d batches (%s/s), %d integers (%s/s)", verb, b, si(float64(b)/secs), ints, si(float64(ints)/secs))
+	if b == 0 && ints == 0 && recs > 0 {
+		s = fmt.Sprintf("%s %d records (%s/s)", verb, recs, si(float64(recs)/secs))
+	}
 	if bad := c.Bad.Load(); bad > 0 {
 		s += fmt.Sprintf(", %d bad records", bad)
 	}
