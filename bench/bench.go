@@ -41,6 +41,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -81,10 +82,13 @@ type Config struct {
 type Result struct {
 	Workload string `json:"workload"`
 	Mode     string `json:"mode"`
-	Batches  int64  `json:"batches"`
-	Integers int64  `json:"integers"`
-	Records  int64  `json:"records"`
-	Bytes    int64  `json:"bytes"` // input record values
+	// Processes is how many consumer processes shared the work (a
+	// workload with Processes); 1 otherwise.
+	Processes int   `json:"processes"`
+	Batches   int64 `json:"batches"`
+	Integers  int64 `json:"integers"`
+	Records   int64 `json:"records"`
+	Bytes     int64 `json:"bytes"` // input record values
 	// Seconds is the consumer's own clock (see the package doc);
 	// ProcessSeconds is from its exec to its exit, as the bench saw it.
 	Seconds        float64 `json:"seconds"`
@@ -271,6 +275,16 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 	}
 	var rows []Result
 	for _, mode := range cfg.Modes {
+		if len(w.Processes) > 0 {
+			for _, n := range w.Processes {
+				row, err := r.scaled(ctx, w, mode, n, topic, pc, pst, &groups)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, row)
+			}
+			continue
+		}
 		row, err := r.pipeline(ctx, w, mode, topic, pc, pst, &groups)
 		if err != nil {
 			return err
@@ -324,7 +338,7 @@ func (r *runner) pipeline(ctx context.Context, w Workload, mode, topic string, p
 		return Result{}, err
 	}
 	row := Result{
-		Workload: w.Name, Mode: mode,
+		Workload: w.Name, Mode: mode, Processes: 1,
 		Batches: got.Batches, Integers: got.Integers, Records: pst.Records, Bytes: pst.Bytes,
 		Seconds: got.Seconds, ProcessSeconds: got.wall.Seconds(),
 		BatchesPerSec: float64(got.Batches) / got.Seconds, IntsPerSec: float64(got.Integers) / got.Seconds,
@@ -352,6 +366,87 @@ func (r *runner) pipeline(ctx context.Context, w Workload, mode, topic string, p
 	cfg.Log.Info("consumed", "workload", w.Name, "mode", mode, "seconds", fmt.Sprintf("%.2f", row.Seconds),
 		"integers/s", si(row.IntsPerSec), "peak_rss", mib(row.PeakRSS), "verified", row.Verified)
 	return row, nil
+}
+
+// scaled runs n `segmerge consume --layout batch` processes in one group
+// over topic at once, into an output topic, and verifies that topic
+// (read_committed, in any order across partitions). The row's time is the
+// slowest process's clock, its figures the sums, its peak RSS the largest
+// process's.
+func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, topic string, pc producer.Config, pst producer.Stats, groups *[]string) (Result, error) {
+	cfg := r.cfg
+	name := fmt.Sprintf("%s-%s-x%d", w.Name, mode, n)
+	group := "segmerge-bench-" + name + r.suffix
+	out := topic + "-out-" + name
+	*groups = append(*groups, group)
+	defer r.dropTopics(out)
+	args := []string{"consume", "-b", strings.Join(cfg.Brokers, ","), "-t", topic, "-g", group, "--mode", mode,
+		"--layout", "batch", "-e", "--from-beginning", "--output-topic", out, "-q"}
+	args = append(append(args, w.ConsumeArgs...), cfg.ConsumeArgs...)
+	gots := make([]ran, n)
+	errs := make([]error, n)
+	files := make([]string, n)
+	for i := range files {
+		r.n++
+		files[i] = filepath.Join(r.tmp, fmt.Sprintf("stats-%d.json", r.n))
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { gots[i], errs[i] = runChild(ctx, cfg.Exe, files[i], args...) })
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return Result{}, ctx.Err()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Result{}, fmt.Errorf("bench: %w", err)
+	}
+	row := Result{Workload: w.Name, Mode: mode, Processes: n, Records: pst.Records, Bytes: pst.Bytes, ProduceSeconds: pst.Elapsed.Seconds()}
+	for _, g := range gots {
+		row.Batches += g.Batches
+		row.Integers += g.Integers
+		row.Seconds = max(row.Seconds, g.Seconds)
+		row.ProcessSeconds = max(row.ProcessSeconds, g.wall.Seconds())
+		row.PeakRSS = max(row.PeakRSS, g.PeakRSS)
+	}
+	if row.Seconds <= 0 {
+		return row, fmt.Errorf("bench: %s reported no running time", name)
+	}
+	row.BatchesPerSec = float64(row.Batches) / row.Seconds
+	row.IntsPerSec = float64(row.Integers) / row.Seconds
+	row.MBPerSec = float64(pst.Bytes) / 1e6 / row.Seconds
+	vr, err := verify.Run(ctx, verify.Config{
+		Generated: &verify.Generated{Spec: pc.Spec(), First: pst.FirstBatch, Batches: pst.Batches},
+		Segments:  int64(w.Segments),
+		Brokers:   cfg.Brokers, Topic: out, Unordered: true,
+	})
+	if err != nil {
+		return row, fmt.Errorf("bench: verify %s: %w", name, err)
+	}
+	row.Verified = vr.OK() && vr.Batches == pst.Batches
+	switch {
+	case !vr.OK():
+		row.Problem = vr.Summary()
+	case !row.Verified:
+		row.Problem = fmt.Sprintf("verified %d batches of the %d produced", vr.Batches, pst.Batches)
+	}
+	cfg.Log.Info("consumed", "workload", w.Name, "mode", mode, "processes", n, "seconds", fmt.Sprintf("%.2f", row.Seconds),
+		"integers/s", si(row.IntsPerSec), "peak_rss", mib(row.PeakRSS), "verified", row.Verified)
+	return row, nil
+}
+
+// dropTopics deletes topics the bench made.
+func (r *runner) dropTopics(topics ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kafka.Client(r.cfg.Brokers)
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, topics...); err != nil {
+		r.cfg.Log.Warn("delete the bench's topics", "topics", topics, "err", err)
+	}
 }
 
 // child runs one segmerge child with a fresh stats file.

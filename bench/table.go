@@ -11,14 +11,14 @@ import (
 // then the targets, met or not.
 func WriteTable(w io.Writer, rep *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tmode\tbatches\tintegers\tbatches/s\tints/s\tMB/s\tpeak RSS\tceiling MB/s\tpipeline/ceiling\tverified\t")
+	fmt.Fprintln(tw, "workload\tmode\tprocs\tbatches\tintegers\tbatches/s\tints/s\tMB/s\tpeak RSS\tceiling MB/s\tpipeline/ceiling\tverified\t")
 	for _, r := range rep.Rows {
 		verified := "yes"
 		if !r.Verified {
 			verified = "NO"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%.1f\t%s\t%.1f\t%.2f\t%s\t\n",
-			r.Workload, r.Mode, r.Batches, r.Integers, si(r.BatchesPerSec), si(r.IntsPerSec),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%.1f\t%s\t%.1f\t%.2f\t%s\t\n",
+			r.Workload, r.Mode, max(r.Processes, 1), r.Batches, r.Integers, si(r.BatchesPerSec), si(r.IntsPerSec),
 			r.MBPerSec, mib(r.PeakRSS), r.CeilingMBPerSec, r.Ratio, verified)
 	}
 	if err := tw.Flush(); err != nil {

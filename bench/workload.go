@@ -31,6 +31,11 @@ type Workload struct {
 	// ConsumeArgs are extra flags for every `segmerge consume` this
 	// workload runs (say, a memory setting).
 	ConsumeArgs []string
+	// Processes, if set, runs the pipeline as that many `segmerge consume`
+	// processes in one group (--layout batch, writing a transactional
+	// output topic, the exactly-once sink across processes), one row per
+	// count; the workload must use the batch layout.
+	Processes []int
 	// Companion names a workload that runs before this one whenever this
 	// one is chosen, so that targets can compare the two rows (huge's
 	// memory must stay flat against huge-1m's).
@@ -127,6 +132,14 @@ var Workloads = []Workload{
 			{Mode: consumer.ModeConcurrent, Metric: Ratio, Min: 0.5},
 			{Mode: consumer.ModeConcurrent, Metric: IntsPerSec, Min: 25e6},
 		},
+	},
+	{
+		Name:    "scale",
+		About:   "bulk in the batch layout, merged by 1, 2 and 3 consumer processes in one group into an output topic",
+		Batches: 600,
+		MinLen:  10_000, MaxLen: 10_000, MinValue: 0, MaxValue: 1e9,
+		Layout:    producer.LayoutBatch,
+		Processes: []int{1, 2, 3},
 	},
 	{
 		Name:    "huge-1m",

@@ -213,7 +213,7 @@ func TestBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, out, "bench", "--workload", "seed,bulk", "--batches", "20", "--mode", "simple,concurrent", "--json", "-q")
+	p := start(t, out, "bench", "--workload", "seed,bulk,scale", "--batches", "20", "--mode", "simple,concurrent", "--json", "-q")
 	if code := p.wait(t, 2*time.Minute); code != 0 {
 		t.Fatalf("bench: exit %d; stderr:\n%s", code, p.stderr.String())
 	}
@@ -226,8 +226,8 @@ func TestBench(t *testing.T) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		t.Fatalf("bench --json printed no JSON: %v\n%s", err, body)
 	}
-	if len(raw.Rows) != 4 {
-		t.Fatalf("%d rows, want seed and bulk in 2 modes:\n%s", len(raw.Rows), body)
+	if len(raw.Rows) != 10 {
+		t.Fatalf("%d rows, want seed and bulk in 2 modes, and scale with 1, 2 and 3 processes in 2 modes:\n%s", len(raw.Rows), body)
 	}
 	for i, r := range raw.Rows {
 		num := func(k string) float64 {
@@ -243,6 +243,14 @@ func TestBench(t *testing.T) {
 		for _, k := range []string{"integers", "records", "bytes", "seconds", "batches_per_second", "integers_per_second",
 			"mb_per_second", "peak_rss_bytes", "ceiling_mb_per_second", "pipeline_over_ceiling"} {
 			num(k)
+		}
+		if want := float64(1); r["workload"] == "scale" {
+			want = float64((i-4)%3 + 1) // rows 4.. are scale x1, x2, x3 per mode
+			if r["processes"] != want {
+				t.Errorf("row %d: %v processes, want %v", i, r["processes"], want)
+			}
+		} else if r["processes"] != want {
+			t.Errorf("row %d: %v processes, want 1", i, r["processes"])
 		}
 		if r["verified"] != true {
 			t.Errorf("row %d not verified: %v", i, r["problem"])
