@@ -9,6 +9,7 @@ package broker
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -29,6 +30,49 @@ type Config struct {
 	// Partitions is the partition count of topics created implicitly;
 	// default 10.
 	Partitions int
+	// Log receives kfake's own log lines (requests, transaction aborts,
+	// what a restart replayed from DataDir) at LogLevel and above; nil
+	// (the default) logs nothing.
+	Log io.Writer
+	// LogLevel is kfake's level: LogNone (the default), LogError,
+	// LogWarn, LogInfo or LogDebug.
+	LogLevel LogLevel
+}
+
+// LogLevel is how much of kfake's log a Cluster writes to Config.Log.
+type LogLevel = kfake.LogLevel
+
+// Log levels, from nothing to every request.
+const (
+	LogNone  = kfake.LogLevelNone
+	LogError = kfake.LogLevelError
+	LogWarn  = kfake.LogLevelWarn
+	LogInfo  = kfake.LogLevelInfo
+	LogDebug = kfake.LogLevelDebug
+)
+
+// ParseLogLevel reads a level name: none, error, warn, info or debug.
+func ParseLogLevel(s string) (LogLevel, error) {
+	for _, l := range []LogLevel{LogNone, LogError, LogWarn, LogInfo, LogDebug} {
+		if strings.EqualFold(s, levelName(l)) {
+			return l, nil
+		}
+	}
+	return LogNone, fmt.Errorf("%q is not none, error, warn, info or debug", s)
+}
+
+func levelName(l LogLevel) string {
+	switch l {
+	case LogError:
+		return "error"
+	case LogWarn:
+		return "warn"
+	case LogInfo:
+		return "info"
+	case LogDebug:
+		return "debug"
+	}
+	return "none"
 }
 
 // Cluster is a running embedded cluster.
@@ -66,6 +110,9 @@ func Start(cfg Config) (*Cluster, error) {
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	if cfg.Log != nil && cfg.LogLevel > LogNone {
+		opts = append(opts, kfake.WithLogger(kfake.BasicLogger(cfg.Log, cfg.LogLevel)))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

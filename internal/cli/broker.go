@@ -10,7 +10,7 @@ import (
 )
 
 func newBroker(e *env) *cobra.Command {
-	var listen, dataDir string
+	var listen, dataDir, logLevel string
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run the embedded Kafka cluster (3 brokers, persisted to --data-dir)",
@@ -34,7 +34,11 @@ production point produce and consume at a real cluster with -b.`,
 			if len(addrs) == 0 {
 				return usage(fmt.Errorf("invalid --listen %q: give host:port addresses", listen))
 			}
-			c, err := broker.Start(broker.Config{Listen: addrs, DataDir: dataDir})
+			level, err := broker.ParseLogLevel(logLevel)
+			if err != nil {
+				return usage(fmt.Errorf("invalid --log-level: %w", err))
+			}
+			c, err := broker.Start(broker.Config{Listen: addrs, DataDir: dataDir, Log: e.stderr, LogLevel: level})
 			if err != nil {
 				return err
 			}
@@ -48,5 +52,6 @@ production point produce and consume at a real cluster with -b.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", strings.Join(broker.DefaultListen, ","), "comma-separated host:port per broker (port 0 picks a free one)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./data/broker", "directory the cluster's state is persisted in")
+	cmd.Flags().StringVar(&logLevel, "log-level", "none", "kfake's own log on stderr: none, error, warn, info or debug")
 	return cmd
 }
