@@ -77,8 +77,10 @@ func levelName(l LogLevel) string {
 
 // Cluster is a running embedded cluster.
 type Cluster struct {
-	c     *kfake.Cluster
-	addrs []string
+	c        *kfake.Cluster
+	addrs    []string
+	dataDir  string
+	recovery Recovery
 }
 
 // Start starts a cluster and returns once every broker is listening.
@@ -96,24 +98,32 @@ func Start(cfg Config) (*Cluster, error) {
 	if parts <= 0 {
 		parts = 10
 	}
-	next := 0
 	opts := []kfake.Opt{
 		kfake.NumBrokers(len(listen)),
 		kfake.DefaultNumPartitions(parts),
-		// kfake binds 127.0.0.1; bind the address asked for instead.
-		// Brokers are created one after another, in order.
-		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-			addr := listen[next]
-			next++
-			return net.Listen(network, addr)
-		}),
-	}
-	if cfg.DataDir != "" {
-		opts = append(opts, kfake.DataDir(cfg.DataDir))
 	}
 	if cfg.Log != nil && cfg.LogLevel > LogNone {
 		opts = append(opts, kfake.WithLogger(kfake.BasicLogger(cfg.Log, cfg.LogLevel)))
 	}
+	var rec Recovery
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+		var err error
+		if rec, err = recoverDataDir(cfg.DataDir, opts); err != nil {
+			return nil, err
+		}
+		if err := markRunning(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("start broker: %w", err)
+		}
+	}
+	next := 0
+	// kfake binds 127.0.0.1; bind the address asked for instead.
+	// Brokers are created one after another, in order.
+	opts = append(opts, kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+		addr := listen[next]
+		next++
+		return net.Listen(network, addr)
+	}))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
@@ -121,8 +131,12 @@ func Start(cfg Config) (*Cluster, error) {
 		}
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
-	return &Cluster{c: c, addrs: c.ListenAddrs()}, nil
+	return &Cluster{c: c, addrs: c.ListenAddrs(), dataDir: cfg.DataDir, recovery: rec}, nil
 }
+
+// Recovery says what Start did to recover from an unclean stop (see
+// recover.go); its Unclean is false after a clean one.
+func (c *Cluster) Recovery() Recovery { return c.recovery }
 
 // Addrs is the bootstrap address of every broker.
 func (c *Cluster) Addrs() []string { return c.addrs }
@@ -133,6 +147,11 @@ func (c *Cluster) Bootstrap() string { return strings.Join(c.addrs, ",") }
 // Kfake is the underlying cluster, for tests that inject faults.
 func (c *Cluster) Kfake() *kfake.Cluster { return c.c }
 
-// Close stops the cluster, saving its state to the data directory; it is
-// idempotent.
-func (c *Cluster) Close() { c.c.Close() }
+// Close stops the cluster, saving its state to the data directory and
+// marking the stop clean; it is idempotent.
+func (c *Cluster) Close() {
+	c.c.Close()
+	if c.dataDir != "" {
+		markStopped(c.dataDir) // a leftover mark costs a recovery scan, no more
+	}
+}

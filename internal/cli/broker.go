@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,8 @@ func newBroker(e *env) *cobra.Command {
 		Long: `Run segmerge's embedded cluster: franz-go's kfake, which speaks the real
 Kafka protocol, one broker per --listen address, with topics, records and
 committed offsets persisted under --data-dir so that a restart keeps them.
+After an unclean stop (a crash, SIGKILL) it first closes the transactions the
+crash left open, with an ABORT marker, as kafka-transactions.sh abort would.
 
 It is one process with no replication, for development and demos. In
 production point produce and consume at a real cluster with -b.`,
@@ -41,6 +44,10 @@ production point produce and consume at a real cluster with -b.`,
 			c, err := broker.Start(broker.Config{Listen: addrs, DataDir: dataDir, Log: e.stderr, LogLevel: level})
 			if err != nil {
 				return err
+			}
+			if r := c.Recovery(); r.Unclean {
+				fmt.Fprintf(e.stderr, "segmerge broker: the last run on %s did not stop cleanly: read %d records, closed %d transactions left open with an ABORT marker (%v)\n",
+					dataDir, r.Records, r.Aborted, r.Took.Round(time.Millisecond))
 			}
 			fmt.Fprintf(e.stdout, "segmerge broker: %d brokers listening, data in %s\n", len(c.Addrs()), dataDir)
 			fmt.Fprintf(e.stdout, "bootstrap: %s\n", c.Bootstrap())
