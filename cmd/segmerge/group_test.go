@@ -70,33 +70,36 @@ func (g *groupWatch) waitCommitted(n int64, who *proc) {
 	}
 }
 
-// waitOpenTxn waits until some partition of topic has a last stable offset
-// below its high watermark: a transaction is open with records in it.
+// waitOpenTxn waits until topic has a transaction open with records in it.
 func (g *groupWatch) waitOpenTxn(topic string, who *proc) {
 	g.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := g.ctx()
-		hwm, err1 := g.adm.ListEndOffsets(ctx, topic)
-		lso, err2 := g.adm.ListCommittedOffsets(ctx, topic)
-		cancel()
-		if err := errors.Join(err1, err2); err != nil {
-			g.t.Fatalf("list offsets of %s: %v", topic, err)
-		}
-		open := false
-		lso.Each(func(o kadm.ListedOffset) {
-			if h, ok := hwm.Lookup(topic, o.Partition); ok && o.Err == nil && o.Offset < h.Offset {
-				open = true
-			}
-		})
-		if open {
-			return
-		}
+	for !g.openTxn(topic) {
 		if time.Now().After(deadline) {
 			g.t.Fatalf("no transaction open on %s for 10s:\n%s", topic, who.stderr.String())
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// openTxn reports whether some partition of topic has a last stable offset
+// below its high watermark: a transaction is open with records in it.
+func (g *groupWatch) openTxn(topic string) bool {
+	g.t.Helper()
+	ctx, cancel := g.ctx()
+	defer cancel()
+	hwm, err1 := g.adm.ListEndOffsets(ctx, topic)
+	lso, err2 := g.adm.ListCommittedOffsets(ctx, topic)
+	if err := errors.Join(err1, err2); err != nil {
+		g.t.Fatalf("list offsets of %s: %v", topic, err)
+	}
+	open := false
+	lso.Each(func(o kadm.ListedOffset) {
+		if h, ok := hwm.Lookup(topic, o.Partition); ok && o.Err == nil && o.Offset < h.Offset {
+			open = true
+		}
+	})
+	return open
 }
 
 // evict removes the group's members, as the group does when their session
