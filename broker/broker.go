@@ -9,6 +9,7 @@ package broker
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -29,12 +30,57 @@ type Config struct {
 	// Partitions is the partition count of topics created implicitly;
 	// default 10.
 	Partitions int
+	// Log receives kfake's own log lines (requests, transaction aborts,
+	// what a restart replayed from DataDir) at LogLevel and above; nil
+	// (the default) logs nothing.
+	Log io.Writer
+	// LogLevel is kfake's level: LogNone (the default), LogError,
+	// LogWarn, LogInfo or LogDebug.
+	LogLevel LogLevel
+}
+
+// LogLevel is how much of kfake's log a Cluster writes to Config.Log.
+type LogLevel = kfake.LogLevel
+
+// Log levels, from nothing to every request.
+const (
+	LogNone  = kfake.LogLevelNone
+	LogError = kfake.LogLevelError
+	LogWarn  = kfake.LogLevelWarn
+	LogInfo  = kfake.LogLevelInfo
+	LogDebug = kfake.LogLevelDebug
+)
+
+// ParseLogLevel reads a level name: none, error, warn, info or debug.
+func ParseLogLevel(s string) (LogLevel, error) {
+	for _, l := range []LogLevel{LogNone, LogError, LogWarn, LogInfo, LogDebug} {
+		if strings.EqualFold(s, levelName(l)) {
+			return l, nil
+		}
+	}
+	return LogNone, fmt.Errorf("%q is not none, error, warn, info or debug", s)
+}
+
+func levelName(l LogLevel) string {
+	switch l {
+	case LogError:
+		return "error"
+	case LogWarn:
+		return "warn"
+	case LogInfo:
+		return "info"
+	case LogDebug:
+		return "debug"
+	}
+	return "none"
 }
 
 // Cluster is a running embedded cluster.
 type Cluster struct {
-	c     *kfake.Cluster
-	addrs []string
+	c        *kfake.Cluster
+	addrs    []string
+	dataDir  string
+	recovery Recovery
 }
 
 // Start starts a cluster and returns once every broker is listening.
@@ -52,21 +98,32 @@ func Start(cfg Config) (*Cluster, error) {
 	if parts <= 0 {
 		parts = 10
 	}
-	next := 0
 	opts := []kfake.Opt{
 		kfake.NumBrokers(len(listen)),
 		kfake.DefaultNumPartitions(parts),
-		// kfake binds 127.0.0.1; bind the address asked for instead.
-		// Brokers are created one after another, in order.
-		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-			addr := listen[next]
-			next++
-			return net.Listen(network, addr)
-		}),
 	}
+	if cfg.Log != nil && cfg.LogLevel > LogNone {
+		opts = append(opts, kfake.WithLogger(kfake.BasicLogger(cfg.Log, cfg.LogLevel)))
+	}
+	var rec Recovery
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
+		var err error
+		if rec, err = recoverDataDir(cfg.DataDir, opts); err != nil {
+			return nil, err
+		}
+		if err := markRunning(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("start broker: %w", err)
+		}
 	}
+	next := 0
+	// kfake binds 127.0.0.1; bind the address asked for instead.
+	// Brokers are created one after another, in order.
+	opts = append(opts, kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+		addr := listen[next]
+		next++
+		return net.Listen(network, addr)
+	}))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
@@ -74,8 +131,12 @@ func Start(cfg Config) (*Cluster, error) {
 		}
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
-	return &Cluster{c: c, addrs: c.ListenAddrs()}, nil
+	return &Cluster{c: c, addrs: c.ListenAddrs(), dataDir: cfg.DataDir, recovery: rec}, nil
 }
+
+// Recovery says what Start did to recover from an unclean stop (see
+// recover.go); its Unclean is false after a clean one.
+func (c *Cluster) Recovery() Recovery { return c.recovery }
 
 // Addrs is the bootstrap address of every broker.
 func (c *Cluster) Addrs() []string { return c.addrs }
@@ -86,6 +147,11 @@ func (c *Cluster) Bootstrap() string { return strings.Join(c.addrs, ",") }
 // Kfake is the underlying cluster, for tests that inject faults.
 func (c *Cluster) Kfake() *kfake.Cluster { return c.c }
 
-// Close stops the cluster, saving its state to the data directory; it is
-// idempotent.
-func (c *Cluster) Close() { c.c.Close() }
+// Close stops the cluster, saving its state to the data directory and
+// marking the stop clean; it is idempotent.
+func (c *Cluster) Close() {
+	c.c.Close()
+	if c.dataDir != "" {
+		markStopped(c.dataDir) // a leftover mark costs a recovery scan, no more
+	}
+}

@@ -41,8 +41,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -187,7 +191,15 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	)
 	for _, m := range ms {
 		wg.Go(func() {
-			if err := m.loop(ctx); err != nil {
+			err := m.loop(ctx)
+			for err != nil && ctx.Err() == nil && m.restartable(err) {
+				cfg.Log.Warn("the broker fenced this consumer's transaction after it restarted (it aborts what was open); starting a new transactional session from the last commit",
+					"transactional_id", cfg.txnID(), "err", err)
+				if err = m.restart(); err == nil {
+					err = m.loop(ctx)
+				}
+			}
+			if err != nil {
 				errOnce.Do(func() { runErr = err })
 			}
 			stop() // one member's end (error, -e, -c) ends all
@@ -266,6 +278,80 @@ func explainFenced(err error, cfg *Config) error {
 	return err
 }
 
+// fenceErrs are what a transactional producer meets once the broker has
+// bumped its epoch: PRODUCER_FENCED from the coordinator, INVALID_PRODUCER_EPOCH
+// on produce (fatal to the client under KIP-890), INVALID_TXN_STATE for an
+// EndTxn the broker no longer knows, and an unknown producer id.
+var fenceErrs = []error{kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidTxnState, kerr.InvalidProducerIDMapping, kerr.UnknownProducerID}
+
+func isFence(err error) bool {
+	for _, f := range fenceErrs {
+		if errors.Is(err, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// restartable reports whether a transactional member stopped by err should
+// start a new session instead of ending the run.
+//
+// A fence normally means that a newer producer took the transactional id
+// over: another consumer with the same id, which must win (zombie fencing is
+// what transactional ids are for), so the run ends and explainFenced says
+// what to change. But a broker can fence a producer itself: kfake, restarted
+// after a crash, aborts every transaction that was open and bumps the
+// producer's epoch, and the client's session is then dead although nobody
+// else holds the id (Kafka does as much to a transaction that outlives its
+// timeout). Kafka Streams answers a fence by closing its producer and
+// rejoining with a new one; we do the same, but only when this session has
+// met broker trouble (a failed dial, or a request cut off) since it began or
+// last committed: a broker restart always shows as that, and a newer
+// instance does not cause any. Five restarts without a commit between them
+// end the run.
+func (m *member) restartable(err error) bool {
+	return m.sess != nil && isFence(err) && m.trouble.Load() > m.troubleSeen && m.restarts < 5
+}
+
+// restart closes m's session and opens a new one, which initializes the
+// producer id again (fencing the old session, as a restarted process would)
+// and rejoins the group; everything since the last commit is rolled back and
+// redone from the committed offsets.
+func (m *member) restart() error {
+	c := m.c
+	m.restarts++
+	m.failures = 0
+	m.cl.CloseAllowingRebalance() // leaves the group; revoked forgets the partitions
+	c.mu.Lock()
+	m.forget(slices.Collect(maps.Keys(m.owned)))
+	c.rollback(nil)
+	c.mu.Unlock()
+	if err := m.open(c.cfg); err != nil {
+		return err
+	}
+	// The trouble so far was this restart's reason (and the old client's
+	// closing); only new trouble may excuse the next fence.
+	m.troubleSeen = m.trouble.Load()
+	c.prod.reset(m.cl)
+	return m.begin()
+}
+
+// troubleHook counts what a broker restart looks like from a client: dials
+// that fail, and requests whose connection breaks under them.
+type troubleHook struct{ n *atomic.Int64 }
+
+func (h troubleHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		h.n.Add(1)
+	}
+}
+
+func (h troubleHook) OnBrokerE2E(_ kgo.BrokerMetadata, _ int16, e kgo.BrokerE2E) {
+	if err := e.Err(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		h.n.Add(1)
+	}
+}
+
 // waitTopic returns the input topic's partition count, waiting for it to be
 // created unless -e is set (then a missing topic is an error).
 func waitTopic(ctx context.Context, adm *kadm.Client, cfg *Config) (int32, error) {
@@ -304,6 +390,12 @@ type member struct {
 	parallel bool
 	asked    time.Time // last time othersAtEnd asked the group
 	failures int       // transactions aborted in a row
+
+	// Transactional mode: what tells a broker restart's fence from a
+	// newer instance's (see restartable).
+	trouble     atomic.Int64 // failed dials and requests cut off, ever
+	troubleSeen int64        // trouble at the last commit
+	restarts    int          // sessions restarted since the last commit
 }
 
 // open creates m's client: a plain group consumer, or in transactional mode
@@ -321,6 +413,7 @@ func (m *member) open(cfg *Config) error {
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.MaxBufferedBytes(m.c.lim.produceBuffer),
 		kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)),
+		kgo.WithHooks(troubleHook{&m.trouble}),
 	)
 	s, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -379,7 +472,8 @@ func (m *member) finish(ctx context.Context, offs map[int32]kgo.EpochOffset, aga
 	c.mu.Lock()
 	if committed {
 		c.committed(offs)
-		m.failures = 0
+		m.failures, m.restarts = 0, 0
+		m.troubleSeen = m.trouble.Load()
 	} else {
 		c.rollback(m.owned)
 		m.failures++

@@ -17,35 +17,53 @@ import (
 
 // producer is the client that writes the output topic and the dead-letter
 // topic, with one sticky delivery error: a record that fails is never
-// followed by a commit.
+// followed by a commit. reset hands it a new client (a new transactional
+// session) and forgets the old client's failures, including those its
+// records report as it closes.
 type producer struct {
-	cl     *kgo.Client
 	mu     sync.Mutex
+	cl     *kgo.Client
+	gen    int // counts resets; a record's callback reports only into its own
 	failed error
 }
 
 func (p *producer) produce(r *kgo.Record) {
-	p.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+	p.mu.Lock()
+	cl, gen := p.cl, p.gen
+	p.mu.Unlock()
+	cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 		// ErrAborting: the transaction holding the record was aborted
 		// on purpose, and the core rolled back with it.
-		if err != nil && !errors.Is(err, kgo.ErrAborting) {
-			p.mu.Lock()
-			if p.failed == nil {
-				p.failed = fmt.Errorf("deliver to %s: %w", r.Topic, err)
-			}
-			p.mu.Unlock()
+		if err == nil || errors.Is(err, kgo.ErrAborting) {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.failed == nil && p.gen == gen {
+			p.failed = fmt.Errorf("deliver to %s: %w", r.Topic, err)
 		}
 	})
 }
 
 // flush waits until every record produced so far is delivered.
 func (p *producer) flush(ctx context.Context) error {
-	if err := p.cl.Flush(ctx); err != nil {
+	p.mu.Lock()
+	cl := p.cl
+	p.mu.Unlock()
+	if err := cl.Flush(ctx); err != nil {
 		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.failed
+}
+
+// reset makes cl the client records go to, with no failure yet.
+func (p *producer) reset(cl *kgo.Client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cl, p.failed = cl, nil
+	p.gen++
 }
 
 // topicSink writes merged batches to the output topic: value

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,13 +11,15 @@ import (
 )
 
 func newBroker(e *env) *cobra.Command {
-	var listen, dataDir string
+	var listen, dataDir, logLevel string
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run the embedded Kafka cluster (3 brokers, persisted to --data-dir)",
 		Long: `Run segmerge's embedded cluster: franz-go's kfake, which speaks the real
 Kafka protocol, one broker per --listen address, with topics, records and
 committed offsets persisted under --data-dir so that a restart keeps them.
+After an unclean stop (a crash, SIGKILL) it first closes the transactions the
+crash left open, with an ABORT marker, as kafka-transactions.sh abort would.
 
 It is one process with no replication, for development and demos. In
 production point produce and consume at a real cluster with -b.`,
@@ -34,9 +37,17 @@ production point produce and consume at a real cluster with -b.`,
 			if len(addrs) == 0 {
 				return usage(fmt.Errorf("invalid --listen %q: give host:port addresses", listen))
 			}
-			c, err := broker.Start(broker.Config{Listen: addrs, DataDir: dataDir})
+			level, err := broker.ParseLogLevel(logLevel)
+			if err != nil {
+				return usage(fmt.Errorf("invalid --log-level: %w", err))
+			}
+			c, err := broker.Start(broker.Config{Listen: addrs, DataDir: dataDir, Log: e.stderr, LogLevel: level})
 			if err != nil {
 				return err
+			}
+			if r := c.Recovery(); r.Unclean {
+				fmt.Fprintf(e.stderr, "segmerge broker: the last run on %s did not stop cleanly: read %d records, closed %d transactions left open with an ABORT marker (%v)\n",
+					dataDir, r.Records, r.Aborted, r.Took.Round(time.Millisecond))
 			}
 			fmt.Fprintf(e.stdout, "segmerge broker: %d brokers listening, data in %s\n", len(c.Addrs()), dataDir)
 			fmt.Fprintf(e.stdout, "bootstrap: %s\n", c.Bootstrap())
@@ -48,5 +59,6 @@ production point produce and consume at a real cluster with -b.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", strings.Join(broker.DefaultListen, ","), "comma-separated host:port per broker (port 0 picks a free one)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./data/broker", "directory the cluster's state is persisted in")
+	cmd.Flags().StringVar(&logLevel, "log-level", "none", "kfake's own log on stderr: none, error, warn, info or debug")
 	return cmd
 }

@@ -47,7 +47,7 @@ func TestBadUsageExits2NamingTheFlag(t *testing.T) {
 		{[]string{"verify", "--input-log", "x"}, "exactly one of --out-file and --output-topic"},
 		{[]string{"broker", "--listen", ","}, "invalid --listen"},
 		{[]string{"demo", "--batches", "0"}, "invalid --batches 0"},
-		{[]string{"bench", "--workload", "seed,nope"}, `invalid --workload "nope": must be one of seed, bulk, huge-1m, huge`},
+		{[]string{"bench", "--workload", "seed,nope"}, `invalid --workload "nope": must be one of seed, bulk, scale, huge-1m, huge`},
 		{[]string{"bench", "--mode", "fast"}, `invalid --mode "fast"`},
 		{[]string{"bench", "--compression", "brotli"}, `invalid --compression "brotli"`},
 		{[]string{"bench", "--batches", "-1"}, "invalid --batches -1"},

@@ -62,9 +62,12 @@ written, leaves the group and exits 0.
 --output-topic is written in Kafka transactions (simple and concurrent
 modes): the merged records, the dead letters and the input offsets of exactly
 the batches written commit together, so read_committed readers see each batch
-once after any crash. Scalable mode splits a batch's offsets over several
-members and writes the topic at least once. Batch b goes to partition b mod P
-of the output topic.
+once after any crash. A broker that restarts and aborts the open transaction
+fences this consumer, which then starts a new session from its last commit;
+a fence with no broker trouble before it (another process using the same
+--transactional-id) stops it. Scalable mode splits a batch's offsets over
+several members and writes the topic at least once. Batch b goes to
+partition b mod P of the output topic.
 
 --out-file is exactly once across crashes: it is fsynced before every offset
 commit, and a restarted consumer resumes it, cutting a torn last line and
