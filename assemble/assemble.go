@@ -361,10 +361,7 @@ func (a *Assembler) beganBeforeStart(b *Batch) bool {
 // layout the partitions of the missing segments, in the batch layout b's
 // partition, and when the records fit neither, every assigned partition.
 func (a *Assembler) holders(b *Batch) []int32 {
-	p := a.cfg.Partitions
-	if p <= 0 {
-		p = int32(len(a.parts))
-	}
+	p := a.partitions()
 	if p <= 0 {
 		return nil
 	}
@@ -388,6 +385,15 @@ func (a *Assembler) holders(b *Batch) []int32 {
 		}
 	}
 	return hs
+}
+
+// partitions is the topic's partition count, as Config.Partitions gives it
+// or, without it, as many as are assigned.
+func (a *Assembler) partitions() int32 {
+	if a.cfg.Partitions > 0 {
+		return a.cfg.Partitions
+	}
+	return int32(len(a.parts))
 }
 
 // layout reports which layouts b's records fit, on p partitions: all on

@@ -158,10 +158,7 @@ func (a *Assembler) Wanted(dst []int32, streaming *Batch) []int32 {
 // couldHold reports whether partition q could hold segment s of b, as the
 // layout b's records show says (see holders).
 func (a *Assembler) couldHold(b *Batch, q int32, s int64) bool {
-	p := a.cfg.Partitions
-	if p <= 0 {
-		p = int32(len(a.parts))
-	}
+	p := a.partitions()
 	if p <= 0 {
 		return true
 	}

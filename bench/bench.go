@@ -437,6 +437,16 @@ func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, top
 
 // dropTopics deletes topics the bench made.
 func (r *runner) dropTopics(topics ...string) {
+	r.admin(func(ctx context.Context, adm *kadm.Client) {
+		if _, err := adm.DeleteTopics(ctx, topics...); err != nil {
+			r.cfg.Log.Warn("delete the bench's topics", "topics", topics, "err", err)
+		}
+	})
+}
+
+// admin runs fn with an admin client of the cluster and 30s to do its work;
+// a cluster it cannot reach is left alone (cleaning up is best effort).
+func (r *runner) admin(fn func(context.Context, *kadm.Client)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kafka.Client(r.cfg.Brokers)
@@ -444,9 +454,7 @@ func (r *runner) dropTopics(topics ...string) {
 		return
 	}
 	defer cl.Close()
-	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, topics...); err != nil {
-		r.cfg.Log.Warn("delete the bench's topics", "topics", topics, "err", err)
-	}
+	fn(ctx, kadm.NewClient(cl))
 }
 
 // child runs one segmerge child with a fresh stats file.
@@ -471,22 +479,16 @@ func (r *runner) child(ctx context.Context, args ...string) (ran, error) {
 // it, and the bench's groups: the bench leaves nothing behind on a shared
 // cluster, and the embedded one frees the memory for the next workload.
 func (r *runner) drop(topic string, groups []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := kafka.Client(r.cfg.Brokers)
-	if err != nil {
-		return
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.DeleteTopics(ctx, topic, topic+".dlq"); err != nil {
-		r.cfg.Log.Warn("delete the bench's topic", "topic", topic, "err", err)
-	}
-	if len(groups) > 0 {
-		if _, err := adm.DeleteGroups(ctx, groups...); err != nil {
-			r.cfg.Log.Warn("delete the bench's groups", "groups", groups, "err", err)
+	r.admin(func(ctx context.Context, adm *kadm.Client) {
+		if _, err := adm.DeleteTopics(ctx, topic, topic+".dlq"); err != nil {
+			r.cfg.Log.Warn("delete the bench's topic", "topic", topic, "err", err)
 		}
-	}
+		if len(groups) > 0 {
+			if _, err := adm.DeleteGroups(ctx, groups...); err != nil {
+				r.cfg.Log.Warn("delete the bench's groups", "groups", groups, "err", err)
+			}
+		}
+	})
 }
 
 // checks applies every workload's targets to its rows.
