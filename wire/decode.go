@@ -358,6 +358,12 @@ func (d *Decoder) dataField(b []byte, i int) (int, *Error) {
 // elementProblem records the problem with data[n], the number b[i:j].
 func (d *Decoder) elementProblem(sl *slot, i, j, n int, kind numKind, v, prev int64) {
 	sl.off, sl.end, sl.index = i, j, n
+	sl.element(kind, v, prev)
+}
+
+// element records what is wrong with a data element: a number of kind, or
+// v going below prev.
+func (sl *slot) element(kind numKind, v, prev int64) {
 	switch kind {
 	case numNotInt:
 		sl.prob = problemNotInt

@@ -704,14 +704,7 @@ func (s *OutputScanner) dataField(f DataFolder) *Error {
 					ok = false
 					sl.off, sl.index = at, n
 					s.toks[fieldData] = append(s.toks[fieldData], tok[:min(len(tok), tokenKeep)]...)
-					switch kind {
-					case numNotInt:
-						sl.prob = problemNotInt
-					case numOverflow:
-						sl.prob = problemOverflow
-					default:
-						sl.prob, sl.v, sl.prev = problemUnsorted, v, prev
-					}
+					sl.element(kind, v, prev)
 				}
 			}
 		} else {
