@@ -212,29 +212,39 @@ func same(x, y *Record) bool {
 // late identical copy (a producer retry) is told from a conflicting one
 // without keeping the data.
 type summary struct {
-	prints map[[2]int64]uint64 // (segment, chunk) -> fingerprint
+	// prints[s][c] is the fingerprint of chunk c of segment s, or 0 for a
+	// chunk never held (fingerprints are never 0, see fingerprint). Slices,
+	// not a map: most batches are a few one-chunk segments, and a map per
+	// batch was a tenth of the consumer's time on them.
+	prints [][]uint64
 }
 
 func (b *Batch) summarise() *summary {
-	s := &summary{prints: make(map[[2]int64]uint64, len(b.records))}
-	for _, r := range b.records {
-		s.prints[[2]int64{r.SegmentID, r.Chunk}] = fingerprint(r)
-	}
+	s := &summary{prints: make([][]uint64, len(b.segs))}
 	for i := range b.segs {
-		for c, f := range b.segs[i].prints {
-			s.prints[[2]int64{int64(i), int64(c)}] = f
+		s.prints[i] = slices.Clone(b.segs[i].prints) // taken while streaming
+	}
+	for _, r := range b.records {
+		p := s.prints[r.SegmentID]
+		if n := int(r.Chunk) + 1; n > len(p) {
+			p = slices.Grow(p, n-len(p))[:n]
 		}
+		p[r.Chunk] = fingerprint(r)
+		s.prints[r.SegmentID] = p
 	}
 	return s
 }
 
 func (s *summary) has(r *Record) bool {
-	f, ok := s.prints[[2]int64{r.SegmentID, r.Chunk}]
-	return ok && f == fingerprint(r)
+	if r.SegmentID < 0 || r.SegmentID >= int64(len(s.prints)) {
+		return false
+	}
+	p := s.prints[r.SegmentID]
+	return r.Chunk >= 0 && r.Chunk < int64(len(p)) && p[r.Chunk] != 0 && p[r.Chunk] == fingerprint(r)
 }
 
 // fingerprint is FNV-1a over the record's values and last flag: one
-// multiply per integer, paid once per released record.
+// multiply per integer, paid once per released record. It is never 0.
 func fingerprint(r *Record) uint64 {
 	h := uint64(14695981039346656037)
 	for _, v := range r.Data {
@@ -243,5 +253,6 @@ func fingerprint(r *Record) uint64 {
 	if r.Last {
 		h ^= 1
 	}
-	return (h ^ uint64(len(r.Data))) * 1099511628211
+	h = (h ^ uint64(len(r.Data))) * 1099511628211
+	return max(h, 1) // 0 means "none" in a summary
 }
