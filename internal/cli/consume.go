@@ -116,6 +116,7 @@ Then merge <topic>.by-batch with --layout batch.`,
   segmerge consume -e --from-beginning --out-file out.jsonl   # run again after a crash: resumes
   segmerge consume --mode concurrent -e --output-topic merged
   segmerge consume --mode scalable --consumers 10 -c 100 -g team-a
+  segmerge consume --memory 64MiB -e --out-file big.jsonl   # batches larger than 64MiB stream through
 
   # batch layout: run this in as many processes as you like
   segmerge consume --layout batch -t by-batch -g merge --output-topic merged
