@@ -63,16 +63,9 @@ func generated(ctx context.Context, g *Generated) (map[int64]print, error) {
 			ptrs[s] = &srcs[s]
 		}
 		m.Reset(ptrs...)
-		p := newPrint()
-		for {
-			n, err := m.Read(buf)
-			p.Add(buf[:n])
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("regenerate batch %d: %w", id, err)
-			}
+		p, err := mergedPrint(&m, buf)
+		if err != nil {
+			return nil, fmt.Errorf("regenerate batch %d: %w", id, err)
 		}
 		want[id] = p
 	}

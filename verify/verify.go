@@ -103,6 +103,22 @@ func (p *print) Reset() { *p = newPrint() }
 
 func newPrint() print { return print{hash: 14695981039346656037} }
 
+// mergedPrint reads m to its end through buf and returns the fingerprint of
+// the merged run.
+func mergedPrint(m *merge.Merger, buf []int64) (print, error) {
+	p := newPrint()
+	for {
+		n, err := m.Read(buf)
+		p.Add(buf[:n])
+		if err == io.EOF {
+			return p, nil
+		}
+		if err != nil {
+			return p, err
+		}
+	}
+}
+
 // Run verifies and returns the report; an error means the check could not
 // be made (unreadable files, broker trouble), not that it failed.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
@@ -216,16 +232,9 @@ next:
 			runs = append(runs, merge.SliceSource(run))
 		}
 		m.Reset(runs...)
-		p := newPrint()
-		for {
-			n, err := m.Read(buf)
-			p.Add(buf[:n])
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, 0, fmt.Errorf("input batch %d: %w", id, err)
-			}
+		p, err := mergedPrint(&m, buf)
+		if err != nil {
+			return nil, 0, fmt.Errorf("input batch %d: %w", id, err)
 		}
 		want[id] = p
 	}
