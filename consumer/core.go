@@ -432,10 +432,7 @@ func (c *core) count(id, ints int64) {
 // dead letters, naming the missing segments.
 func (c *core) drop(ctx context.Context, b *assemble.Batch) error {
 	c.stats.Dropped++
-	msg := fmt.Sprintf("batch %d is final without segments %v of %d", b.ID, b.Missing, b.Segments)
-	if b.TimedOut {
-		msg += fmt.Sprintf(" (incomplete after --batch-timeout %v)", c.cfg.BatchTimeout)
-	}
+	msg := c.incomplete(b)
 	c.cfg.Log.Warn("incomplete batch", "batch", b.ID, "missing", b.Missing)
 	for _, r := range b.Records() {
 		if err := c.dlq.send(ctx, r.Ref.(*kgo.Record), assemble.ReasonIncomplete, msg); err != nil {
@@ -446,6 +443,16 @@ func (c *core) drop(ctx context.Context, b *assemble.Batch) error {
 	c.asm.Merged(b)
 	c.written = append(c.written, b)
 	return nil
+}
+
+// incomplete says why batch b, released without all its segments, goes to
+// the dead letters: the message every one of its records carries.
+func (c *core) incomplete(b *assemble.Batch) string {
+	msg := fmt.Sprintf("batch %d is final without segments %v of %d", b.ID, b.Missing, b.Segments)
+	if b.TimedOut {
+		msg += fmt.Sprintf(" (incomplete after --batch-timeout %v)", c.cfg.BatchTimeout)
+	}
+	return msg
 }
 
 // sync makes everything written so far durable (sinks flushed, output and

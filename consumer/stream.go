@@ -124,11 +124,7 @@ func (c *core) undoStream() error {
 	if err := c.abortSinks(); err != nil {
 		return err
 	}
-	why := fmt.Sprintf("batch %d is final without segments %v of %d", b.ID, b.Missing, b.Segments)
-	if b.TimedOut {
-		why += fmt.Sprintf(" (incomplete after --batch-timeout %v)", c.cfg.BatchTimeout)
-	}
-	why += "; found while merging it as it arrived"
+	why := c.incomplete(b) + "; found while merging it as it arrived"
 	c.cfg.Log.Warn("incomplete batch found while streaming it; undoing what was written and reading it again to dead-letter it", "batch", b.ID, "missing", b.Missing)
 	c.refused[b.ID] = why
 	c.stream = nil
