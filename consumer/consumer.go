@@ -34,6 +34,14 @@
 //     written in batch order, it skips re-read batches it already holds.
 //   - Scalable mode commits each member's partitions separately; its output
 //     topic is at least once.
+//
+// # Memory
+//
+// Config.Memory bounds what a consumer holds, whatever the size of a batch:
+// memory.go derives the fetch, held-record and output limits from it and
+// pauses partitions that run ahead; stream.go merges a batch too large to
+// hold while its chunks arrive, and undoes it if it turns out broken.
+// writer.go is concurrent mode's ordered writer.
 package consumer
 
 import (

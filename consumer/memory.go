@@ -27,10 +27,12 @@ import (
 //     by a fetch of paused partitions waits out FetchMaxWait.)
 //   - held records: M/8, counting each record's raw bytes (kept to
 //     forward it unchanged to the dead-letter topic, except for the batch
-//     streaming now) plus 8 bytes per decoded integer. Past it, partitions the lowest batch does not wait
-//     on are paused until held records fall under 3/4 of it; and a batch
-//     that fills half of it is merged as it arrives instead of held whole
-//     (a streaming batch, see package assemble);
+//     streaming now), 8 bytes per decoded integer, recordOverhead, and each
+//     batch's own bookkeeping. Past it, partitions the lowest batch does
+//     not wait on are paused until held records fall under 3/4 of it; and
+//     once held records pass half of it, the lowest batch is merged as it
+//     arrives instead of held whole (a streaming batch, see package
+//     assemble), as soon as every segment has its first chunk;
 //   - output: the producer buffers at most M/16 bytes of records.
 //
 // A streaming batch needs one chunk of every segment held at once, so the

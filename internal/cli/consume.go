@@ -213,6 +213,9 @@ Then merge <topic>.by-batch with --layout batch.`,
 			}
 			fmt.Fprintf(e.stderr, "merged %d batches, %d integers in %.2fs (%d bad records, %d duplicates dropped, %d incomplete batches dead-lettered, %d begun before the start skipped, %d left pending)\n",
 				st.Batches, st.Integers, st.Elapsed.Seconds(), st.Bad, st.Duplicates, st.Dropped, st.Cut, st.Pending)
+			if st.Streamed > 0 {
+				fmt.Fprintf(e.stderr, "%d of them too large to hold whole were merged as they arrived (--memory %s)\n", st.Streamed, consumer.FormatBytes(cfg.Memory))
+			}
 			if file != nil && file.Skipped() > 0 {
 				fmt.Fprintf(e.stderr, "%d re-read batches were already in %s and not written again\n", file.Skipped(), outFile)
 			}
