@@ -42,6 +42,47 @@ const (
 	Text  Format = "text"  // batch 7: 1 1 2 9
 )
 
+// AppendStart appends the head of batch id's line, up to its first value.
+// AppendStart, AppendValues and AppendEnd render a line piece by piece, as
+// Writer does, for whoever renders lines ahead (see LineSink); they
+// allocate only when dst must grow.
+func (f Format) AppendStart(dst []byte, id int64) []byte {
+	if f == Text {
+		return wire.AppendTextStart(dst, id)
+	}
+	return wire.AppendOutputStart(dst, id)
+}
+
+// AppendValues appends ascending values to a line begun by AppendStart;
+// first says that no value precedes them on the line.
+func (f Format) AppendValues(dst []byte, vals []int64, first bool) []byte {
+	if f == Text {
+		return wire.AppendTextInts(dst, vals)
+	}
+	return wire.AppendInts(dst, vals, first)
+}
+
+// AppendEnd appends the tail of a line, newline included.
+func (f Format) AppendEnd(dst []byte) []byte {
+	if f != Text {
+		dst = wire.AppendOutputEnd(dst)
+	}
+	return append(dst, '\n')
+}
+
+// LineSink is a Sink whose lines may be rendered ahead, elsewhere: a
+// consumer merging batches on several cores renders each batch's line with
+// LineFormat's Append methods on the core that merged it, and hands the
+// line to WriteLine in batch order.
+type LineSink interface {
+	Sink
+	// LineFormat is how the sink renders a batch.
+	LineFormat() Format
+	// WriteLine writes batch id, rendered whole (newline included), as
+	// Begin, Write and End would have written it.
+	WriteLine(id int64, line []byte) error
+}
+
 // ParseFormat returns the Format named s.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(s); f {
@@ -136,11 +177,7 @@ func (w *Writer) Begin(id int64) error {
 		w.skipped++
 		return w.err
 	}
-	if w.format == Text {
-		w.buf = wire.AppendTextStart(w.buf[:0], id)
-	} else {
-		w.buf = wire.AppendOutputStart(w.buf[:0], id)
-	}
+	w.buf = w.format.AppendStart(w.buf[:0], id)
 	w.first = true
 	w.mark = w.written
 	return w.err
@@ -151,12 +188,8 @@ func (w *Writer) Write(vals []int64) error {
 	const step = 2048 // keep buf small whatever len(vals)
 	for len(vals) > 0 && w.err == nil && !w.skipping {
 		n := min(step, len(vals))
-		if w.format == Text {
-			w.buf = wire.AppendTextInts(w.buf, vals[:n])
-		} else {
-			w.buf = wire.AppendInts(w.buf, vals[:n], w.first)
-			w.first = false
-		}
+		w.buf = w.format.AppendValues(w.buf, vals[:n], w.first)
+		w.first = false
 		vals = vals[n:]
 		if len(w.buf) >= 16<<10 {
 			w.put()
@@ -171,11 +204,31 @@ func (w *Writer) End() error {
 		w.skipping = false
 		return w.err
 	}
-	if w.format != Text {
-		w.buf = wire.AppendOutputEnd(w.buf)
-	}
-	w.buf = append(w.buf, '\n')
+	w.buf = w.format.AppendEnd(w.buf)
 	w.put()
+	if w.perBatch && w.err == nil {
+		w.err = w.w.Flush()
+	}
+	return w.err
+}
+
+// LineFormat implements LineSink.
+func (w *Writer) LineFormat() Format { return w.format }
+
+// WriteLine implements LineSink: line is batch id's whole line, as
+// LineFormat renders it. A batch the file already holds is skipped, as
+// Begin skips it.
+func (w *Writer) WriteLine(id int64, line []byte) error {
+	if id <= w.skipThrough {
+		w.skipped++
+		return w.err
+	}
+	w.mark = w.written
+	if w.err == nil {
+		var n int
+		n, w.err = w.w.Write(line)
+		w.written += int64(n)
+	}
 	if w.perBatch && w.err == nil {
 		w.err = w.w.Flush()
 	}

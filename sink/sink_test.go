@@ -41,6 +41,24 @@ func TestWriterFormats(t *testing.T) {
 			if out.String() != tt.want {
 				t.Fatalf("got %q want %q", out.String(), tt.want)
 			}
+			// The same line rendered ahead with the format's Append
+			// methods, and written whole, is the same bytes.
+			line := tt.format.AppendStart(nil, 7)
+			first := true
+			for _, v := range tt.writes {
+				line = tt.format.AppendValues(line, v, first)
+				first = first && len(v) == 0
+			}
+			line = tt.format.AppendEnd(line)
+			var ahead bytes.Buffer
+			lw := NewWriter(&ahead, tt.format, false)
+			if err := lw.WriteLine(7, line); err != nil {
+				t.Fatal(err)
+			}
+			lw.Flush(context.Background())
+			if ahead.String() != tt.want {
+				t.Fatalf("WriteLine: got %q want %q", ahead.String(), tt.want)
+			}
 		})
 	}
 	// A long batch written in pieces is one line with every value.
@@ -53,6 +71,24 @@ func TestWriterFormats(t *testing.T) {
 	w.Close()
 	if strings.Count(out.String(), "\n") != 1 || strings.Count(out.String(), ",") != len(long) { // one comma is in the header
 		t.Fatalf("long batch: %d lines, %d commas", strings.Count(out.String(), "\n"), strings.Count(out.String(), ","))
+	}
+}
+
+// WriteLine skips the batches SkipThrough names, as Begin does, and counts
+// them.
+func TestWriteLineSkips(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out, JSONL, false)
+	w.SkipThrough(1)
+	for id := range int64(3) {
+		line := JSONL.AppendEnd(JSONL.AppendValues(JSONL.AppendStart(nil, id), []int64{id}, true))
+		if err := w.WriteLine(id, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush(context.Background())
+	if want := `{"batch_id":2,"data":[2]}` + "\n"; out.String() != want || w.Skipped() != 2 {
+		t.Fatalf("wrote %q, skipped %d; want %q, skipped 2", out.String(), w.Skipped(), want)
 	}
 }
 

@@ -1,5 +1,10 @@
 package wire
 
+import (
+	"math/bits"
+	"slices"
+)
+
 // The encoders append to a caller's buffer and return it, as strconv's
 // Append functions do. They allocate only when dst must grow. They write
 // what the decoder reads back, with no whitespace; they do not check that
@@ -66,9 +71,19 @@ func AppendInts(dst []byte, vals []int64, first bool) []byte {
 		dst = appendInt(dst, vals[0])
 		vals = vals[1:]
 	}
-	for _, v := range vals {
-		dst = append(dst, ',')
-		dst = appendInt(dst, v)
+	// Room for a block of values is made once, and each value's digits
+	// are written in place: no append per byte, no copy per value.
+	const block = 512
+	for len(vals) > 0 {
+		k := min(block, len(vals))
+		n := len(dst)
+		dst = slices.Grow(dst, k*maxIntLen)
+		b := dst[:cap(dst)]
+		for _, v := range vals[:k] {
+			b[n] = ','
+			n = putInt(b, n+1, v)
+		}
+		dst, vals = b[:n], vals[k:]
 	}
 	return dst
 }
@@ -112,32 +127,66 @@ const pairs = "00010203040506070809" +
 	"80818283848586878889" +
 	"90919293949596979899"
 
+// maxIntLen is the most bytes putInt writes for an int64, plus a comma.
+const maxIntLen = 21
+
 // appendInt appends v in decimal. It does what strconv.AppendInt(dst, v, 10)
 // does, without the base dispatch; see BenchmarkAppendInts for the measure.
 func appendInt(dst []byte, v int64) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, maxIntLen)
+	return dst[:putInt(dst[:cap(dst)], n, v)]
+}
+
+// putInt writes v in decimal into b at n, which must have room for 20 bytes,
+// and returns the index after it. It counts the digits first, so that each
+// pair of digits lands in its place as it is computed.
+func putInt(b []byte, n int, v int64) int {
 	if uint64(v) < 10 {
-		return append(dst, byte('0'+v))
+		b[n] = byte('0' + v)
+		return n + 1
 	}
 	u := uint64(v)
 	if v < 0 {
-		dst = append(dst, '-')
+		b[n] = '-'
+		n++
 		u = -u // MinInt64 too: its magnitude fits a uint64
 	}
-	var buf [20]byte
-	i := len(buf)
+	end := n + digits(u)
+	d := b[n:end] // the digits, written from the right, four at a time
+	i := len(d)
+	for u >= 10000 {
+		q := u / 10000
+		r := u - q*10000
+		hi, lo := (r/100)*2, (r%100)*2
+		i -= 4
+		d[i], d[i+1], d[i+2], d[i+3] = pairs[hi], pairs[hi+1], pairs[lo], pairs[lo+1]
+		u = q
+	}
 	for u >= 100 {
 		q := u / 100
 		r := (u - q*100) * 2
 		i -= 2
-		buf[i], buf[i+1] = pairs[r], pairs[r+1]
+		d[i], d[i+1] = pairs[r], pairs[r+1]
 		u = q
 	}
 	if u >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = pairs[u*2], pairs[u*2+1]
+		d[i-2], d[i-1] = pairs[u*2], pairs[u*2+1]
 	} else {
-		i--
-		buf[i] = byte('0' + u)
+		d[i-1] = byte('0' + u)
 	}
-	return append(dst, buf[i:]...)
+	return end
 }
+
+// digits is the number of decimal digits of u (1 for 0): log10 estimated
+// from the bit length (1233/4096 is just over log10(2)), then corrected.
+func digits(u uint64) int {
+	t := bits.Len64(u) * 1233 >> 12
+	if u >= pow10[t] {
+		t++
+	}
+	return max(t, 1)
+}
+
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
