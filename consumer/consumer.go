@@ -176,8 +176,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 
 	if cfg.Mode == ModeConcurrent {
-		c.w = newOrderedWriter(cfg.Sink, lim.produceBuffer/8)
-		defer c.w.close()
+		c.pipe = newPipeline(cfg.Sink, lim.produceBuffer/8)
+		defer c.pipe.close()
 	}
 
 	ctx, stop := context.WithCancel(ctx)

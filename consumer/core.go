@@ -58,10 +58,11 @@ type core struct {
 	// decode and merge scratch, reused batch after batch
 	scratch scratch
 	vals    []int64
-	// One scratch per core for parallel decoding and merging (concurrent
-	// mode: one member, whose loop alone uses it), reused poll after poll.
-	pool []scratch
-	w    *orderedWriter // concurrent mode: writes merged batches in order (writer.go)
+	// One scratch per core for parallel decoding (concurrent mode: one
+	// member, whose loop alone uses it), reused poll after poll.
+	pool   []scratch
+	pipe   *pipeline         // concurrent mode: merges and writes batches (pipeline.go)
+	reaped []*assemble.Batch // scratch for reap
 }
 
 // Stats is what a consumer run did.
@@ -260,6 +261,7 @@ func (c *core) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded) 
 // letters. With parallel set, the merges of the released batches run on
 // every core and are written in order.
 func (c *core) release(ctx context.Context, parallel bool) error {
+	c.reap()
 	if c.stream != nil {
 		if done, err := c.advance(); !done || err != nil {
 			return err
@@ -308,37 +310,52 @@ func (c *core) release(ctx context.Context, parallel bool) error {
 	return c.emitAll(ready)
 }
 
-// emitAll merges the batches in ready on every core and writes them in order.
+// emitAll writes the batches in ready, in order: handed to the pipeline in
+// concurrent mode, else merged and written here.
 func (c *core) emitAll(ready []*assemble.Batch) error {
 	if len(ready) == 0 {
 		return nil
 	}
-	merged, err := mergeParallel(c.pool, ready)
-	if err != nil {
-		return err
-	}
-	for i, b := range ready {
-		if c.w != nil {
-			if err := c.w.write(b.ID, merged[i]); err != nil {
+	if c.pipe == nil {
+		for _, b := range ready {
+			if err := c.write(b); err != nil {
 				return err
 			}
-			c.count(b.ID, int64(len(merged[i])))
-		} else if err := c.emit(b.ID, merged[i]); err != nil {
-			return err
 		}
-		c.asm.Merged(b)
+		return nil
+	}
+	if err := c.pipe.submit(ready); err != nil {
+		return err
+	}
+	for _, b := range ready {
+		c.count(b.ID, int64(b.Len()))
 		c.written = append(c.written, b)
 	}
 	return nil
 }
 
-// settle waits until the ordered writer, if any, has written every batch
-// handed to it.
+// reap tells the assembler which batches the pipeline has merged: their
+// records' memory may go.
+func (c *core) reap() {
+	if c.pipe == nil {
+		return
+	}
+	c.reaped = c.pipe.reap(c.reaped[:0])
+	for _, b := range c.reaped {
+		c.asm.Merged(b)
+	}
+	clear(c.reaped)
+}
+
+// settle waits until the pipeline, if any, has written every batch handed
+// to it.
 func (c *core) settle() error {
-	if c.w == nil {
+	if c.pipe == nil {
 		return nil
 	}
-	return c.w.drain()
+	err := c.pipe.drain()
+	c.reap()
+	return err
 }
 
 // advance begins the streaming batch if it may begin, and merges it as far
@@ -544,34 +561,13 @@ func (s *chunkSource) Next() ([]int64, error) {
 	return s.c[s.i-1], nil
 }
 
-// mergeParallel merges each batch into its own slice, spreading batches
-// over every core. Like write, it reads each segment's chunks in place.
-func mergeParallel(pool []scratch, bs []*assemble.Batch) ([][]int64, error) {
-	out := make([][]int64, len(bs))
-	errs := make([]error, len(bs))
-	parallelFor(pool, len(bs), func(j int, d *scratch) {
-		b := bs[j]
-		merged := make([]int64, b.Len())
-		d.merger.Reset(d.sources(b)...)
-		for n := 0; n < len(merged); {
-			k, err := d.merger.Read(merged[n:])
-			if err != nil {
-				errs[j] = fmt.Errorf("merge batch %d: %w", b.ID, err)
-				return
-			}
-			n += k
-		}
-		out[j] = merged
-	})
-	return out, errors.Join(errs...)
-}
-
 // scratch is the decoder and merge state one goroutine reuses.
 type scratch struct {
 	dec    wire.Decoder
 	merger merge.Merger
 	chunks []chunkSource
 	srcs   []merge.Source
+	vals   []int64
 }
 
 // sources returns merge sources over b's segments, chunk by chunk, reusing

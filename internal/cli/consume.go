@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,6 +30,20 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// startTrace writes an execution trace of the process into path until the
+// returned stop (for go tool trace: where a goroutine waits, and on what).
+func startTrace(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--trace: %w", err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--trace: %w", err)
+	}
+	return func() { trace.Stop(); f.Close() }, nil
+}
+
 func newConsume(e *env) *cobra.Command {
 	var (
 		cfg       = consumer.DefaultConfig()
@@ -40,6 +55,7 @@ func newConsume(e *env) *cobra.Command {
 		statsFile string
 		memory    = consumer.FormatBytes(consumer.DefaultMemory)
 		cpuProf   string
+		traceFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "consume",
@@ -198,6 +214,13 @@ Then merge <topic>.by-batch with --layout batch.`,
 				}
 				defer stop()
 			}
+			if traceFile != "" {
+				stop, err := startTrace(traceFile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			cfg.Counters = new(progress.Counters)
 			var line *progress.Line
 			if !e.quiet && terminal(e.stderr) && !(console && terminal(e.stdout)) {
@@ -255,6 +278,8 @@ Then merge <topic>.by-batch with --layout batch.`,
 	f.MarkHidden("stats-file")
 	f.StringVar(&cpuProf, "cpu-profile", "", "write a CPU profile of the run to FILE (for go tool pprof)")
 	f.MarkHidden("cpu-profile")
+	f.StringVar(&traceFile, "trace", "", "write an execution trace of the run to FILE (for go tool trace)")
+	f.MarkHidden("trace")
 	return cmd
 }
 

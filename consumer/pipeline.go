@@ -1,0 +1,349 @@
+package consumer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/segmerge/segmerge/assemble"
+	"github.com/segmerge/segmerge/sink"
+)
+
+// The merge pipeline (concurrent mode)
+//
+// In concurrent mode the loop does not merge. It hands the batches a poll
+// releases, in order, to the pipeline and goes back to polling and
+// decoding. The pipeline cuts them into groups of consecutive batches (at
+// least groupInts integers, unless the poll released fewer), and a worker
+// per core takes the next group, merges each batch and renders its line for
+// every sink that takes rendered lines (sink.LineSink: files, the console).
+// One writer writes the groups in order as they are done. So the cores share
+// decoding, merging and formatting as the work comes, and only the writer
+// waits, for the group it writes next: there is no barrier between a poll's
+// decoding and the merging of the batches before it. Grouping is for small
+// batches: handing over a 150-integer batch on its own costs as much as
+// merging it.
+//
+// Merging reads a batch's records and writes nothing of the assembler's, so
+// the workers run without the core's lock. The loop learns which batches are
+// merged with reap (their records' memory may then go: Merged), and waits
+// for everything handed over to be written with drain: before a sync (flush
+// and commit), before a streaming batch begins, on a rollback, at the end. A
+// merge or write error is kept, nothing after it is written, and the next
+// submit or drain returns it, so no commit passes it.
+//
+// Memory: the integers handed over and not yet written are bounded by max
+// (submit blocks beyond it); their records stay counted by the assembler
+// until reaped. A group's output (merged values, if a sink takes values;
+// rendered lines) is reused from a free list, so a steady run allocates
+// none.
+
+// groupInts is the size a group of small batches is filled to.
+const groupInts = 32 << 10
+
+// group is consecutive batches merged and written together.
+type group struct {
+	bs    []*assemble.Batch
+	ints  int
+	vals  []int64  // merged values, batch after batch (if a sink takes values)
+	cuts  []int    // end of each batch's values in vals
+	lines [][]byte // per format: the batches' lines back to back
+	ends  [][]int  // per format: end of each batch's line
+	err   error
+	done  bool // merged and rendered
+}
+
+type pipeline struct {
+	sinks   []sink.Sink   // what to write to, sink.Multi flattened
+	format  []int         // per sink: index in formats of its LineFormat, or -1: it takes values
+	formats []sink.Format // the distinct formats of the LineSinks
+	values  bool          // some sink takes values
+	max     int           // integers handed over and not written, at most
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  []*group // handed over and not written, in order
+	taken  int      // queue[:taken] are taken by workers (or done)
+	queued int      // integers in queue
+	merged []*assemble.Batch
+	free   []*group
+	err    error
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newPipeline(s sink.Sink, maxInts int) *pipeline {
+	p := &pipeline{max: max(maxInts, 1)}
+	p.cond = sync.NewCond(&p.mu)
+	p.sinks = flatten(s)
+	for _, s := range p.sinks {
+		ls, ok := s.(sink.LineSink)
+		if !ok {
+			p.format = append(p.format, -1)
+			p.values = true
+			continue
+		}
+		f := ls.LineFormat()
+		i := 0
+		for i < len(p.formats) && p.formats[i] != f {
+			i++
+		}
+		if i == len(p.formats) {
+			p.formats = append(p.formats, f)
+		}
+		p.format = append(p.format, i)
+	}
+	for range runtime.GOMAXPROCS(0) {
+		p.wg.Go(p.work)
+	}
+	p.wg.Go(p.write)
+	return p
+}
+
+func flatten(s sink.Sink) []sink.Sink {
+	m, ok := s.(sink.Multi)
+	if !ok {
+		return []sink.Sink{s}
+	}
+	var out []sink.Sink
+	for _, s := range m {
+		out = append(out, flatten(s)...)
+	}
+	return out
+}
+
+// submit hands bs over, in order, blocking while too much is queued. It
+// returns an earlier merge's or write's error, if any.
+func (p *pipeline) submit(bs []*assemble.Batch) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(bs) > 0 {
+		g := p.newGroup()
+		for len(bs) > 0 && (g.ints == 0 || g.ints+bs[0].Len() <= groupInts) {
+			g.bs = append(g.bs, bs[0])
+			g.ints += bs[0].Len()
+			bs = bs[1:]
+		}
+		for p.err == nil && p.queued > 0 && p.queued+g.ints > p.max {
+			p.cond.Wait()
+		}
+		if p.err != nil {
+			return p.err
+		}
+		p.queue = append(p.queue, g)
+		p.queued += g.ints
+		p.cond.Broadcast()
+	}
+	return nil
+}
+
+// reap returns the batches merged since the last reap, appended to dst.
+func (p *pipeline) reap(dst []*assemble.Batch) []*assemble.Batch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	dst = append(dst, p.merged...)
+	clear(p.merged)
+	p.merged = p.merged[:0]
+	return dst
+}
+
+// drain waits until everything handed over is written, and returns the
+// first error.
+func (p *pipeline) drain() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.queue) > 0 {
+		p.cond.Wait()
+	}
+	return p.err
+}
+
+// close drains and stops the workers and the writer.
+func (p *pipeline) close() error {
+	err := p.drain()
+	p.mu.Lock()
+	p.closed = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	p.wg.Wait()
+	return err
+}
+
+// work merges and renders groups, the next not taken first, until closed.
+func (p *pipeline) work() {
+	var d scratch
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		for p.taken == len(p.queue) && !p.closed {
+			p.cond.Wait()
+		}
+		if p.taken == len(p.queue) {
+			return
+		}
+		g := p.queue[p.taken]
+		p.taken++
+		p.mu.Unlock()
+		g.err = p.merge(&d, g)
+		p.mu.Lock()
+		g.done = true
+		p.merged = append(p.merged, g.bs...)
+		p.cond.Broadcast()
+	}
+}
+
+// merge merges every batch of g, and renders its lines.
+func (p *pipeline) merge(d *scratch, g *group) error {
+	g.lines = grow(g.lines, len(p.formats))
+	g.ends = grow(g.ends, len(p.formats))
+	if d.vals == nil {
+		d.vals = make([]int64, 4096)
+	}
+	for _, b := range g.bs {
+		d.merger.Reset(d.sources(b)...)
+		for f, format := range p.formats {
+			g.lines[f] = format.AppendStart(g.lines[f], b.ID)
+		}
+		var out []int64 // the batch's place in g.vals, when a sink takes values
+		if p.values {
+			g.vals = slices.Grow(g.vals, b.Len())
+			out = g.vals[len(g.vals) : len(g.vals)+b.Len()]
+		}
+		for n, first := 0, true; ; {
+			// Merge piece by piece, small enough to stay in cache
+			// while it is rendered.
+			buf := d.vals
+			if p.values {
+				buf = out[n:min(n+len(d.vals), len(out))]
+			}
+			k, err := d.merger.Read(buf)
+			if err == io.EOF {
+				break
+			}
+			if err == nil && k == 0 {
+				err = errors.New("more values than its records hold") // out is full
+			}
+			if err != nil {
+				return fmt.Errorf("merge batch %d: %w", b.ID, err)
+			}
+			for f, format := range p.formats {
+				g.lines[f] = format.AppendValues(g.lines[f], buf[:k], first)
+			}
+			first = false
+			n += k
+		}
+		g.vals = g.vals[:len(g.vals)+len(out)]
+		for f, format := range p.formats {
+			g.lines[f] = format.AppendEnd(g.lines[f])
+			g.ends[f] = append(g.ends[f], len(g.lines[f]))
+		}
+		g.cuts = append(g.cuts, len(g.vals))
+	}
+	return nil
+}
+
+// grow returns s with length n, its elements kept.
+func grow[T any](s []T, n int) []T {
+	for len(s) < n {
+		var zero T
+		s = append(s, zero)
+	}
+	return s[:n]
+}
+
+// write writes the groups in order as they are done, until closed.
+func (p *pipeline) write() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		for len(p.queue) == 0 || !p.queue[0].done {
+			if p.closed && len(p.queue) == 0 {
+				return
+			}
+			p.cond.Wait()
+		}
+		g := p.queue[0]
+		err := p.err
+		p.mu.Unlock()
+		if err == nil { // after a failure nothing more is written
+			err = g.err
+			if err == nil {
+				err = p.put(g)
+			}
+		}
+		p.mu.Lock()
+		if err != nil && p.err == nil {
+			p.err = err
+		}
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		p.taken--
+		p.queued -= g.ints
+		p.recycle(g)
+		p.cond.Broadcast()
+	}
+}
+
+// put writes g's batches to every sink, batch by batch.
+func (p *pipeline) put(g *group) error {
+	vstart, lstart := 0, make([]int, len(p.formats))
+	for i, b := range g.bs {
+		for k, s := range p.sinks {
+			var err error
+			if f := p.format[k]; f >= 0 {
+				err = s.(sink.LineSink).WriteLine(b.ID, g.lines[f][lstart[f]:g.ends[f][i]])
+			} else {
+				err = s.Begin(b.ID)
+				if err == nil {
+					err = s.Write(g.vals[vstart:g.cuts[i]])
+				}
+				if err == nil {
+					err = s.End()
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("write batch %d: %w", b.ID, err)
+			}
+		}
+		vstart = g.cuts[i]
+		for f := range lstart {
+			lstart[f] = g.ends[f][i]
+		}
+	}
+	return nil
+}
+
+// newGroup returns an empty group, reusing a written one's memory. It runs
+// under p.mu.
+func (p *pipeline) newGroup() *group {
+	if n := len(p.free); n > 0 {
+		g := p.free[n-1]
+		p.free = p.free[:n-1]
+		return g
+	}
+	return &group{}
+}
+
+// recycle keeps g's memory for a later group, unless enough is kept or g
+// grew large (one large batch's line is not worth keeping). It runs under
+// p.mu.
+func (p *pipeline) recycle(g *group) {
+	const keepGroups, keepBytes = 8, 4 << 20
+	size := 8 * cap(g.vals)
+	for _, l := range g.lines {
+		size += cap(l)
+	}
+	if len(p.free) >= keepGroups || size > keepBytes {
+		return
+	}
+	clear(g.bs)
+	g.bs, g.vals, g.cuts = g.bs[:0], g.vals[:0], g.cuts[:0]
+	for f := range g.lines {
+		g.lines[f], g.ends[f] = g.lines[f][:0], g.ends[f][:0]
+	}
+	g.ints, g.err, g.done = 0, nil, false
+	p.free = append(p.free, g)
+}
