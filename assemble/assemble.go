@@ -127,6 +127,7 @@ type Assembler struct {
 	maxOut   int64              // highest id released so far; -1 none
 	held     int
 	bytes    int
+	out      int // bytes of records of batches released whole and not yet merged
 	late     int
 	refused  map[int64]string // batch id -> why its records are refused (Refuse)
 }
@@ -284,7 +285,7 @@ func (a *Assembler) Next() *Batch {
 	switch {
 	case b.Complete():
 	case a.final(b):
-	case a.cfg.StreamAbove > 0 && a.bytes >= a.cfg.StreamAbove && b.ready():
+	case a.cfg.StreamAbove > 0 && a.PendingBytes() >= a.cfg.StreamAbove && b.ready():
 		b.Streaming = true
 	default:
 		return nil
@@ -298,6 +299,10 @@ func (a *Assembler) Next() *Batch {
 	a.pending[0] = nil
 	a.pending = a.pending[1:]
 	a.inFlight[b] = struct{}{}
+	if !b.Streaming {
+		b.out = b.size
+		a.out += b.out
+	}
 	if b.ID < a.maxOut {
 		a.late++
 	} else {
@@ -415,6 +420,8 @@ func (a *Assembler) Merged(b *Batch) {
 	if _, ok := a.inFlight[b]; !ok || b.sum != nil {
 		return
 	}
+	a.out -= b.out
+	b.out = 0
 	b.sum = b.summarise()
 	for _, r := range b.records {
 		a.hold(r, -1)
@@ -435,6 +442,8 @@ func (a *Assembler) Done(b *Batch) {
 	}
 	delete(a.inFlight, b)
 	delete(a.byID, b.ID)
+	a.out -= b.out
+	b.out = 0
 	for _, r := range b.records {
 		a.hold(r, -1)
 	}
@@ -492,6 +501,13 @@ func (a *Assembler) Held() int { return a.held }
 // plus an estimate of each batch's own bookkeeping (which for batches of a
 // few small records is most of it).
 func (a *Assembler) HeldBytes() int { return a.bytes }
+
+// PendingBytes is HeldBytes less the records of batches released whole
+// and not yet Merged: what waits on records still to come. Those released
+// are the caller's to merge and free (a caller merging on other goroutines
+// may hold several polls' worth), so they neither make the lowest batch
+// stream nor are a reason to stop fetching.
+func (a *Assembler) PendingBytes() int { return a.bytes - a.out }
 
 // PartitionBytes is the memory held for records of partition p.
 func (a *Assembler) PartitionBytes(p int32) int {

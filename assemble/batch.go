@@ -35,6 +35,7 @@ type Batch struct {
 	low    []Offset
 	places []place
 	sum    *summary // set once merged (Assembler.Merged): the records are gone
+	out    int      // bytes of records released whole, until merged (Assembler.released)
 }
 
 type place struct {
@@ -65,6 +66,9 @@ func (b *Batch) Complete() bool { return b.full == b.Segments }
 
 // Len is the number of integers in the batch.
 func (b *Batch) Len() int { return b.ints }
+
+// Bytes is the memory its records take, as Record.Size counts it.
+func (b *Batch) Bytes() int { return b.size }
 
 // Records is every record of the batch, in the order they arrived.
 func (b *Batch) Records() []*Record { return b.records }

@@ -271,3 +271,43 @@ func missingOf(b batchSpec, lost [2]int64) []int64 {
 }
 
 func sorted(s []int32) []int32 { slices.Sort(s); return s }
+
+// A batch released whole leaves PendingBytes at once, though HeldBytes
+// counts it until Merged: records waiting on the caller's merge neither
+// make the next batch stream nor are pending.
+func TestReleasedWholeIsNotPending(t *testing.T) {
+	rec := func(p int32, off, batch, seg int64, last bool, size int) *Record {
+		return &Record{Partition: p, Offset: off, BatchID: batch, SegmentID: seg, Segments: 2, Last: last, Data: []int64{1}, Size: size}
+	}
+	a := New(Config{Segments: 2, Partitions: 2, StreamAbove: 3000})
+	a.Assign(0, Start{Next: 0})
+	a.Assign(1, Start{Next: 0})
+	// Batch 0 whole and large; batch 1 small, each segment's first chunk
+	// in: ready to stream, not complete.
+	for _, r := range []*Record{rec(0, 0, 0, 0, true, 5000), rec(1, 0, 0, 1, true, 5000),
+		rec(0, 1, 1, 0, false, 100), rec(1, 1, 1, 1, false, 100)} {
+		if v, err := a.Add(r); v != Accepted {
+			t.Fatalf("Add: %v %v", v, err)
+		}
+	}
+	b := a.Next()
+	if b == nil || b.ID != 0 || b.Streaming || b.Bytes() != 10000 {
+		t.Fatalf("Next = %+v, want batch 0 whole, of 10000 bytes", b)
+	}
+	if got := a.HeldBytes() - a.PendingBytes(); got != 10000 {
+		t.Fatalf("held %d, pending %d: want batch 0's 10000 bytes held and not pending", a.HeldBytes(), a.PendingBytes())
+	}
+	// 10000 bytes held pass StreamAbove, but they are released: batch 1
+	// waits for its chunks instead of streaming.
+	if nb := a.Next(); nb != nil {
+		t.Fatalf("Next = batch %d (streaming %v), want none: what is pending is under StreamAbove", nb.ID, nb.Streaming)
+	}
+	a.Merged(b)
+	if a.HeldBytes() != a.PendingBytes() {
+		t.Fatalf("after batch 0 merged: held %d, pending %d; want equal", a.HeldBytes(), a.PendingBytes())
+	}
+	a.Done(b)
+	if a.HeldBytes() != a.PendingBytes() || a.PendingBytes() < 200 {
+		t.Fatalf("after batch 0 done: held %d, pending %d; want batch 1's records and bookkeeping", a.HeldBytes(), a.PendingBytes())
+	}
+}

@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 
 	if cfg.Mode == ModeConcurrent {
-		c.pipe = newPipeline(cfg.Sink, lim.produceBuffer/8)
+		c.pipe = newPipeline(cfg.Sink, lim.merging)
 		defer c.pipe.close()
 	}
 

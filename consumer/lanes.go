@@ -28,6 +28,7 @@ type assembler interface {
 	Merged(b *assemble.Batch)
 	Held() int
 	HeldBytes() int
+	PendingBytes() int
 	PartitionBytes(p int32) int
 	Wanted(dst []int32, streaming *assemble.Batch) []int32
 	Take(b *assemble.Batch, s int64) ([]int64, assemble.TakeState)
@@ -353,6 +354,9 @@ func (l *lanes) Held() int { return l.sum((*assemble.Assembler).Held) }
 
 // HeldBytes sums the partitions'.
 func (l *lanes) HeldBytes() int { return l.sum((*assemble.Assembler).HeldBytes) }
+
+// PendingBytes sums the partitions'.
+func (l *lanes) PendingBytes() int { return l.sum((*assemble.Assembler).PendingBytes) }
 
 // PartitionBytes is what partition p's Assembler holds, over all its lanes.
 func (l *lanes) PartitionBytes(p int32) int {

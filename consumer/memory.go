@@ -33,6 +33,10 @@ import (
 //     once held records pass half of it, the lowest batch is merged as it
 //     arrives instead of held whole (a streaming batch, see package
 //     assemble), as soon as every segment has its first chunk;
+//   - merging (concurrent mode): batches released whole and handed to the
+//     merge workers, until written, at most M/16 bytes: their records as
+//     held records count them, and their output. These no longer count
+//     against the held share: they wait on no fetch, only on the workers.
 //   - output: the producer buffers at most M/16 bytes of records.
 //
 // A streaming batch needs one chunk of every segment held at once, so the
@@ -63,6 +67,7 @@ type limits struct {
 	held                       int // bytes of records held before pausing
 	streamAbove                int // held bytes past which the lowest batch streams
 	produceBuffer              int
+	merging                    int // bytes handed to the merge workers and not written (pipeline.go)
 }
 
 func (c *Config) limits(partitions int32) limits {
@@ -84,6 +89,7 @@ func (c *Config) limits(partitions int32) limits {
 		held:           int(held),
 		streamAbove:    int(m / 16),
 		produceBuffer:  int(m / 16),
+		merging:        int(m / 16),
 	}
 }
 

@@ -35,19 +35,27 @@ import (
 // merge or write error is kept, nothing after it is written, and the next
 // submit or drain returns it, so no commit passes it.
 //
-// Memory: the integers handed over and not yet written are bounded by max
-// (submit blocks beyond it); their records stay counted by the assembler
-// until reaped. A group's output (merged values, if a sink takes values;
-// rendered lines) is reused from a free list, so a steady run allocates
-// none.
+// Memory: what is handed over and not yet written is bounded by max bytes
+// (submit blocks beyond it), counting each batch's records as the assembler
+// does (assemble.Batch.Bytes) and its output (merged values, if a sink takes
+// values; rendered lines) at outputBytes an integer. The assembler counts
+// those records too until they are reaped, but apart (PendingBytes leaves
+// them out), so they neither pause fetching nor make a batch stream. A
+// group's output memory is reused from a free list, so a steady run
+// allocates none.
 
 // groupInts is the size a group of small batches is filled to.
 const groupInts = 32 << 10
+
+// outputBytes is what a group's output is counted per integer: 8 bytes of
+// merged value and about 12 of rendered line.
+const outputBytes = 20
 
 // group is consecutive batches merged and written together.
 type group struct {
 	bs    []*assemble.Batch
 	ints  int
+	bytes int      // counted against max
 	vals  []int64  // merged values, batch after batch (if a sink takes values)
 	cuts  []int    // end of each batch's values in vals
 	lines [][]byte // per format: the batches' lines back to back
@@ -61,13 +69,13 @@ type pipeline struct {
 	format  []int         // per sink: index in formats of its LineFormat, or -1: it takes values
 	formats []sink.Format // the distinct formats of the LineSinks
 	values  bool          // some sink takes values
-	max     int           // integers handed over and not written, at most
+	max     int           // bytes handed over and not written, at most
 
 	mu     sync.Mutex
 	cond   *sync.Cond
 	queue  []*group // handed over and not written, in order
 	taken  int      // queue[:taken] are taken by workers (or done)
-	queued int      // integers in queue
+	queued int      // bytes in queue
 	merged []*assemble.Batch
 	free   []*group
 	err    error
@@ -75,8 +83,8 @@ type pipeline struct {
 	wg     sync.WaitGroup
 }
 
-func newPipeline(s sink.Sink, maxInts int) *pipeline {
-	p := &pipeline{max: max(maxInts, 1)}
+func newPipeline(s sink.Sink, maxBytes int) *pipeline {
+	p := &pipeline{max: max(maxBytes, 1)}
 	p.cond = sync.NewCond(&p.mu)
 	p.sinks = flatten(s)
 	for _, s := range p.sinks {
@@ -125,16 +133,17 @@ func (p *pipeline) submit(bs []*assemble.Batch) error {
 		for len(bs) > 0 && (g.ints == 0 || g.ints+bs[0].Len() <= groupInts) {
 			g.bs = append(g.bs, bs[0])
 			g.ints += bs[0].Len()
+			g.bytes += bs[0].Bytes() + outputBytes*bs[0].Len()
 			bs = bs[1:]
 		}
-		for p.err == nil && p.queued > 0 && p.queued+g.ints > p.max {
+		for p.err == nil && p.queued > 0 && p.queued+g.bytes > p.max {
 			p.cond.Wait()
 		}
 		if p.err != nil {
 			return p.err
 		}
 		p.queue = append(p.queue, g)
-		p.queued += g.ints
+		p.queued += g.bytes
 		p.cond.Broadcast()
 	}
 	return nil
@@ -281,7 +290,7 @@ func (p *pipeline) write() {
 		p.queue[0] = nil
 		p.queue = p.queue[1:]
 		p.taken--
-		p.queued -= g.ints
+		p.queued -= g.bytes
 		p.recycle(g)
 		p.cond.Broadcast()
 	}
@@ -344,6 +353,6 @@ func (p *pipeline) recycle(g *group) {
 	for f := range g.lines {
 		g.lines[f], g.ends[f] = g.lines[f][:0], g.ends[f][:0]
 	}
-	g.ints, g.err, g.done = 0, nil, false
+	g.ints, g.bytes, g.err, g.done = 0, 0, nil, false
 	p.free = append(p.free, g)
 }

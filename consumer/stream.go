@@ -158,7 +158,7 @@ func (c *core) endStream() (bool, error) {
 // batch waits on are fetched. It runs under mu.
 func (c *core) pauses(owned map[int32]bool, paused map[int32]bool) (pause, resume []int32) {
 	lim := c.lim
-	held := c.asm.HeldBytes()
+	held := c.asm.PendingBytes() // batches merging are bounded by the pipeline
 	if held < lim.held*3/4 {
 		for p := range paused {
 			resume = append(resume, p)
