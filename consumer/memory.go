@@ -27,8 +27,10 @@ import (
 //     by a fetch of paused partitions waits out FetchMaxWait.)
 //   - held records: M/8, counting each record's raw bytes (kept to
 //     forward it unchanged to the dead-letter topic, except for the batch
-//     streaming now), 8 bytes per decoded integer, recordOverhead, and each
-//     batch's own bookkeeping. Past it, partitions the lowest batch does
+//     streaming now; not copied, so the oldest held records of a partition
+//     also keep the rest of their fetch alive, about a fetch response per
+//     broker at most, see keepRaw), 8 bytes per decoded integer,
+//     recordOverhead, and each batch's own bookkeeping. Past it, partitions the lowest batch does
 //     not wait on are paused until held records fall under 3/4 of it; and
 //     once held records pass half of it, the lowest batch is merged as it
 //     arrives instead of held whole (a streaming batch, see package
