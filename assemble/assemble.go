@@ -43,6 +43,7 @@ const (
 const (
 	ReasonSegment    = "segment-out-of-range" // segment id >= the batch's segment count
 	ReasonSegments   = "segments-conflict"    // segment count differs from the batch's
+	ReasonTooMany    = "too-many-segments"    // segment count above MaxSegments
 	ReasonConflict   = "conflicting-duplicate"
 	ReasonChunk      = "chunk-order" // chunk after the last chunk, or a last chunk before others
 	ReasonUnsorted   = "unsorted-across-chunks"
@@ -50,6 +51,11 @@ const (
 	ReasonBackwards  = "backwards"        // batch id below its partition's progress
 	ReasonIncomplete = "incomplete-batch" // a dropped batch's records carry this
 )
+
+// MaxSegments is the most segments a batch may have. A batch's bookkeeping
+// is sized by its segment count as its first record arrives, so a record
+// claiming billions must be refused, not believed.
+const MaxSegments = 1 << 16
 
 // Reject is the error Add returns for a refused record.
 type Reject struct {
@@ -119,6 +125,7 @@ type partition struct {
 type Assembler struct {
 	cfg      Config
 	parts    map[int32]*partition
+	partv    []*partition     // parts by index, for partitions 0..maxIndexed-1
 	pending  []*Batch         // by ascending id
 	byID     map[int64]*Batch // pending and in flight
 	inFlight map[*Batch]struct{}
@@ -166,7 +173,32 @@ type Start struct {
 
 // Assign adds partition p, to be read from s.
 func (a *Assembler) Assign(p int32, s Start) {
-	a.parts[p] = &partition{progress: -1, first: -1, next: s.Next, caughtUp: s.CaughtUp, fresh: s.Fresh}
+	ps := &partition{progress: -1, first: -1, next: s.Next, caughtUp: s.CaughtUp, fresh: s.Fresh}
+	a.parts[p] = ps
+	if p >= 0 && p < maxIndexed {
+		a.partv = grow(a.partv, int(p)+1)
+		a.partv[p] = ps
+	}
+}
+
+// maxIndexed bounds the partitions found by index rather than in the map.
+const maxIndexed = 4096
+
+// part returns partition p's state, or nil if p is not assigned. It is
+// asked for every record: a slice index for the usual partition numbers.
+func (a *Assembler) part(p int32) *partition {
+	if p >= 0 && int(p) < len(a.partv) {
+		return a.partv[p]
+	}
+	return a.parts[p]
+}
+
+// grow returns s with length at least n, its elements kept.
+func grow[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	return append(s, make([]T, n-len(s))...)
 }
 
 // Revoke removes partition p and forgets its records in pending batches:
@@ -174,6 +206,9 @@ func (a *Assembler) Assign(p int32, s Start) {
 // Commits kept at or below them. Batches already released keep theirs.
 func (a *Assembler) Revoke(p int32) {
 	delete(a.parts, p)
+	if p >= 0 && int(p) < len(a.partv) {
+		a.partv[p] = nil
+	}
 	for _, b := range a.pending {
 		b.forget(p, a)
 	}
@@ -208,7 +243,7 @@ func (a *Assembler) Position(p int32, next int64, caughtUp bool) {
 // done; the caller must not reuse them. A Rejected verdict comes with a
 // *Reject error.
 func (a *Assembler) Add(r *Record) (Verdict, error) {
-	ps := a.parts[r.Partition]
+	ps := a.part(r.Partition)
 	if ps == nil {
 		return Rejected, a.reject("", r, "partition %d is not assigned", r.Partition)
 	}
@@ -219,22 +254,34 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 	if segs == 0 {
 		segs = a.cfg.Segments
 	}
+	if segs > MaxSegments {
+		return Rejected, a.reject(ReasonTooMany, r, "says %d segments, more than the %d a batch may have", segs, MaxSegments)
+	}
 	if r.SegmentID >= segs {
 		return Rejected, a.reject(ReasonSegment, r, "segment %d is outside a batch of %d segments", r.SegmentID, segs)
 	}
 	if r.BatchID < ps.progress {
 		return Rejected, a.reject(ReasonBackwards, r, "goes backwards: partition %d is already at batch %d", r.Partition, ps.progress)
 	}
-	if why, ok := a.refused[r.BatchID]; ok {
-		return Rejected, a.reject(ReasonIncomplete, r, "%s", why)
-	}
-	if s := a.released[r.BatchID]; s != nil {
-		if s.has(r) {
-			return Duplicate, nil
+	if len(a.refused) > 0 {
+		if why, ok := a.refused[r.BatchID]; ok {
+			return Rejected, a.reject(ReasonIncomplete, r, "%s", why)
 		}
-		return Rejected, a.reject(ReasonLate, r, "batch already released")
 	}
-	b := a.byID[r.BatchID]
+	// Only ids up to the highest released can be released (or in flight);
+	// most records are of batches still pending, found by their place.
+	var b *Batch
+	if r.BatchID <= a.maxOut {
+		if s := a.released[r.BatchID]; s != nil {
+			if s.has(r) {
+				return Duplicate, nil
+			}
+			return Rejected, a.reject(ReasonLate, r, "batch already released")
+		}
+		b = a.byID[r.BatchID]
+	} else {
+		b = a.pendingByID(r.BatchID)
+	}
 	if b == nil {
 		b = &Batch{ID: r.BatchID, Segments: segs, segs: make([]segment, segs)}
 		a.bytes += b.cost()
@@ -264,6 +311,20 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		ps.progress = r.BatchID
 	}
 	return v, err
+}
+
+// pendingByID returns the pending batch id, or nil. Batch ids are usually
+// dense, so it looks where id would sit if they were before asking the map.
+func (a *Assembler) pendingByID(id int64) *Batch {
+	if n := len(a.pending); n > 0 {
+		if i := id - a.pending[0].ID; i >= 0 && i < int64(n) && a.pending[i].ID == id {
+			return a.pending[i]
+		}
+		if id > a.pending[n-1].ID {
+			return nil
+		}
+	}
+	return a.byID[id]
 }
 
 func (a *Assembler) reject(reason string, r *Record, format string, args ...any) *Reject {
@@ -522,7 +583,7 @@ func (a *Assembler) hold(r *Record, sign int) {
 	n := sign * r.size()
 	a.held += sign * len(r.Data)
 	a.bytes += n
-	if ps := a.parts[r.Partition]; ps != nil {
+	if ps := a.part(r.Partition); ps != nil {
 		ps.bytes += n
 	}
 }

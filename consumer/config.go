@@ -3,6 +3,7 @@ package consumer
 import (
 	"errors"
 	"fmt"
+	"github.com/segmerge/segmerge/assemble"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -205,8 +206,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid --consumers %d: must be >= 1 (or 0: one per partition)", c.Consumers)
 	case c.Consumers > 0 && c.Mode != ModeScalable:
 		return fmt.Errorf("invalid --consumers %d: only --mode scalable runs several group members", c.Consumers)
-	case c.Segments < 1:
-		return fmt.Errorf("invalid --segments %d: must be >= 1", c.Segments)
+	case c.Segments < 1 || c.Segments > assemble.MaxSegments:
+		return fmt.Errorf("invalid --segments %d: must be between 1 and %d", c.Segments, assemble.MaxSegments)
 	case c.Count < 0:
 		return fmt.Errorf("invalid --count %d: must be >= 0 (0: no limit)", c.Count)
 	case c.BatchTimeout < 0:

@@ -185,6 +185,9 @@ func (c *core) checkSize(r *kgo.Record, rec *assemble.Record) error {
 	if segs <= 0 {
 		segs = c.cfg.Segments
 	}
+	if segs > assemble.MaxSegments {
+		return nil // a bad record, which the assembler refuses
+	}
 	if need := int64(rec.Size) * segs; need > int64(c.lim.held) {
 		return fmt.Errorf("--memory %s is too small for this topic: record %s/%d@%d takes %s held, and a batch of %d segments needs one such chunk of each segment held at once (%s, over the %s share for held records, see consumer/memory.go); give --memory at least %s or write smaller chunks (produce --chunk-size)",
 			FormatBytes(c.cfg.Memory), r.Topic, r.Partition, r.Offset, FormatBytes(int64(rec.Size)), segs, FormatBytes(need), FormatBytes(int64(c.lim.held)), FormatBytes(need*8*5/4+Reserve))

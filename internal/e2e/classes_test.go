@@ -40,6 +40,7 @@ func TestEachBadRecordClass(t *testing.T) {
 		{"out of int64", []rec{good0[0], good0[1], {0, `{"batch_id":1,"segment_id":0,"data":[9223372036854775808]}`}, good1[0], good1[1]}, "out-of-range", out01, 0, 0},
 		{"unsorted", []rec{good0[0], good0[1], {0, `{"batch_id":1,"segment_id":0,"data":[3,1]}`}, good1[0], good1[1]}, "unsorted", out01, 0, 0},
 		{"segment outside the batch", []rec{good0[0], good0[1], {0, `{"batch_id":1,"segment_id":2,"data":[3]}`}, good1[0], good1[1]}, "segment-out-of-range", out01, 0, 0},
+		{"a billion segments", []rec{good0[0], good0[1], {1, `{"batch_id":1,"segment_id":1,"segments":1000000000,"data":[4]}`}, good1[0], good1[1]}, "too-many-segments", out01, 0, 0},
 		{"conflicting duplicate", []rec{good0[0], good0[1], good1[0], {0, `{"batch_id":1,"segment_id":0,"data":[9]}`}, good1[1]}, "conflicting-duplicate", out01, 0, 0},
 		{"identical duplicate is dropped, not dead-lettered", []rec{good0[0], good0[1], good0[1], good1[0], good1[1]}, "", out01, 0, 0},
 		{"backwards in its partition", []rec{good0[0], good0[1], good1[0], good1[1], {0, `{"batch_id":0,"segment_id":0,"data":[7]}`}}, "backwards", out01, 0, 0},
