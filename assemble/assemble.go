@@ -283,13 +283,10 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		b = a.pendingByID(r.BatchID)
 	}
 	if b == nil {
-		b = &Batch{ID: r.BatchID, Segments: segs, segs: make([]segment, segs)}
+		b = newBatch(r.BatchID, segs)
 		a.bytes += b.cost()
 		if a.cfg.Timeout > 0 {
 			b.born = a.cfg.Now()
-		}
-		for i := range b.segs {
-			b.segs[i].last = -1
 		}
 		a.byID[b.ID] = b
 		i, _ := slices.BinarySearchFunc(a.pending, b.ID, func(x *Batch, id int64) int { return cmpInt(x.ID, id) })

@@ -57,6 +57,25 @@ type segment struct {
 
 func (s *segment) done() bool { return s.last >= 0 && s.taken+int64(len(s.chunks)) == s.last+1 }
 
+// newBatch returns an empty batch of segs segments, its slices sized for
+// the usual batch, one chunk per segment, each from its own partition: a
+// few allocations per batch rather than one per record and growth.
+func newBatch(id, segs int64) *Batch {
+	b := &Batch{ID: id, Segments: segs, segs: make([]segment, segs)}
+	n := int(min(segs, 64)) // more is grown as it comes
+	chunks := make([]*Record, n)
+	for i := range b.segs {
+		b.segs[i].last = -1
+		if i < n {
+			b.segs[i].chunks = chunks[i : i : i+1]
+		}
+	}
+	b.records = make([]*Record, 0, n)
+	b.places = make([]place, 0, n)
+	b.low = make([]Offset, 0, n)
+	return b
+}
+
 // cost estimates the bytes a batch's own structures take while it is known:
 // the Batch, its segments and their slices, its map entry.
 func (b *Batch) cost() int { return 256 + 96*len(b.segs) }
@@ -216,35 +235,57 @@ func same(x, y *Record) bool {
 // late identical copy (a producer retry) is told from a conflicting one
 // without keeping the data.
 type summary struct {
-	// prints[s][c] is the fingerprint of chunk c of segment s, or 0 for a
-	// chunk never held (fingerprints are never 0, see fingerprint). Slices,
-	// not a map: most batches are a few one-chunk segments, and a map per
-	// batch was a tenth of the consumer's time on them.
-	prints [][]uint64
+	// p holds, for a batch of S segments, S+1 offsets and then the
+	// fingerprints: those of segment s's chunks are p[p[s]:p[s+1]], chunk
+	// c at p[s]+c, 0 for a chunk never held (fingerprints are never 0,
+	// see fingerprint). One slice, not a map or a slice per segment: most
+	// batches are a few one-chunk segments, and a map per batch was a
+	// tenth of the consumer's time on them.
+	p []uint64
 }
 
 func (b *Batch) summarise() *summary {
-	s := &summary{prints: make([][]uint64, len(b.segs))}
+	n := len(b.segs)
+	var small [64]int
+	counts := small[:0] // chunks per segment: taken while streaming, or held
+	if n > len(small) {
+		counts = make([]int, n)
+	}
+	counts = counts[:n]
 	for i := range b.segs {
-		s.prints[i] = slices.Clone(b.segs[i].prints) // taken while streaming
+		counts[i] = len(b.segs[i].prints)
 	}
 	for _, r := range b.records {
-		p := s.prints[r.SegmentID]
-		if n := int(r.Chunk) + 1; n > len(p) {
-			p = slices.Grow(p, n-len(p))[:n]
-		}
-		p[r.Chunk] = fingerprint(r)
-		s.prints[r.SegmentID] = p
+		counts[r.SegmentID] = max(counts[r.SegmentID], int(r.Chunk)+1)
 	}
-	return s
+	total := n + 1
+	for _, c := range counts {
+		total += c
+	}
+	p := make([]uint64, total)
+	off := n + 1
+	for i, c := range counts {
+		p[i] = uint64(off)
+		copy(p[off:], b.segs[i].prints)
+		off += c
+	}
+	p[n] = uint64(off)
+	for _, r := range b.records {
+		p[int(p[r.SegmentID])+int(r.Chunk)] = fingerprint(r)
+	}
+	return &summary{p: p}
 }
 
 func (s *summary) has(r *Record) bool {
-	if r.SegmentID < 0 || r.SegmentID >= int64(len(s.prints)) {
+	if r.SegmentID < 0 || r.SegmentID >= int64(s.p[0])-1 { // p[0] is S+1
 		return false
 	}
-	p := s.prints[r.SegmentID]
-	return r.Chunk >= 0 && r.Chunk < int64(len(p)) && p[r.Chunk] != 0 && p[r.Chunk] == fingerprint(r)
+	lo, hi := int64(s.p[r.SegmentID]), int64(s.p[r.SegmentID+1])
+	if r.Chunk < 0 || r.Chunk >= hi-lo {
+		return false
+	}
+	f := s.p[lo+r.Chunk]
+	return f != 0 && f == fingerprint(r)
 }
 
 // fingerprint is FNV-1a over the record's values and last flag: one

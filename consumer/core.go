@@ -185,11 +185,21 @@ func (c *core) keepRaw(r *kgo.Record, rec *assemble.Record) {
 // with heap profiles of many small records.
 const recordOverhead = 400
 
-// decodeAll decodes records (stopping at offset limit unless it is -1),
-// each one's data into a slice of its own.
+// decodeAll decodes records (stopping at offset limit unless it is -1).
+// Small records' data and every assemble.Record are carved from slabs
+// shared by the records of one call, not allocated one by one: a seed
+// record of 15 integers cost two allocations, and the collector's work
+// grew with them. A held record keeps its slabs alive, as it keeps its
+// fetch (see keepRaw), and slabs are small (slabInts, slabRecords), so
+// what one pins beyond the records held is small too.
 func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
+	const slabInts, slabRecords = 4096, 128
 	out := make([]decoded, 0, len(rs))
-	var seg wire.Segment
+	var (
+		seg  wire.Segment
+		ints []int64
+		recs []assemble.Record
+	)
 	for _, r := range rs {
 		if limit >= 0 && r.Offset >= limit {
 			break
@@ -202,7 +212,18 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
 			continue
 		}
 		// The data is decoded straight into memory the record keeps.
-		if err := dec.DecodeInto(r.Value, &seg, make([]int64, 0, wire.CountUpperBound(r.Value))); err != nil {
+		n := wire.CountUpperBound(r.Value)
+		var buf []int64
+		small := n <= slabInts/8
+		if small {
+			if cap(ints)-len(ints) < n {
+				ints = make([]int64, 0, slabInts)
+			}
+			buf = ints[len(ints) : len(ints) : len(ints)+n]
+		} else {
+			buf = make([]int64, 0, n)
+		}
+		if err := dec.DecodeInto(r.Value, &seg, buf); err != nil {
 			reason := wire.ReasonNotJSON
 			var we *wire.Error
 			if errors.As(err, &we) {
@@ -211,11 +232,18 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64) []decoded {
 			out = append(out, decoded{r: r, reason: reason, err: err})
 			continue
 		}
-		out = append(out, decoded{r: r, rec: &assemble.Record{
+		if small {
+			ints = ints[:len(ints)+len(seg.Data)]
+		}
+		if len(recs) == cap(recs) {
+			recs = make([]assemble.Record, 0, slabRecords)
+		}
+		recs = append(recs, assemble.Record{
 			Partition: r.Partition, Offset: r.Offset,
 			BatchID: seg.BatchID, SegmentID: seg.SegmentID, Segments: seg.Segments,
 			Chunk: seg.Chunk, Last: seg.Last, Data: seg.Data,
-		}})
+		})
+		out = append(out, decoded{r: r, rec: &recs[len(recs)-1]})
 	}
 	return out
 }
