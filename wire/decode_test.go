@@ -315,3 +315,32 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// Numbers of every length from 1 to 24 digits, at the start, middle and
+// end of the data and followed by each kind of byte, decode as strconv
+// reads them: the eight-digits-at-a-time path must agree with the digit
+// loop at every boundary, and past 19 digits report overflow.
+func TestDecodeNumberLengths(t *testing.T) {
+	digits := "98765432109876543210987654321"
+	for n := 1; n <= 24; n++ {
+		for _, num := range []string{digits[:n], "1" + strings.Repeat("0", n-1), strings.Repeat("9", n)} {
+			want, perr := strconv.ParseInt(num, 10, 64)
+			for _, data := range []string{"[" + num + "]", "[0," + num + "]", "[" + num + " ]", "[" + num + ",\n" + num + "]"} {
+				rec := `{"batch_id":1,"segment_id":0,"data":` + data + `}`
+				var s Segment
+				err := new(Decoder).Decode([]byte(rec), &s)
+				switch {
+				case perr != nil:
+					var we *Error
+					if !errors.As(err, &we) || we.Reason != ReasonRange {
+						t.Fatalf("%s: err %v, want out of range", rec, err)
+					}
+				case err != nil:
+					t.Fatalf("%s: %v", rec, err)
+				case s.Data[len(s.Data)-1] != want:
+					t.Fatalf("%s: last value %d, want %d", rec, s.Data[len(s.Data)-1], want)
+				}
+			}
+		}
+	}
+}

@@ -5,7 +5,10 @@ package wire
 // record and an offset and returns the offset just past what it read, or a
 // ReasonNotJSON *Error. None of them allocates unless it fails.
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // maxDepth is the deepest nesting of objects and arrays accepted, the top
 // level object included. It is encoding/json's limit, so that both agree on
@@ -157,6 +160,16 @@ func scanNumber(b []byte, i int) (int64, int, numKind, *Error) {
 		i++
 	case c-'1' < 9:
 		start := i
+		// Eight digits at a time while eight are there: a large value
+		// (0..1e9 in the bulk shape) is mostly one such step.
+		for i+8 <= len(b) && b[i+1]-'0' <= 9 { // (short values skip it at once)
+			x := binary.LittleEndian.Uint64(b[i:])
+			if !eightDigits(x) {
+				break
+			}
+			u = u*1e8 + parseEight(x) // past 19 digits u wraps; nd says overflow below
+			i += 8
+		}
 		for i < len(b) {
 			d := b[i] - '0'
 			if d > 9 {
@@ -185,6 +198,24 @@ func scanNumber(b []byte, i int) (int64, int, numKind, *Error) {
 		return 0, i, numOverflow, nil
 	}
 	return int64(u), i, numInt, nil
+}
+
+// eightDigits reports whether the eight bytes of x (little-endian) are all
+// ASCII digits: each byte's high nibble is 3, and adding 6 to it does not
+// carry into the high nibble (so its low nibble is at most 9).
+func eightDigits(x uint64) bool {
+	const hi, six, threes = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606, 0x3333333333333333
+	return (x&hi)|((x+six)&hi)>>4 == threes
+}
+
+// parseEight returns the value of the eight ASCII digits in x, the first in
+// its lowest byte: pairs of digits are combined, then pairs of pairs, then
+// the two halves, each step one multiply over every lane at once.
+func parseEight(x uint64) uint64 {
+	x -= 0x3030303030303030
+	x = (x*10 + x>>8) & 0x00FF00FF00FF00FF        // 2-digit values in bytes 0, 2, 4, 6
+	x = (x*100 + x>>16) & 0x0000FFFF0000FFFF      // 4-digit values in the low halves of each 32 bits
+	return (x*10000 + x>>32) & 0x00000000FFFFFFFF // 8 digits
 }
 
 // scanFraction reads the fraction and exponent parts of a number, starting at
