@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"slices"
 )
@@ -152,17 +153,33 @@ func putInt(b []byte, n int, v int64) int {
 		n++
 		u = -u // MinInt64 too: its magnitude fits a uint64
 	}
-	end := n + digits(u)
-	d := b[n:end] // the digits, written from the right, four at a time
-	i := len(d)
-	for u >= 10000 {
-		q := u / 10000
-		r := u - q*10000
-		hi, lo := (r/100)*2, (r%100)*2
-		i -= 4
-		d[i], d[i+1], d[i+2], d[i+3] = pairs[hi], pairs[hi+1], pairs[lo], pairs[lo+1]
-		u = q
+	if u >= 1e7 {
+		// The last eight digits at once; what is above them, first.
+		if hi := u / 1e8; hi > 0 {
+			if hi < 10 {
+				b[n] = byte('0' + hi)
+				n++
+			} else {
+				n = putUint(b, n, hi)
+			}
+			u -= hi * 1e8
+		}
+		binary.LittleEndian.PutUint64(b[n:], eightASCII(u))
+		return n + 8
 	}
+	return putUint(b, n, u)
+}
+
+// putUint writes u in decimal into b at n, two digits at a time from the
+// right, and returns the index after it. u < 1e16 when putInt calls it for
+// the digits above the last eight; any u is right.
+func putUint(b []byte, n int, u uint64) int {
+	if u >= 1e8 {
+		return putInt(b, n, int64(u)) // over 1e16: the top digits of an int64
+	}
+	end := n + digits(u)
+	d := b[n:end]
+	i := len(d)
 	for u >= 100 {
 		q := u / 100
 		r := (u - q*100) * 2
@@ -176,6 +193,21 @@ func putInt(b []byte, n int, v int64) int {
 		d[i-1] = byte('0' + u)
 	}
 	return end
+}
+
+// eightASCII returns the eight decimal digits of u < 1e8, leading zeros
+// included, as the bytes of a little-endian uint64 (the first digit in the
+// lowest byte): u is split in two halves of four digits, each half in two
+// pairs, each pair in two digits, every split one multiply over all the
+// lanes at once (division by 100 as *5243>>19, by 10 as *103>>10, exact
+// for the values they meet).
+func eightASCII(u uint64) uint64 {
+	x := u/10000 | (u%10000)<<32               // two 4-digit halves, in 32-bit lanes
+	q := (x * 5243 >> 19) & 0x0000007F0000007F // each half / 100
+	x = q | (x-q*100)<<16                      // four 2-digit pairs, in 16-bit lanes
+	q = (x * 103 >> 10) & 0x000F000F000F000F   // each pair / 10
+	x = q | (x-q*10)<<8                        // eight digits, in bytes
+	return x + 0x3030303030303030
 }
 
 // digits is the number of decimal digits of u (1 for 0): log10 estimated
