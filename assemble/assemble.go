@@ -271,7 +271,8 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 	// Only ids up to the highest released can be released (or in flight);
 	// most records are of batches still pending, found by their place.
 	var b *Batch
-	if r.BatchID <= a.maxOut {
+	released := r.BatchID <= a.maxOut // so b may be in flight
+	if released {
 		if s := a.released[r.BatchID]; s != nil {
 			if s.has(r) {
 				return Duplicate, nil
@@ -291,7 +292,7 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		a.byID[b.ID] = b
 		i, _ := slices.BinarySearchFunc(a.pending, b.ID, func(x *Batch, id int64) int { return cmpInt(x.ID, id) })
 		a.pending = slices.Insert(a.pending, i, b)
-	} else if _, out := a.inFlight[b]; out && !b.Streaming {
+	} else if released && a.isInFlight(b) && !b.Streaming {
 		// Released, not yet written: it is already complete or dropped.
 		if b.sum != nil && b.sum.has(r) || b.sum == nil && b.holds(r) {
 			return Duplicate, nil
@@ -308,6 +309,12 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		ps.progress = r.BatchID
 	}
 	return v, err
+}
+
+// isInFlight reports whether b is released and not yet Done.
+func (a *Assembler) isInFlight(b *Batch) bool {
+	_, ok := a.inFlight[b]
+	return ok
 }
 
 // pendingByID returns the pending batch id, or nil. Batch ids are usually

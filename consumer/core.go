@@ -360,12 +360,25 @@ func (c *core) emitAll(ready []*assemble.Batch) error {
 		}
 		return nil
 	}
-	if err := c.pipe.submit(ready); err != nil {
-		return err
-	}
 	for _, b := range ready {
 		c.count(b.ID, int64(b.Len()))
 		c.written = append(c.written, b)
+	}
+	// Handed over a piece at a time, reaping between pieces: a poll can
+	// release more than the pipeline holds, and submit waits for room,
+	// so batches merged meanwhile free their records at once rather than
+	// after the whole poll.
+	for len(ready) > 0 {
+		k, ints := 0, 0
+		for k < len(ready) && (k == 0 || ints < 4*groupInts) {
+			ints += ready[k].Len()
+			k++
+		}
+		if err := c.pipe.submit(ready[:k]); err != nil {
+			return err
+		}
+		c.reap()
+		ready = ready[k:]
 	}
 	return nil
 }
