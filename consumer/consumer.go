@@ -41,7 +41,8 @@
 // memory.go derives the fetch, held-record and output limits from it and
 // pauses partitions that run ahead; stream.go merges a batch too large to
 // hold while its chunks arrive, and undoes it if it turns out broken.
-// writer.go is concurrent mode's ordered writer.
+// pipeline.go is concurrent mode's merge pipeline: merge and render workers,
+// one per core, and one ordered writer.
 package consumer
 
 import (

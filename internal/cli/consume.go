@@ -69,7 +69,8 @@ restarted consumer resumes where the group left off. Bad records go to
 
 Modes (identical output): simple — one member, one loop; scalable — one group
 member per partition in this process (--consumers N); concurrent — one member,
-partitions decoded in parallel, batches merged in parallel, one ordered writer.
+partitions decoded in parallel, batches merged and formatted on every core
+while the next poll is read, one ordered writer.
 
 Batches go to stdout unless --out-file or --output-topic is given (--console
 keeps stdout too). Ctrl+C finishes the current batch, commits what was
