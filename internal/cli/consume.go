@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -17,31 +18,19 @@ import (
 	"github.com/segmerge/segmerge/sink"
 )
 
-// startCPUProfile profiles the process into path until the returned stop.
-func startCPUProfile(path string) (func(), error) {
+// recordTo starts writing a profile or trace of the process into path
+// (start and stop are pprof's or trace's), until the returned stop; flag
+// names the option in errors.
+func recordTo(flag, path string, start func(io.Writer) error, stop func()) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("--cpu-profile: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("--cpu-profile: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
-
-// startTrace writes an execution trace of the process into path until the
-// returned stop (for go tool trace: where a goroutine waits, and on what).
-func startTrace(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--trace: %w", err)
-	}
-	if err := trace.Start(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--trace: %w", err)
-	}
-	return func() { trace.Stop(); f.Close() }, nil
+	return func() { stop(); f.Close() }, nil
 }
 
 func newConsume(e *env) *cobra.Command {
@@ -209,14 +198,14 @@ Then merge <topic>.by-batch with --layout batch.`,
 				debug.SetGCPercent(-1)
 			}
 			if cpuProf != "" {
-				stop, err := startCPUProfile(cpuProf)
+				stop, err := recordTo("--cpu-profile", cpuProf, pprof.StartCPUProfile, pprof.StopCPUProfile)
 				if err != nil {
 					return err
 				}
 				defer stop()
 			}
 			if traceFile != "" {
-				stop, err := startTrace(traceFile)
+				stop, err := recordTo("--trace", traceFile, trace.Start, trace.Stop)
 				if err != nil {
 					return err
 				}
