@@ -469,22 +469,6 @@ func (c *core) write(b *assemble.Batch) error {
 	return nil
 }
 
-// emit writes an already merged batch.
-func (c *core) emit(id int64, vals []int64) error {
-	err := c.cfg.Sink.Begin(id)
-	if err == nil {
-		err = c.cfg.Sink.Write(vals)
-	}
-	if err == nil {
-		err = c.cfg.Sink.End()
-	}
-	if err != nil {
-		return fmt.Errorf("write batch %d: %w", id, err)
-	}
-	c.count(id, int64(len(vals)))
-	return nil
-}
-
 func (c *core) count(id, ints int64) {
 	c.dirty = true
 	c.lastWritten = max(c.lastWritten, id)
