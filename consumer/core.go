@@ -436,8 +436,8 @@ func (c *core) countReached(extra int64) bool {
 
 // write merges b chunk by chunk into the sink.
 func (c *core) write(b *assemble.Batch) error {
-	m := &c.scratch.merger
-	m.Reset(c.scratch.sources(b)...)
+	d := &c.scratch
+	d.start(b)
 	if c.vals == nil {
 		c.vals = make([]int64, 4096)
 	}
@@ -446,7 +446,7 @@ func (c *core) write(b *assemble.Batch) error {
 	}
 	n := int64(0)
 	for {
-		k, err := m.Read(c.vals)
+		k, err := d.read(c.vals)
 		if k > 0 {
 			n += int64(k)
 			if err := c.cfg.Sink.Write(c.vals[:k]); err != nil {
@@ -601,6 +601,35 @@ type scratch struct {
 	chunks []chunkSource
 	srcs   []merge.Source
 	vals   []int64
+	packed merge.Packed
+	runs   [][][]int64
+	pack   bool // this batch merges with packed, not merger
+}
+
+// start prepares d to merge b: with merge.Packed when b's values allow
+// (they nearly always do: it needs their range within 2^59 for ten
+// segments), else with the Merger.
+func (d *scratch) start(b *assemble.Batch) {
+	srcs := d.sources(b)
+	d.runs = d.runs[:0]
+	for s := range b.Segments {
+		d.runs = append(d.runs, d.chunks[s].c)
+	}
+	if d.pack = d.packed.Reset(d.runs); !d.pack {
+		d.merger.Reset(srcs...)
+	}
+}
+
+// read reads the merge start began, as Merger.Read does: (0, io.EOF) once
+// every value is read.
+func (d *scratch) read(buf []int64) (int, error) {
+	if !d.pack {
+		return d.merger.Read(buf)
+	}
+	if d.packed.Done() {
+		return 0, io.EOF
+	}
+	return d.packed.Read(buf), nil
 }
 
 // sources returns merge sources over b's segments, chunk by chunk, reusing

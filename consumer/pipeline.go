@@ -212,7 +212,7 @@ func (p *pipeline) merge(d *scratch, g *group) error {
 		d.vals = make([]int64, 4096)
 	}
 	for _, b := range g.bs {
-		d.merger.Reset(d.sources(b)...)
+		d.start(b)
 		for f, format := range p.formats {
 			g.lines[f] = format.AppendStart(g.lines[f], b.ID)
 		}
@@ -228,7 +228,7 @@ func (p *pipeline) merge(d *scratch, g *group) error {
 			if p.values {
 				buf = out[n:min(n+len(d.vals), len(out))]
 			}
-			k, err := d.merger.Read(buf)
+			k, err := d.read(buf)
 			if err == io.EOF {
 				break
 			}

@@ -1,0 +1,156 @@
+package merge
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// splitChunks splits each run into chunks of random sizes, empty ones among
+// them.
+func splitChunks(rng *rand.Rand, runs [][]int64) [][][]int64 {
+	out := make([][][]int64, len(runs))
+	for i, r := range runs {
+		for len(r) > 0 || rng.IntN(4) == 0 {
+			n := min(len(r), rng.IntN(8))
+			out[i] = append(out[i], r[:n])
+			r = r[n:]
+			if len(r) == 0 && rng.IntN(2) == 0 {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// listSource is a Source over a list of chunks.
+type listSource struct{ chunks [][]int64 }
+
+func (s *listSource) Next() ([]int64, error) {
+	if len(s.chunks) == 0 {
+		return nil, io.EOF
+	}
+	c := s.chunks[0]
+	s.chunks = s.chunks[1:]
+	return c, nil
+}
+
+// mergeWithMerger is the reference: Merger over the same chunks.
+func mergeWithMerger(t *testing.T, runs [][][]int64) []int64 {
+	srcs := make([]Source, len(runs))
+	for i, r := range runs {
+		srcs[i] = &listSource{chunks: r}
+	}
+	m := New(srcs...)
+	var out []int64
+	buf := make([]int64, 5)
+	for {
+		n, err := m.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Packed gives exactly what Merger gives, on random runs of random counts,
+// lengths, chunkings and ranges (ties, negatives, empty runs and chunks,
+// spans up to the widest it packs), read through buffers of random sizes;
+// and it refuses exactly the ranges too wide to pack, instead of merging
+// them wrong.
+func TestPackedMatchesMerger(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	var p Packed
+	packed, refused := 0, 0
+	for c := range 4000 {
+		k := rng.IntN(20)
+		b := 64 - uint(max(1, bitsLen(k))) // the widest span that packs is 2^b - 1
+		spans := []uint64{3, 1000, 1 << 40, 1<<b - 1, 1 << b, math.MaxUint64}
+		span := spans[rng.IntN(len(spans))]
+		base := int64(math.MinInt64) + rng.Int64N(1<<62)
+		runs := make([][]int64, k)
+		for i := range runs {
+			r := make([]int64, rng.IntN(30))
+			for j := range r {
+				r[j] = base + int64(rng.Uint64N(span))
+			}
+			if len(r) > 1 && rng.IntN(2) == 0 { // reach the span's ends
+				r[0], r[1] = base, base+int64(span-1)
+			}
+			slices.Sort(r)
+			runs[i] = r
+		}
+		chunks := splitChunks(rng, runs)
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for _, r := range runs {
+			if len(r) > 0 {
+				lo, hi = min(lo, r[0]), max(hi, r[len(r)-1])
+			}
+		}
+		fits := lo > hi || uint64(hi)-uint64(lo) < 1<<b
+		if ok := p.Reset(chunks); ok != fits {
+			t.Fatalf("case %d: Reset = %v for %d runs spanning %d (packs below 2^%d)", c, ok, k, uint64(hi)-uint64(lo), b)
+		}
+		if !fits {
+			refused++
+			continue
+		}
+		packed++
+		var got []int64
+		buf := make([]int64, 1+rng.IntN(7))
+		for {
+			n := p.Read(buf)
+			if n == 0 {
+				break
+			}
+			got = append(got, buf[:n]...)
+		}
+		if want := mergeWithMerger(t, chunks); !slices.Equal(got, want) {
+			t.Fatalf("case %d (k=%d, span %d): packed %v, merger %v", c, k, span, got, want)
+		}
+	}
+	if packed < 1000 || refused < 100 {
+		t.Fatalf("%d cases packed, %d refused: the test does not reach both", packed, refused)
+	}
+}
+
+func bitsLen(k int) int {
+	n := 0
+	for k > 0 {
+		n++
+		k >>= 1
+	}
+	return n
+}
+
+func BenchmarkPacked(b *testing.B) {
+	for _, k := range []int{2, 10, 100} {
+		runs := benchRuns(k)
+		chunks := make([][][]int64, k)
+		for i, r := range runs {
+			for len(r) > 0 {
+				n := min(len(r), 10000)
+				chunks[i] = append(chunks[i], r[:n])
+				r = r[n:]
+			}
+		}
+		dst := make([]int64, 4096)
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			var p Packed
+			for b.Loop() {
+				if !p.Reset(chunks) {
+					b.Fatal("refused")
+				}
+				for p.Read(dst) > 0 {
+				}
+			}
+			b.ReportMetric(float64(benchTotal)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mints/s")
+		})
+	}
+}
