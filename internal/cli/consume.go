@@ -45,6 +45,7 @@ func newConsume(e *env) *cobra.Command {
 		memory    = consumer.FormatBytes(consumer.DefaultMemory)
 		cpuProf   string
 		traceFile string
+		allocFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "consume",
@@ -204,6 +205,16 @@ Then merge <topic>.by-batch with --layout batch.`,
 				}
 				defer stop()
 			}
+			if allocFile != "" {
+				// The allocations of the whole run, written at its end.
+				var w io.Writer
+				stop, err := recordTo("--alloc-profile", allocFile, func(f io.Writer) error { w = f; return nil },
+					func() { pprof.Lookup("allocs").WriteTo(w, 0) })
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			if traceFile != "" {
 				stop, err := recordTo("--trace", traceFile, trace.Start, trace.Stop)
 				if err != nil {
@@ -269,6 +280,8 @@ Then merge <topic>.by-batch with --layout batch.`,
 	f.StringVar(&cpuProf, "cpu-profile", "", "write a CPU profile of the run to FILE (for go tool pprof)")
 	f.MarkHidden("cpu-profile")
 	f.StringVar(&traceFile, "trace", "", "write an execution trace of the run to FILE (for go tool trace)")
+	f.StringVar(&allocFile, "alloc-profile", "", "write a profile of the run's allocations to FILE at its end (for go tool pprof)")
+	f.MarkHidden("alloc-profile")
 	f.MarkHidden("trace")
 	return cmd
 }
