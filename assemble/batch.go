@@ -35,7 +35,7 @@ type Batch struct {
 	low    []Offset
 	places []place
 	sum    *summary // set once merged (Assembler.Merged): the records are gone
-	out    int      // bytes of records released whole, until merged (Assembler.released)
+	out    int      // its records' bytes in Assembler.out: released whole, until merged
 }
 
 type place struct {
