@@ -16,8 +16,8 @@ import (
 //
 // In concurrent mode the loop does not merge. It hands the batches a poll
 // releases, in order, to the pipeline and goes back to polling and
-// decoding. The pipeline cuts them into groups of consecutive batches (at
-// least groupInts integers, unless the poll released fewer), and a worker
+// decoding. The pipeline cuts them into groups of consecutive batches (up to
+// groupInts integers; a larger batch makes a group alone), and a worker
 // per core takes the next group, merges each batch and renders its line for
 // every sink that takes rendered lines (sink.LineSink: files, the console).
 // One writer writes the groups in order as they are done. So the cores share
@@ -40,11 +40,11 @@ import (
 // does (assemble.Batch.Bytes) and its output (merged values, if a sink takes
 // values; rendered lines) at outputBytes an integer. The assembler counts
 // those records too until they are reaped, but apart (PendingBytes leaves
-// them out), so they neither pause fetching nor make a batch stream. A
-// group's output memory is reused from a free list, so a steady run
-// allocates none.
+// them out), so they neither pause fetching nor make a batch stream. The
+// output memory of written groups is kept for reuse (up to 8 groups of
+// 4 MiB), so groups are seldom allocated.
 
-// groupInts is the size a group of small batches is filled to.
+// groupInts is what a group of small batches is filled up to.
 const groupInts = 32 << 10
 
 // outputBytes is what a group's output is counted per integer: 8 bytes of
