@@ -312,6 +312,18 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 
 // ceiling runs the raw fetch of topic in a child and checks it read what
 // the producer wrote.
+// judge sets whether the row's output verified: every one of the produced
+// batches, each once and equal to its input; and if not, why.
+func (row *Result) judge(vr *verify.Report, produced int64) {
+	row.Verified = vr.OK() && vr.Batches == produced
+	switch {
+	case !vr.OK():
+		row.Problem = vr.Summary()
+	case !row.Verified:
+		row.Problem = fmt.Sprintf("verified %d batches of the %d produced", vr.Batches, produced)
+	}
+}
+
 func (r *runner) ceiling(ctx context.Context, topic string, pst producer.Stats) (ran, error) {
 	got, err := r.child(ctx, "bench-fetch", "-b", strings.Join(r.cfg.Brokers, ","), "-t", topic)
 	if err != nil {
@@ -353,13 +365,7 @@ func (r *runner) pipeline(ctx context.Context, w Workload, mode, topic string, p
 	if err != nil {
 		return row, fmt.Errorf("bench: verify %s --mode %s: %w", w.Name, mode, err)
 	}
-	row.Verified = vr.OK() && vr.Batches == pst.Batches
-	switch {
-	case !vr.OK():
-		row.Problem = vr.Summary()
-	case !row.Verified:
-		row.Problem = fmt.Sprintf("verified %d batches of the %d produced", vr.Batches, pst.Batches)
-	}
+	row.judge(vr, pst.Batches)
 	if !r.keep {
 		os.Remove(out)
 	}
@@ -423,13 +429,7 @@ func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, top
 	if err != nil {
 		return row, fmt.Errorf("bench: verify %s: %w", name, err)
 	}
-	row.Verified = vr.OK() && vr.Batches == pst.Batches
-	switch {
-	case !vr.OK():
-		row.Problem = vr.Summary()
-	case !row.Verified:
-		row.Problem = fmt.Sprintf("verified %d batches of the %d produced", vr.Batches, pst.Batches)
-	}
+	row.judge(vr, pst.Batches)
 	cfg.Log.Info("consumed", "workload", w.Name, "mode", mode, "processes", n, "seconds", fmt.Sprintf("%.2f", row.Seconds),
 		"integers/s", si(row.IntsPerSec), "peak_rss", mib(row.PeakRSS), "verified", row.Verified)
 	return row, nil
