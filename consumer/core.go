@@ -612,13 +612,12 @@ type scratch struct {
 // (they nearly always do: it needs their range within 2^59 for ten
 // segments), else with the Merger.
 func (d *scratch) start(b *assemble.Batch) {
-	srcs := d.sources(b)
-	d.runs = d.runs[:0]
+	d.runs = slices.Grow(d.runs[:0], int(b.Segments))[:b.Segments]
 	for s := range b.Segments {
-		d.runs = append(d.runs, d.chunks[s].c)
+		d.runs[s] = b.Chunks(s, d.runs[s][:0])
 	}
 	if d.pack = d.packed.Reset(d.runs); !d.pack {
-		d.merger.Reset(srcs...)
+		d.merger.Reset(d.sources(b)...)
 	}
 }
 

@@ -206,8 +206,6 @@ func (p *pipeline) work() {
 
 // merge merges every batch of g, and renders its lines.
 func (p *pipeline) merge(d *scratch, g *group) error {
-	g.lines = grow(g.lines, len(p.formats))
-	g.ends = grow(g.ends, len(p.formats))
 	if d.vals == nil {
 		d.vals = make([]int64, 4096)
 	}
@@ -252,15 +250,6 @@ func (p *pipeline) merge(d *scratch, g *group) error {
 		g.cuts = append(g.cuts, len(g.vals))
 	}
 	return nil
-}
-
-// grow returns s with length n, its elements kept.
-func grow[T any](s []T, n int) []T {
-	for len(s) < n {
-		var zero T
-		s = append(s, zero)
-	}
-	return s[:n]
 }
 
 // write writes the groups in order as they are done, until closed.
@@ -333,7 +322,7 @@ func (p *pipeline) newGroup() *group {
 		p.free = p.free[:n-1]
 		return g
 	}
-	return &group{}
+	return &group{lines: make([][]byte, len(p.formats)), ends: make([][]int, len(p.formats))}
 }
 
 // recycle keeps g's memory for a later group, unless enough is kept or g

@@ -112,6 +112,14 @@ func TestPipelineKeepsOrder(t *testing.T) {
 					t.Fatal(err)
 				}
 				bs = bs[k:]
+				// The bound: past max, only one group (larger than
+				// max on its own) is queued.
+				p.mu.Lock()
+				queued, groups := p.queued, len(p.queue)
+				p.mu.Unlock()
+				if queued > tc.max && groups > 1 {
+					t.Fatalf("%d bytes queued in %d groups, bound %d", queued, groups, tc.max)
+				}
 			}
 			if err := p.close(); err != nil {
 				t.Fatal(err)
