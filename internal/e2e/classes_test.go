@@ -69,14 +69,7 @@ func TestEachBadRecordClass(t *testing.T) {
 			if string(body) != tt.want {
 				t.Fatalf("output:\n%s\nwant:\n%s\nstats %+v", body, tt.want, st)
 			}
-			want := 0
-			if tt.reason != "" {
-				want = 1
-			}
-			dead := deadLetters(t, c.Addrs(), topic+".dlq", want)
-			if len(dead) != want || want == 1 && dead[0].reason != tt.reason {
-				t.Fatalf("dead letters %+v, want %d with reason %q", dead, want, tt.reason)
-			}
+			wantDeadLetter(t, c.Addrs(), topic+".dlq", tt.reason)
 		})
 	}
 }
@@ -88,6 +81,20 @@ type deadLetter struct {
 
 // deadLetters reads topic until it has want records, for up to 30s; with
 // want 0 it reads until a second passes with nothing new.
+// wantDeadLetter fails t unless topic holds one dead letter with reason, or
+// none if reason is empty.
+func wantDeadLetter(t *testing.T, brokers []string, topic, reason string) {
+	t.Helper()
+	want := 0
+	if reason != "" {
+		want = 1
+	}
+	dead := deadLetters(t, brokers, topic, want)
+	if len(dead) != want || want == 1 && dead[0].reason != reason {
+		t.Fatalf("dead letters %+v, want %d with reason %q", dead, want, reason)
+	}
+}
+
 func deadLetters(t *testing.T, brokers []string, topic string, want int) []deadLetter {
 	t.Helper()
 	// read_committed: a transactional consumer's aborted attempts do not count.

@@ -298,14 +298,7 @@ func TestLaneBadRecords(t *testing.T) {
 			if got := strings.Join(lines, ""); got != want {
 				t.Fatalf("output (sorted):\n%s\nwant:\n%s\nstats %+v", got, want, st)
 			}
-			n := 0
-			if tt.reason != "" {
-				n = 1
-			}
-			dead := deadLetters(t, c.Addrs(), topic+".dlq", n)
-			if len(dead) != n || n == 1 && dead[0].reason != tt.reason {
-				t.Fatalf("dead letters %+v, want %d with reason %q", dead, n, tt.reason)
-			}
+			wantDeadLetter(t, c.Addrs(), topic+".dlq", tt.reason)
 		})
 	}
 }
