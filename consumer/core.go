@@ -169,7 +169,7 @@ type decoded struct {
 // own bytes only at the edge of what is held: a partition's held records
 // are the newest it fetched, so the fetches they pin are nearly all held
 // records too, and what is pinned beyond them is at most about a fetch
-// response per broker (3 x M/64 of the budget, see memory.go). Copying
+// response per broker (M/64 of the budget each, see memory.go). Copying
 // every record instead cost 10% of the CPU of a bulk run.
 func (c *core) keepRaw(r *kgo.Record, rec *assemble.Record) {
 	rec.Size = recordOverhead + 8*len(rec.Data)
