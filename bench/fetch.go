@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/segmerge/segmerge/consumer"
 	"github.com/segmerge/segmerge/internal/kafka"
 )
 
@@ -17,10 +18,11 @@ import (
 // start with one plain franz-go client, no group and no decoding, counting
 // records and value bytes. Its clock runs as the consumer's does, from
 // before the first connection until the client is closed; its fetch
-// settings are franz-go's defaults, with the consumer's 500ms fetch wait.
+// settings are franz-go's defaults, with the consumer's fetch wait
+// (consumer.FetchMaxWait).
 func Fetch(ctx context.Context, brokers []string, topic string) (ChildReport, error) {
 	start := time.Now()
-	cl, err := kafka.Client(brokers, kgo.FetchMaxWait(500*time.Millisecond))
+	cl, err := kafka.Client(brokers, kgo.FetchMaxWait(consumer.FetchMaxWait))
 	if err != nil {
 		return ChildReport{}, err
 	}
