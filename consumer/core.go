@@ -605,8 +605,13 @@ type scratch struct {
 	vals   []int64
 	packed merge.Packed
 	runs   [][][]int64
-	pack   bool // this batch merges with packed, not merger
+	pack   bool    // this batch merges with packed, not merger
+	all    []int64 // a whole batch merged at once (fill), up to fillMax values
 }
+
+// fillMax is the most values a batch may have to be merged whole into
+// scratch.all (1 MiB a goroutine) rather than piece by piece.
+const fillMax = 1 << 17
 
 // start prepares d to merge b: with merge.Packed when b's values allow
 // (they nearly always do: it needs their range within 2^59 for ten
@@ -631,6 +636,33 @@ func (d *scratch) read(buf []int64) (int, error) {
 		return 0, io.EOF
 	}
 	return d.packed.Read(buf), nil
+}
+
+// fill merges the batch start began all at once, with Packed.Fill, which
+// plays the merge from both ends and takes ~20% less time than read
+// (BenchmarkPackedFill), when it can: packed, and into out if not nil (a
+// sink takes values), else into d.all if it has at most fillMax values. It
+// returns the merged values, or nil: merge with read instead (read also
+// reports a batch with more values than out holds).
+func (d *scratch) fill(out []int64) []int64 {
+	if !d.pack {
+		return nil
+	}
+	n := d.packed.Len()
+	dst := out
+	if dst == nil {
+		if n > fillMax {
+			return nil
+		}
+		if cap(d.all) < n {
+			d.all = make([]int64, max(n, 4096))
+		}
+		dst = d.all
+	}
+	if d.packed.Fill(dst) != n {
+		return nil
+	}
+	return dst[:n]
 }
 
 // sources returns merge sources over b's segments, chunk by chunk, reusing

@@ -219,28 +219,21 @@ func (p *pipeline) merge(d *scratch, g *group) error {
 			g.vals = slices.Grow(g.vals, b.Len())
 			out = g.vals[len(g.vals) : len(g.vals)+b.Len()]
 		}
-		for n, first := 0, true; ; {
-			// Merge piece by piece, small enough to stay in cache
-			// while it is rendered.
-			buf := d.vals
+		if whole := d.fill(out); whole != nil {
+			// Merged at once (Packed.Fill); rendered piece by piece.
+			for n := 0; n < len(whole); n += len(d.vals) {
+				piece := whole[n:min(n+len(d.vals), len(whole))]
+				for f, format := range p.formats {
+					g.lines[f] = format.AppendValues(g.lines[f], piece, n == 0)
+				}
+			}
 			if p.values {
-				buf = out[n:min(n+len(d.vals), len(out))]
+				out = out[:len(whole)]
 			}
-			k, err := d.read(buf)
-			if err == io.EOF {
-				break
+		} else {
+			if err := p.read(d, b, g, out); err != nil {
+				return err
 			}
-			if err == nil && k == 0 {
-				err = errors.New("more values than its records hold") // out is full
-			}
-			if err != nil {
-				return fmt.Errorf("merge batch %d: %w", b.ID, err)
-			}
-			for f, format := range p.formats {
-				g.lines[f] = format.AppendValues(g.lines[f], buf[:k], first)
-			}
-			first = false
-			n += k
 		}
 		g.vals = g.vals[:len(g.vals)+len(out)]
 		for f, format := range p.formats {
@@ -250,6 +243,34 @@ func (p *pipeline) merge(d *scratch, g *group) error {
 		g.cuts = append(g.cuts, len(g.vals))
 	}
 	return nil
+}
+
+// read merges b piece by piece through d's merge, rendering each piece, and
+// into out when a sink takes values.
+func (p *pipeline) read(d *scratch, b *assemble.Batch, g *group, out []int64) error {
+	for n, first := 0, true; ; {
+		// Merge piece by piece, small enough to stay in cache while it
+		// is rendered.
+		buf := d.vals
+		if p.values {
+			buf = out[n:min(n+len(d.vals), len(out))]
+		}
+		k, err := d.read(buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil && k == 0 {
+			err = errors.New("more values than its records hold") // out is full
+		}
+		if err != nil {
+			return fmt.Errorf("merge batch %d: %w", b.ID, err)
+		}
+		for f, format := range p.formats {
+			g.lines[f] = format.AppendValues(g.lines[f], buf[:k], first)
+		}
+		first = false
+		n += k
+	}
 }
 
 // write writes the groups in order as they are done, until closed.

@@ -85,27 +85,37 @@ func testBatches(t *testing.T, rng *rand.Rand, n, maxLen int) ([]*assemble.Batch
 }
 
 // The pipeline writes every batch once, in the order handed over, to a
-// sink that takes rendered lines and to one that takes values, the same
-// bytes and values as merging each batch by itself; with a bound smaller
-// than the batches (so submit blocks), small batches grouped and large
-// ones alone; and reap names every batch merged.
+// sink that takes rendered lines, alone or with one that takes values, the
+// same bytes and values as merging each batch by itself; with a bound
+// smaller than the batches (so submit blocks), small batches grouped and
+// large ones alone, some larger than a merge at once takes (fillMax); and
+// reap names every batch merged.
 func TestPipelineKeepsOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
 		name      string
 		n, maxLen int
 		max       int
+		values    bool
 	}{
-		{"small batches, grouped", 3000, 20, 1 << 20},
-		{"large batches, tight bound", 40, 30000, 1000},
-		{"empty segments", 200, 1, 10},
+		{"small batches, grouped", 3000, 20, 1 << 20, true},
+		{"small batches, lines only", 3000, 20, 1 << 20, false},
+		{"large batches, tight bound", 40, 30000, 1000, true},
+		{"larger than fillMax, lines only", 12, 2 * fillMax / 3, 1000, false},
+		{"larger than fillMax", 12, 2 * fillMax / 3, 1000, true},
+		{"empty segments", 200, 1, 10, true},
+		{"empty segments, lines only", 200, 1, 10, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bs, want := testBatches(t, rng, tc.n, tc.maxLen)
 			var file bytes.Buffer
 			lines := sink.NewWriter(&file, sink.JSONL, false)
 			vals := &recordingSink{failAt: -1}
-			p := newPipeline(sink.Multi{lines, vals}, tc.max)
+			var to sink.Sink = lines
+			if tc.values {
+				to = sink.Multi{lines, vals}
+			}
+			p := newPipeline(to, tc.max)
 			for len(bs) > 0 { // handed over in pieces, as polls release them
 				k := min(len(bs), 1+rng.IntN(50))
 				if err := p.submit(bs[:k]); err != nil {
@@ -128,14 +138,14 @@ func TestPipelineKeepsOrder(t *testing.T) {
 			var expect []byte
 			for id, w := range want {
 				expect = sink.JSONL.AppendEnd(sink.JSONL.AppendValues(sink.JSONL.AppendStart(expect, int64(id)), w, true))
-				if got := vals.vals[int64(id)]; !slices.Equal(got, w) && len(got)+len(w) > 0 {
+				if got := vals.vals[int64(id)]; tc.values && !slices.Equal(got, w) && len(got)+len(w) > 0 {
 					t.Fatalf("batch %d: values %v, want %v", id, got, w)
 				}
 			}
 			if !bytes.Equal(file.Bytes(), expect) {
 				t.Fatalf("lines differ from the batches merged one by one (%d bytes, want %d)", file.Len(), len(expect))
 			}
-			if len(vals.ids) != tc.n || !slices.IsSorted(vals.ids) {
+			if tc.values && (len(vals.ids) != tc.n || !slices.IsSorted(vals.ids)) {
 				t.Fatalf("values sink got %d batches (sorted %v), want %d in order", len(vals.ids), slices.IsSorted(vals.ids), tc.n)
 			}
 			if got := len(p.reap(nil)); got != tc.n {

@@ -20,9 +20,12 @@ type Packed struct {
 	runs  [][][]int64 // run i's chunks
 	cur   []cursor    // per run: where it is
 	tree  []uint64    // loser tree as Merger's: t[0] the winner, leaves implied
+	bcur  []cursor    // Fill's back tree: per run, where it is from the end
+	btree []uint64    // Fill's back tree, of complemented nodes
 	lo    int64
 	shift uint
 	mask  uint64
+	total int // values in all runs
 }
 
 // cursor is a run's place: its current chunk (index and values) and the
@@ -45,9 +48,13 @@ const exhaustedNode = math.MaxUint64
 func (p *Packed) Reset(runs [][][]int64) bool {
 	k := len(runs)
 	lo, hi, any := int64(math.MaxInt64), int64(math.MinInt64), false
+	total := 0
 	for _, r := range runs {
 		if first, last, ok := ends(r); ok {
 			lo, hi, any = min(lo, first), max(hi, last), true
+		}
+		for _, c := range r {
+			total += len(c)
 		}
 	}
 	p.shift = uint(bits.Len(uint(k)))
@@ -55,7 +62,7 @@ func (p *Packed) Reset(runs [][][]int64) bool {
 	if any && (uint64(hi)-uint64(lo))>>(64-p.shift) != 0 {
 		return false
 	}
-	p.runs, p.lo = runs, lo
+	p.runs, p.lo, p.total = runs, lo, total
 	p.cur = resize(p.cur, k)
 	for i := range p.cur {
 		p.cur[i] = cursor{chunk: -1}
@@ -157,4 +164,119 @@ func (p *Packed) Read(dst []int64) int {
 	}
 	t[0] = top
 	return n
+}
+
+// Len is how many values the runs Reset was given hold.
+func (p *Packed) Len() int { return p.total }
+
+// Fill merges every value of the runs Reset was given into dst[:Len()], and
+// returns Len(); it must follow Reset with no Read between, and dst must
+// hold Len() values at least, else it fills nothing and returns -1. It
+// plays two trees at once: the one Read plays, taking the smallest values
+// into dst's front half, and its mirror over the runs' last values, taking
+// the largest into the back half from the end. Each match depends on the
+// one before it in its own tree only, so the two chains of matches overlap
+// in the processor and a value costs about half a Read's. The halves meet
+// exactly: the back tree's order is the front's reversed (value, then run,
+// then place in the run), so together they take every value once.
+func (p *Packed) Fill(dst []int64) int {
+	if len(dst) < p.total {
+		return -1
+	}
+	dst = dst[:p.total]
+	k := len(p.runs)
+	front := (len(dst) + 1) / 2
+	p.bcur = resize(p.bcur, k)
+	for i, r := range p.runs {
+		p.bcur[i] = cursor{chunk: len(r), pos: 0}
+	}
+	p.btree = resize(p.btree, max(k, 1))
+	switch k {
+	case 0:
+		p.btree[0] = exhaustedNode
+	case 1:
+		p.btree[0] = p.tail(0)
+	default:
+		p.btree[0] = p.buildBack(1)
+	}
+	t, bt, kk := p.tree, p.btree, len(p.tree)
+	lo, shift, mask := p.lo, p.shift, p.mask
+	top, btop := t[0], bt[0]
+	f, b := 0, len(dst)-1
+	for f < len(dst)-front {
+		// front: the smallest left
+		w := int(top & mask)
+		dst[f] = int64(top>>shift) + lo
+		f++
+		var c uint64
+		r := &p.cur[w]
+		if r.pos++; r.pos < len(r.buf) {
+			c = uint64(r.buf[r.pos]-lo)<<shift | uint64(w)
+		} else {
+			c = p.head(w)
+		}
+		for i := (kk + w) >> 1; i > 0; i >>= 1 {
+			x := t[i]
+			_, borrow := bits.Sub64(x, c, 0)
+			d := (x ^ c) & -borrow
+			t[i] = x ^ d
+			c ^= d
+		}
+		top = c
+		// back: the largest left, its node complemented
+		bn := ^btop
+		bw := int(bn & mask)
+		dst[b] = int64(bn>>shift) + lo
+		b--
+		br := &p.bcur[bw]
+		if br.pos > 0 {
+			br.pos--
+			c = ^(uint64(br.buf[br.pos]-lo)<<shift | uint64(bw))
+		} else {
+			c = p.tail(bw)
+		}
+		for i := (kk + bw) >> 1; i > 0; i >>= 1 {
+			x := bt[i]
+			_, borrow := bits.Sub64(x, c, 0)
+			d := (x ^ c) & -borrow
+			bt[i] = x ^ d
+			c ^= d
+		}
+		btop = c
+	}
+	if f < front {
+		dst[f] = int64(top>>shift) + lo
+	}
+	p.tree[0], p.btree[0] = exhaustedNode, exhaustedNode
+	return len(dst)
+}
+
+// tail moves run i back to its previous value, before its current chunk's
+// start and past empty chunks, and returns that value's node complemented,
+// or exhausted. (The one real node whose complement is exhausted is the
+// smallest run's first value at the range's low end: the first of all,
+// which the back half never takes.)
+func (p *Packed) tail(i int) uint64 {
+	r, cur := p.runs[i], &p.bcur[i]
+	for cur.pos == 0 {
+		if cur.chunk == 0 {
+			cur.buf = nil
+			return exhaustedNode
+		}
+		cur.chunk--
+		cur.buf, cur.pos = r[cur.chunk], len(r[cur.chunk])
+	}
+	cur.pos--
+	return ^(uint64(cur.buf[cur.pos]-p.lo)<<p.shift | uint64(i))
+}
+
+// buildBack is build for the back tree.
+func (p *Packed) buildBack(n int) uint64 {
+	k := len(p.btree)
+	if n >= k {
+		return p.tail(n - k)
+	}
+	a, b := p.buildBack(2*n), p.buildBack(2*n+1)
+	p.btree[n] = max(a, b)
+	return min(a, b)
 }

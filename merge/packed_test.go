@@ -111,8 +111,23 @@ func TestPackedMatchesMerger(t *testing.T) {
 			}
 			got = append(got, buf[:n]...)
 		}
-		if want := mergeWithMerger(t, chunks); !slices.Equal(got, want) {
+		want := mergeWithMerger(t, chunks)
+		if !slices.Equal(got, want) {
 			t.Fatalf("case %d (k=%d, span %d): packed %v, merger %v", c, k, span, got, want)
+		}
+		p.Reset(chunks)
+		if p.Len() != len(want) {
+			t.Fatalf("case %d: Len %d, want %d", c, p.Len(), len(want))
+		}
+		if len(want) > 0 && p.Fill(make([]int64, len(want)-1)) != -1 {
+			t.Fatalf("case %d: Fill into a short dst did not refuse", c)
+		}
+		filled := make([]int64, len(want)+rng.IntN(3))
+		if n := p.Fill(filled); n != len(want) || !slices.Equal(filled[:n], want) {
+			t.Fatalf("case %d (k=%d, span %d): Fill %d %v, merger %v", c, k, span, n, filled[:max(n, 0)], want)
+		}
+		if !p.Done() {
+			t.Fatalf("case %d: not Done after Fill", c)
 		}
 	}
 	if packed < 1000 || refused < 100 {
@@ -149,6 +164,31 @@ func BenchmarkPacked(b *testing.B) {
 				}
 				for p.Read(dst) > 0 {
 				}
+			}
+			b.ReportMetric(float64(benchTotal)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mints/s")
+		})
+	}
+}
+
+func BenchmarkPackedFill(b *testing.B) {
+	for _, k := range []int{2, 10, 100} {
+		runs := benchRuns(k)
+		chunks := make([][][]int64, k)
+		for i, r := range runs {
+			for len(r) > 0 {
+				n := min(len(r), 10000)
+				chunks[i] = append(chunks[i], r[:n])
+				r = r[n:]
+			}
+		}
+		dst := make([]int64, benchTotal)
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			var p Packed
+			for b.Loop() {
+				if !p.Reset(chunks) {
+					b.Fatal("refused")
+				}
+				p.Fill(dst)
 			}
 			b.ReportMetric(float64(benchTotal)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mints/s")
 		})
