@@ -610,8 +610,9 @@ type scratch struct {
 }
 
 // fillMax is the most values a batch may have to be merged whole into
-// scratch.all (1 MiB a goroutine) rather than piece by piece.
-const fillMax = 1 << 17
+// scratch.all (1 MiB a goroutine) rather than piece by piece; fillRuns the
+// most segments: past 16, Fill is slower than Read (BenchmarkPackedFill).
+const fillMax, fillRuns = 1 << 17, 16
 
 // start prepares d to merge b: with merge.Packed when b's values allow
 // (they nearly always do: it needs their range within 2^59 for ten
@@ -639,13 +640,14 @@ func (d *scratch) read(buf []int64) (int, error) {
 }
 
 // fill merges the batch start began all at once, with Packed.Fill, which
-// plays the merge from both ends and takes ~20% less time than read
-// (BenchmarkPackedFill), when it can: packed, and into out if not nil (a
-// sink takes values), else into d.all if it has at most fillMax values. It
+// plays the merge from both ends and takes ~15% less time than read
+// (BenchmarkPackedFill), when it can: packed, at most fillRuns segments,
+// and into out if not nil (a sink takes values), else into d.all if it has
+// at most fillMax values. It
 // returns the merged values, or nil: merge with read instead (read also
 // reports a batch with more values than out holds).
 func (d *scratch) fill(out []int64) []int64 {
-	if !d.pack {
+	if !d.pack || len(d.runs) > fillRuns {
 		return nil
 	}
 	n := d.packed.Len()

@@ -145,7 +145,7 @@ func bitsLen(k int) int {
 }
 
 func BenchmarkPacked(b *testing.B) {
-	for _, k := range []int{2, 10, 100} {
+	for _, k := range []int{2, 10, 16, 32, 100} {
 		runs := benchRuns(k)
 		chunks := make([][][]int64, k)
 		for i, r := range runs {
@@ -170,8 +170,10 @@ func BenchmarkPacked(b *testing.B) {
 	}
 }
 
+// BenchmarkPackedFill is BenchmarkPacked through Fill: faster up to 16 runs,
+// slower from 32 (two trees' cursors over twice the runs).
 func BenchmarkPackedFill(b *testing.B) {
-	for _, k := range []int{2, 10, 100} {
+	for _, k := range []int{2, 10, 16, 32, 100} {
 		runs := benchRuns(k)
 		chunks := make([][][]int64, k)
 		for i, r := range runs {
