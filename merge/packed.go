@@ -74,7 +74,7 @@ func (p *Packed) Reset(runs [][][]int64) bool {
 	case 1:
 		p.tree[0] = p.head(0)
 	default:
-		p.tree[0] = p.build(1)
+		p.tree[0] = build(p.tree, 1, p.head)
 	}
 	return true
 }
@@ -118,15 +118,30 @@ func (p *Packed) head(i int) uint64 {
 	return uint64(cur.buf[cur.pos]-p.lo)<<p.shift | uint64(i)
 }
 
-// build plays the matches of the subtree rooted at n, as Merger.build.
-func (p *Packed) build(n int) uint64 {
-	k := len(p.tree)
+// build plays the matches of the subtree of t rooted at n, as
+// Merger.build, with leaf(i) run i's first node.
+func build(t []uint64, n int, leaf func(int) uint64) uint64 {
+	k := len(t)
 	if n >= k {
-		return p.head(n - k)
+		return leaf(n - k)
 	}
-	a, b := p.build(2*n), p.build(2*n+1)
-	p.tree[n] = max(a, b)
+	a, b := build(t, 2*n, leaf), build(t, 2*n+1, leaf)
+	t[n] = max(a, b)
 	return min(a, b)
+}
+
+// replayPacked plays run w's new node c up the tree t from its leaf and returns
+// the new winner. The smaller goes up without a branch: written with min,
+// the compiler makes it a jump, mispredicted half the time.
+func replayPacked(t []uint64, w int, c uint64) uint64 {
+	for i := (len(t) + w) >> 1; i > 0; i >>= 1 {
+		x := t[i]
+		_, borrow := bits.Sub64(x, c, 0)
+		d := (x ^ c) & -borrow
+		t[i] = x ^ d
+		c ^= d
+	}
+	return c
 }
 
 // Done reports whether every value has been read.
@@ -135,7 +150,7 @@ func (p *Packed) Done() bool { return p.tree[0] == exhaustedNode }
 // Read fills dst with the next merged values and returns how many; 0 once
 // every run is exhausted (Done), or if dst is empty.
 func (p *Packed) Read(dst []int64) int {
-	t, k := p.tree, len(p.tree)
+	t := p.tree
 	lo, shift, mask := p.lo, p.shift, p.mask
 	top := t[0]
 	n := 0
@@ -151,16 +166,7 @@ func (p *Packed) Read(dst []int64) int {
 		} else {
 			c = p.head(w)
 		}
-		for i := (k + w) >> 1; i > 0; i >>= 1 {
-			// The smaller goes up, without a branch (see replay): the
-			// compiler makes min a jump, mispredicted half the time.
-			x := t[i]
-			_, borrow := bits.Sub64(x, c, 0)
-			d := (x ^ c) & -borrow
-			t[i] = x ^ d
-			c ^= d
-		}
-		top = c
+		top = replayPacked(t, w, c)
 	}
 	t[0] = top
 	return n
@@ -197,9 +203,9 @@ func (p *Packed) Fill(dst []int64) int {
 	case 1:
 		p.btree[0] = p.tail(0)
 	default:
-		p.btree[0] = p.buildBack(1)
+		p.btree[0] = build(p.btree, 1, p.tail)
 	}
-	t, bt, kk := p.tree, p.btree, len(p.tree)
+	t, bt := p.tree, p.btree
 	lo, shift, mask := p.lo, p.shift, p.mask
 	top, btop := t[0], bt[0]
 	f, b := 0, len(dst)-1
@@ -208,6 +214,8 @@ func (p *Packed) Fill(dst []int64) int {
 		w := int(top & mask)
 		dst[f] = int64(top>>shift) + lo
 		f++
+		// The winner's next node, as in Read: written out here, as a
+		// method it is not inlined and Fill loses a tenth of its speed.
 		var c uint64
 		r := &p.cur[w]
 		if r.pos++; r.pos < len(r.buf) {
@@ -215,14 +223,7 @@ func (p *Packed) Fill(dst []int64) int {
 		} else {
 			c = p.head(w)
 		}
-		for i := (kk + w) >> 1; i > 0; i >>= 1 {
-			x := t[i]
-			_, borrow := bits.Sub64(x, c, 0)
-			d := (x ^ c) & -borrow
-			t[i] = x ^ d
-			c ^= d
-		}
-		top = c
+		top = replayPacked(t, w, c)
 		// back: the largest left, its node complemented
 		bn := ^btop
 		bw := int(bn & mask)
@@ -235,14 +236,7 @@ func (p *Packed) Fill(dst []int64) int {
 		} else {
 			c = p.tail(bw)
 		}
-		for i := (kk + bw) >> 1; i > 0; i >>= 1 {
-			x := bt[i]
-			_, borrow := bits.Sub64(x, c, 0)
-			d := (x ^ c) & -borrow
-			bt[i] = x ^ d
-			c ^= d
-		}
-		btop = c
+		btop = replayPacked(bt, bw, c)
 	}
 	if f < front {
 		dst[f] = int64(top>>shift) + lo
@@ -268,15 +262,4 @@ func (p *Packed) tail(i int) uint64 {
 	}
 	cur.pos--
 	return ^(uint64(cur.buf[cur.pos]-p.lo)<<p.shift | uint64(i))
-}
-
-// buildBack is build for the back tree.
-func (p *Packed) buildBack(n int) uint64 {
-	k := len(p.btree)
-	if n >= k {
-		return p.tail(n - k)
-	}
-	a, b := p.buildBack(2*n), p.buildBack(2*n+1)
-	p.btree[n] = max(a, b)
-	return min(a, b)
 }

@@ -144,17 +144,22 @@ func bitsLen(k int) int {
 	return n
 }
 
+// benchChunks is benchRuns(k), each run in chunks of 10,000 values.
+func benchChunks(k int) [][][]int64 {
+	chunks := make([][][]int64, k)
+	for i, r := range benchRuns(k) {
+		for len(r) > 0 {
+			n := min(len(r), 10000)
+			chunks[i] = append(chunks[i], r[:n])
+			r = r[n:]
+		}
+	}
+	return chunks
+}
+
 func BenchmarkPacked(b *testing.B) {
 	for _, k := range []int{2, 10, 16, 32, 100} {
-		runs := benchRuns(k)
-		chunks := make([][][]int64, k)
-		for i, r := range runs {
-			for len(r) > 0 {
-				n := min(len(r), 10000)
-				chunks[i] = append(chunks[i], r[:n])
-				r = r[n:]
-			}
-		}
+		chunks := benchChunks(k)
 		dst := make([]int64, 4096)
 		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
 			var p Packed
@@ -174,15 +179,7 @@ func BenchmarkPacked(b *testing.B) {
 // slower from 32 (two trees' cursors over twice the runs).
 func BenchmarkPackedFill(b *testing.B) {
 	for _, k := range []int{2, 10, 16, 32, 100} {
-		runs := benchRuns(k)
-		chunks := make([][][]int64, k)
-		for i, r := range runs {
-			for len(r) > 0 {
-				n := min(len(r), 10000)
-				chunks[i] = append(chunks[i], r[:n])
-				r = r[n:]
-			}
-		}
+		chunks := benchChunks(k)
 		dst := make([]int64, benchTotal)
 		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
 			var p Packed
