@@ -291,10 +291,9 @@ func (s *summary) has(r *Record) bool {
 
 // fingerprint is FNV-1a over the record's values (one 64-bit word each, in
 // four interleaved lanes, so that four multiplies are in flight at once
-// rather than one chain of them: BenchmarkFingerprint went from 9.4 to
-// 2.5 µs for 10,000 values),
-// its length and its last flag. It is paid once per released record, and
-// compared only within this process. It is never 0.
+// rather than one chain of them: BenchmarkFingerprint went from 9.4 to 2.5
+// µs for 10,000 values), its length and its last flag. It is paid once per
+// released record, and compared only within this process. It is never 0.
 func fingerprint(r *Record) uint64 {
 	const prime = 1099511628211
 	h0, h1, h2, h3 := uint64(14695981039346656037), uint64(0x9E3779B97F4A7C15), uint64(0xC2B2AE3D27D4EB4F), uint64(0x165667B19E3779F9)
