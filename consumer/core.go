@@ -643,9 +643,8 @@ func (d *scratch) read(buf []int64) (int, error) {
 // plays the merge from both ends and takes ~15% less time than read
 // (BenchmarkPackedFill), when it can: packed, at most fillRuns segments,
 // and into out if not nil (a sink takes values), else into d.all if it has
-// at most fillMax values. It
-// returns the merged values, or nil: merge with read instead (read also
-// reports a batch with more values than out holds).
+// at most fillMax values. It returns the merged values, or nil: merge with
+// read instead (read also reports a batch with more values than out holds).
 func (d *scratch) fill(out []int64) []int64 {
 	if !d.pack || len(d.runs) > fillRuns {
 		return nil

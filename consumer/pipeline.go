@@ -230,10 +230,8 @@ func (p *pipeline) merge(d *scratch, g *group) error {
 			if p.values {
 				out = out[:len(whole)]
 			}
-		} else {
-			if err := p.read(d, b, g, out); err != nil {
-				return err
-			}
+		} else if err := p.read(d, b, g, out); err != nil {
+			return err
 		}
 		g.vals = g.vals[:len(g.vals)+len(out)]
 		for f, format := range p.formats {
