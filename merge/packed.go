@@ -182,7 +182,9 @@ func (p *Packed) Len() int { return p.total }
 // into dst's front half, and its mirror over the runs' last values, taking
 // the largest into the back half from the end. Each match depends on the
 // one before it in its own tree only, so the two chains of matches overlap
-// in the processor and a value costs about half a Read's. The halves meet
+// in the processor: at 10 runs it merges 148 M values/s against Read's 131
+// M, at 2 runs 354 against 211; from 32 runs it is slower than Read (two
+// trees' cursors over twice the runs, BenchmarkPackedFill). The halves meet
 // exactly: the back tree's order is the front's reversed (value, then run,
 // then place in the run), so together they take every value once.
 func (p *Packed) Fill(dst []int64) int {
@@ -247,8 +249,8 @@ func (p *Packed) Fill(dst []int64) int {
 
 // tail moves run i back to its previous value, before its current chunk's
 // start and past empty chunks, and returns that value's node complemented,
-// or exhausted. (The one real node whose complement is exhausted is the
-// smallest run's first value at the range's low end: the first of all,
+// or exhausted. (The one real node whose complement is exhausted is node
+// 0: run 0's value at the range's low end, the first of all in the order,
 // which the back half never takes.)
 func (p *Packed) tail(i int) uint64 {
 	r, cur := p.runs[i], &p.bcur[i]
