@@ -153,6 +153,20 @@ func (c *Config) transactional() bool {
 	return c.OutputTopic != "" && c.Mode != ModeScalable
 }
 
+// stopGrace is how long a stop waits for a transaction being ended (see
+// ending): an end takes milliseconds unless it waits on a rebalance, and a
+// transaction cut off then is aborted well inside TransactionTimeout.
+func (c *Config) stopGrace() time.Duration {
+	return min(5*time.Second, c.SessionTimeout/2)
+}
+
+// closeWait is how long a consumer waits to leave its group as it ends
+// (see closeWithin): twice the session timeout, at most 20s, so that with
+// stopGrace a stop ends within Kubernetes' default 30s grace.
+func (c *Config) closeWait() time.Duration {
+	return min(20*time.Second, 2*c.SessionTimeout)
+}
+
 // minTransactionTimeout is the least TransactionTimeout that outlasts a
 // rebalance waiting for a crashed member, with a margin.
 func (c *Config) minTransactionTimeout() time.Duration {

@@ -181,6 +181,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		defer c.pipe.close()
 	}
 
+	stopped := ctx // cancelled by the caller only: a stop (Ctrl+C)
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	cfg.Log.Info("consuming", "topic", cfg.Topic, "group", cfg.Group, "mode", cfg.Mode, "members", members, "partitions", parts, "transactional", cfg.transactional())
@@ -240,11 +241,14 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		// with offsets that do not cover it; and a batch stopped while it
 		// streamed has part of it in the transaction. Abort; the next run
 		// redoes it.
-		if serr != nil || m.sess != nil && (runErr != nil || streaming) {
+		if serr != nil || m.sess != nil && (runErr != nil || streaming || m.cut) {
 			m.abandon(fctx)
 			continue
 		}
-		if err := m.finish(fctx, final[i], false); err != nil {
+		switch cut, err := m.finishBy(fctx, stopped, final[i], false); {
+		case cut:
+			m.abandon(fctx)
+		case err != nil:
 			serr = err
 		}
 	}
@@ -261,11 +265,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	for _, m := range ms {
 		m.cl.AllowRebalance()
 	}
-	var closing sync.WaitGroup
-	for _, m := range ms {
-		closing.Go(m.cl.Close)
+	closers := make([]func(), len(ms))
+	for i, m := range ms {
+		closers[i] = m.cl.Close
 	}
-	closing.Wait()
+	closeWithin(cfg.closeWait(), cfg.Log, closers...)
 	c.stats.Elapsed = time.Since(start)
 	if c.stats.Pending > 0 {
 		cfg.Log.Warn("incomplete batches left pending (not committed; a later run resumes them)", "batches", c.stats.Pending)
@@ -399,6 +403,7 @@ type member struct {
 	parallel bool
 	asked    time.Time // last time othersAtEnd asked the group
 	failures int       // transactions aborted in a row
+	cut      bool      // a stop cut off ending a transaction (see ending)
 
 	// Transactional mode: what tells a broker restart's fence from a
 	// newer instance's (see restartable).
@@ -508,6 +513,68 @@ func (m *member) finish(ctx context.Context, offs map[int32]kgo.EpochOffset, aga
 	return nil
 }
 
+// finishBy is finish under ending(base, stop): cut a grace after a stop.
+// A cut end is not an error: it leaves its transaction to be aborted
+// (m.cut, see Run), or its offsets uncommitted, for the next run to redo.
+func (m *member) finishBy(base, stop context.Context, offs map[int32]kgo.EpochOffset, again bool) (cut bool, err error) {
+	ectx, release := ending(base, stop, m.c.cfg.stopGrace())
+	defer release()
+	err = m.finish(ectx, offs, again)
+	if context.Cause(ectx) == errCut {
+		m.c.cfg.Log.Warn("stopped while committing waited on a group rebalance; the next run redoes what was not committed")
+		m.cut = true
+		return true, nil
+	}
+	return false, err
+}
+
+// errCut is the cause of an ending context cut by a stop.
+var errCut = errors.New("stopped while ending a transaction")
+
+// ending returns the context that ending a transaction (or committing
+// offsets) runs under once begun: base, not cut short by a stop (stop's
+// end), so that an end in flight completes rather than leave its
+// transaction undecided, but cut grace after the stop, with cause errCut.
+// Ending a transaction waits for a group rebalance under way, and one under
+// way when a group's processes stop together can last a minute (kgo waits
+// out the rebalance timeout for a member that does not rejoin, and the
+// embedded broker can drop a JoinGroup answer under load): a stop waited
+// that long for it, or the broker's transaction timeout fenced the producer
+// first and the stop exited 1. An end cut off would mostly have aborted
+// anyway, the generation having changed; either way the next run redoes it.
+// The returned func releases the context.
+func ending(base, stop context.Context, grace time.Duration) (context.Context, func()) {
+	ectx, cancel := context.WithCancelCause(base)
+	unregister := context.AfterFunc(stop, func() {
+		t := time.AfterFunc(grace, func() { cancel(errCut) })
+		context.AfterFunc(ectx, func() { t.Stop() })
+	})
+	return ectx, func() { unregister(); cancel(nil) }
+}
+
+// closeWithin closes clients at once and waits for them, at most d. A
+// client leaving its group waits for a JoinGroup it has in flight, which
+// the coordinator answers only once every member rejoined or the rebalance
+// timeout (kgo's 60s) passed, or never, when the embedded broker drops
+// the answer under load. Past d it returns, logging that, with the closes
+// still running: the group then drops this member after the session
+// timeout, as it would a crashed one, and what was committed stays so.
+func closeWithin(d time.Duration, log *slog.Logger, closers ...func()) {
+	var closing sync.WaitGroup
+	for _, c := range closers {
+		closing.Go(c)
+	}
+	done := make(chan struct{})
+	go func() { closing.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Warn("leaving the group is held up by a rebalance; not waiting for it (the group drops this member after --session-timeout)", "waited", d.String())
+	}
+}
+
 // abandon aborts the open transaction, if any, at a stop that could not
 // flush its output.
 func (m *member) abandon(ctx context.Context) {
@@ -609,7 +676,7 @@ func (m *member) loop(ctx context.Context) error {
 		// Commit outside c.mu: a commit waits out a rebalance, and the
 		// rebalance waits for other members' callbacks, which take c.mu.
 		if offs != nil {
-			if err := m.finish(work, offs, true); err != nil {
+			if cut, err := m.finishBy(work, ctx, offs, true); cut || err != nil {
 				return err
 			}
 		}
@@ -635,7 +702,7 @@ func (m *member) loop(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if err := m.finish(work, offs, true); err != nil {
+			if cut, err := m.finishBy(work, ctx, offs, true); cut || err != nil {
 				return err
 			}
 			if m.failures == 0 {

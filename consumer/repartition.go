@@ -155,13 +155,23 @@ func Repartition(ctx context.Context, cfg Config) (RepartitionStats, error) {
 	runErr := r.loop(ctx)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if runErr == nil {
-		runErr = r.end(fctx, false)
-	} else if _, err := s.End(fctx, kgo.TryAbort); err != nil {
-		cfg.Log.Warn("abort the open transaction", "err", err)
+	abort := runErr != nil || r.cut
+	if !abort {
+		ectx, release := ending(fctx, ctx, cfg.stopGrace())
+		runErr = r.end(ectx, false)
+		if context.Cause(ectx) == errCut {
+			cfg.Log.Warn("stopped while committing waited on a group rebalance; the next run redoes what was not committed")
+			runErr, abort = nil, true
+		}
+		release()
+	}
+	if abort {
+		if _, err := s.End(fctx, kgo.TryAbort); err != nil {
+			cfg.Log.Warn("abort the open transaction", "err", err)
+		}
 	}
 	s.AllowRebalance()
-	s.Close()
+	closeWithin(cfg.closeWait(), cfg.Log, s.Close)
 	r.st.Elapsed = time.Since(start)
 	return r.st, explainFenced(runErr, &cfg)
 }
@@ -182,6 +192,7 @@ type repartitioner struct {
 	bad      int64 // dead-lettered in the open transaction
 	ended    time.Time
 	polled   bool // records polled since the last end
+	cut      bool // a stop cut off ending a transaction (see ending)
 	asked    time.Time
 	failures int
 	dec      wire.Decoder
@@ -229,7 +240,13 @@ func (r *repartitioner) loop(ctx context.Context) error {
 		// the session's rebalance callbacks back for a moment (kgo waits
 		// 500ms after a commit it cannot tell is KIP-447 safe).
 		if err == nil && r.polled && time.Since(r.ended) >= r.cfg.CommitInterval {
-			err = r.end(work, true)
+			ectx, release := ending(work, ctx, r.cfg.stopGrace())
+			err = r.end(ectx, true)
+			if context.Cause(ectx) == errCut {
+				r.cfg.Log.Warn("stopped while committing waited on a group rebalance; the next run redoes what was not committed")
+				err, r.cut = nil, true
+			}
+			release()
 		}
 		// Rebalances wait for this point: between transactions, or with
 		// records of the open one that an abort would redo.

@@ -64,7 +64,11 @@ while the next poll is read, one ordered writer.
 
 Batches go to stdout unless --out-file or --output-topic is given (--console
 keeps stdout too). Ctrl+C finishes the current batch, commits what was
-written, leaves the group and exits 0.
+written, leaves the group and exits 0. A commit that waits on a group
+rebalance (processes of the group stopping together) is given half
+--session-timeout (at most 5s), then its transaction is aborted for the
+next run to redo; leaving the group is given twice --session-timeout (at
+most 20s), then the group drops the member as it would a crashed one.
 
 --output-topic is written in Kafka transactions (simple and concurrent
 modes): the merged records, the dead letters and the input offsets of exactly

@@ -1,0 +1,73 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// An ending context outlives a stop by the grace, no more, and is never cut
+// without one; the base's own end still ends it; a released one is not cut
+// later.
+func TestEndingCutsAGraceAfterTheStop(t *testing.T) {
+	const grace = 50 * time.Millisecond
+
+	// No stop: only the base ends it.
+	base, cancelBase := context.WithCancel(context.Background())
+	stop, stopNow := context.WithCancel(context.Background())
+	ectx, release := ending(base, stop, grace)
+	time.Sleep(2 * grace)
+	if ectx.Err() != nil {
+		t.Fatal("cut without a stop")
+	}
+	cancelBase()
+	<-ectx.Done()
+	if context.Cause(ectx) == errCut {
+		t.Fatal("the base's end taken for a cut")
+	}
+	release()
+
+	// A stop: not at once, but a grace later, as errCut.
+	ectx, release = ending(context.Background(), stop, grace)
+	stopped := time.Now()
+	stopNow()
+	time.Sleep(grace / 5)
+	if ectx.Err() != nil {
+		t.Fatal("cut at the stop, not a grace after it")
+	}
+	<-ectx.Done()
+	if waited := time.Since(stopped); waited < grace {
+		t.Fatalf("cut %v after the stop, grace %v", waited, grace)
+	}
+	if !errors.Is(context.Cause(ectx), errCut) {
+		t.Fatalf("cause %v, want errCut", context.Cause(ectx))
+	}
+	release()
+
+	// Already stopped: the grace runs from the start; released first, no cut.
+	ectx, release = ending(context.Background(), stop, grace)
+	release()
+	time.Sleep(2 * grace)
+	if context.Cause(ectx) == errCut {
+		t.Fatal("cut after release")
+	}
+}
+
+// closeWithin waits for quick closes, and returns after d when one hangs.
+func TestCloseWithinBoundsAHungClose(t *testing.T) {
+	var closed [2]bool
+	start := time.Now()
+	closeWithin(time.Second, slog.New(slog.DiscardHandler), func() { closed[0] = true }, func() { closed[1] = true })
+	if !closed[0] || !closed[1] || time.Since(start) > 500*time.Millisecond {
+		t.Fatalf("quick closes: closed %v after %v", closed, time.Since(start))
+	}
+	release := make(chan struct{})
+	defer close(release)
+	start = time.Now()
+	closeWithin(50*time.Millisecond, slog.New(slog.DiscardHandler), func() { <-release })
+	if waited := time.Since(start); waited < 50*time.Millisecond || waited > time.Second {
+		t.Fatalf("a hung close held closeWithin %v, bound 50ms", waited)
+	}
+}
