@@ -97,6 +97,12 @@ func (p *proc) wait(t *testing.T, d time.Duration) int {
 		}
 		return 0
 	case <-time.After(d):
+		if os.Getenv("SEGMERGE_TEST_DUMP") != "" {
+			// Go prints every goroutine's stack on SIGQUIT: where
+			// it hangs is then in the failure's output.
+			p.cmd.Process.Signal(syscall.SIGQUIT)
+			<-p.done
+		}
 		t.Fatalf("%v did not exit within %v; stderr:\n%s", p.cmd.Args, d, p.stderr.String())
 		return -1
 	}
