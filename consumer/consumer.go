@@ -71,7 +71,10 @@ import (
 
 // Run consumes until ctx is done, -e reaches the end, or -c batches are
 // written; it then flushes what was written, commits, leaves the group and
-// returns. Cancelling ctx is a clean stop, not an error.
+// returns. Cancelling ctx is a clean stop, not an error. A stop waits on a
+// group rebalance a bounded time only (Config.stopGrace, closeWait): past
+// it Run returns with its clients still leaving the group in the
+// background, until kgo's own request timeouts end them.
 func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -520,12 +523,21 @@ func (m *member) finishBy(base, stop context.Context, offs map[int32]kgo.EpochOf
 	ectx, release := ending(base, stop, m.c.cfg.stopGrace())
 	defer release()
 	err = m.finish(ectx, offs, again)
-	if context.Cause(ectx) == errCut {
-		m.c.cfg.Log.Warn("stopped while committing waited on a group rebalance; the next run redoes what was not committed")
+	if wasCut(ectx, m.c.cfg.Log) {
 		m.cut = true
 		return true, nil
 	}
 	return false, err
+}
+
+// wasCut reports whether ending's context ectx was cut by a stop, and says
+// so in the log.
+func wasCut(ectx context.Context, log *slog.Logger) bool {
+	if context.Cause(ectx) != errCut {
+		return false
+	}
+	log.Warn("stopped while committing waited on a group rebalance; the next run redoes what was not committed")
+	return true
 }
 
 // errCut is the cause of an ending context cut by a stop.

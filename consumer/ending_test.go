@@ -37,7 +37,11 @@ func TestEndingCutsAGraceAfterTheStop(t *testing.T) {
 	if ectx.Err() != nil {
 		t.Fatal("cut at the stop, not a grace after it")
 	}
-	<-ectx.Done()
+	select {
+	case <-ectx.Done():
+	case <-time.After(100 * grace):
+		t.Fatal("never cut after the stop")
+	}
 	if waited := time.Since(stopped); waited < grace {
 		t.Fatalf("cut %v after the stop, grace %v", waited, grace)
 	}

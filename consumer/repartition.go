@@ -159,8 +159,7 @@ func Repartition(ctx context.Context, cfg Config) (RepartitionStats, error) {
 	if !abort {
 		ectx, release := ending(fctx, ctx, cfg.stopGrace())
 		runErr = r.end(ectx, false)
-		if context.Cause(ectx) == errCut {
-			cfg.Log.Warn("stopped while committing waited on a group rebalance; the next run redoes what was not committed")
+		if wasCut(ectx, cfg.Log) {
 			runErr, abort = nil, true
 		}
 		release()
@@ -242,8 +241,7 @@ func (r *repartitioner) loop(ctx context.Context) error {
 		if err == nil && r.polled && time.Since(r.ended) >= r.cfg.CommitInterval {
 			ectx, release := ending(work, ctx, r.cfg.stopGrace())
 			err = r.end(ectx, true)
-			if context.Cause(ectx) == errCut {
-				r.cfg.Log.Warn("stopped while committing waited on a group rebalance; the next run redoes what was not committed")
+			if wasCut(ectx, r.cfg.Log) {
 				err, r.cut = nil, true
 			}
 			release()

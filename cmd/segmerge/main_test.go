@@ -101,7 +101,10 @@ func (p *proc) wait(t *testing.T, d time.Duration) int {
 			// Go prints every goroutine's stack on SIGQUIT: where
 			// it hangs is then in the failure's output.
 			p.cmd.Process.Signal(syscall.SIGQUIT)
-			<-p.done
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+			}
 		}
 		t.Fatalf("%v did not exit within %v; stderr:\n%s", p.cmd.Args, d, p.stderr.String())
 		return -1
