@@ -192,7 +192,7 @@ func (w *Writer) Write(vals []int64) error {
 		w.first = false
 		vals = vals[n:]
 		if len(w.buf) >= 16<<10 {
-			w.put()
+			w.spill()
 		}
 	}
 	return w.err
@@ -235,6 +235,17 @@ func (w *Writer) WriteLine(id int64, line []byte) error {
 	return w.err
 }
 
+// spill moves what is rendered of the current batch into the buffered
+// writer before its end. On a file, the first spill of a batch flushes what
+// came before it: Abort drops everything buffered, which must then hold
+// nothing of earlier batches.
+func (w *Writer) spill() {
+	if w.file != nil && w.written == w.mark && w.err == nil {
+		w.err = w.w.Flush()
+	}
+	w.put()
+}
+
 func (w *Writer) put() {
 	if w.err == nil {
 		var n int
@@ -268,7 +279,10 @@ func (w *Writer) Abort() error {
 		w.put()
 		return w.err
 	}
-	w.w.Reset(w.file) // drop what is buffered, then cut what reached the file
+	if w.written == w.mark {
+		return nil // nothing of the batch left buf
+	}
+	w.w.Reset(w.file) // drop what is buffered (the batch's: see spill), then cut what reached the file
 	if w.err = w.file.Truncate(w.mark); w.err == nil {
 		_, w.err = w.file.Seek(w.mark, io.SeekStart)
 	}

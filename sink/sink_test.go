@@ -154,6 +154,22 @@ func TestAbortCutsTheBatch(t *testing.T) {
 			t.Fatalf("resume=%v: file is %q..., want %q", resume, got[:min(len(got), 200)], want)
 		}
 	}
+	// Aborted before anything of it is flushed: the batches before it,
+	// still buffered, stay, and the file is not cut back over them.
+	for _, n := range []int{1, 3000, 200_000} { // within buf, past buf once, past the file buffer
+		path := filepath.Join(t.TempDir(), "out.jsonl")
+		w, err := Create(path, JSONL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, w.Begin(1), w.Write([]int64{1, 2}), w.End())
+		must(t, w.Begin(2), w.Write(big[:n]), w.Abort())
+		must(t, w.Begin(3), w.Write([]int64{3}), w.End(), w.Close())
+		got, _ := os.ReadFile(path)
+		if want := `{"batch_id":1,"data":[1,2]}` + "\n" + `{"batch_id":3,"data":[3]}` + "\n"; string(got) != want {
+			t.Fatalf("abort of %d values with nothing flushed: file is %q..., want %q", n, got[:min(len(got), 200)], want)
+		}
+	}
 	var buf bytes.Buffer
 	w := NewWriter(&buf, Text, true)
 	must(t, w.Begin(1), w.Write([]int64{1}), w.Abort(), w.Begin(2), w.Write([]int64{2}), w.End())
