@@ -44,6 +44,7 @@ const (
 	ReasonSegment    = "segment-out-of-range" // segment id >= the batch's segment count
 	ReasonSegments   = "segments-conflict"    // segment count differs from the batch's
 	ReasonTooMany    = "too-many-segments"    // segment count above MaxSegments
+	ReasonChunks     = "too-many-chunks"      // chunk index at or above MaxChunks
 	ReasonConflict   = "conflicting-duplicate"
 	ReasonChunk      = "chunk-order" // chunk after the last chunk, or a last chunk before others
 	ReasonUnsorted   = "unsorted-across-chunks"
@@ -56,6 +57,12 @@ const (
 // is sized by its segment count as its first record arrives, so a record
 // claiming billions must be refused, not believed.
 const MaxSegments = 1 << 16
+
+// MaxChunks bounds a chunk's index in its segment (a segment of 10,000,000
+// integers in records of 10 is a million chunks). A released batch's
+// summary keeps a fingerprint per chunk up to the highest index seen, so a
+// record claiming chunk 2^40 must be refused, not believed.
+const MaxChunks = 1 << 20
 
 // Reject is the error Add returns for a refused record.
 type Reject struct {
@@ -259,6 +266,9 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 	}
 	if r.SegmentID >= segs {
 		return Rejected, a.reject(ReasonSegment, r, "segment %d is outside a batch of %d segments", r.SegmentID, segs)
+	}
+	if r.Chunk >= MaxChunks {
+		return Rejected, a.reject(ReasonChunks, r, "is chunk %d of its segment, past the %d a segment may have", r.Chunk, MaxChunks)
 	}
 	if r.BatchID < ps.progress {
 		return Rejected, a.reject(ReasonBackwards, r, "goes backwards: partition %d is already at batch %d", r.Partition, ps.progress)

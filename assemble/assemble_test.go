@@ -317,6 +317,8 @@ func TestRefusals(t *testing.T) {
 		{"segment outside batch", []step{{rec(0, 0, 1, 2), Rejected, ReasonSegment}}},
 		{"segment outside explicit count", []step{{segs(rec(0, 0, 1, 1), 1), Rejected, ReasonSegment}}},
 		{"a billion segments", []step{{segs(rec(0, 0, 1, 1), 1e9), Rejected, ReasonTooMany}}},
+		{"chunk 2^40", []step{{chunk(rec(0, 0, 1, 0, 1), 1<<40, true), Rejected, ReasonChunks}}},
+		{"the last chunk index allowed", []step{{chunk(rec(0, 0, 1, 0, 1), MaxChunks-1, true), Accepted, ""}}},
 		{"segment count conflicts", []step{
 			{rec(0, 0, 1, 0, 1), Accepted, ""},
 			{segs(rec(1, 0, 1, 1, 1), 3), Rejected, ReasonSegments},
