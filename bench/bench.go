@@ -310,8 +310,6 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 	return nil
 }
 
-// ceiling runs the raw fetch of topic in a child and checks it read what
-// the producer wrote.
 // judge sets whether the row's output verified: every one of the produced
 // batches, each once and equal to its input; and if not, why.
 func (row *Result) judge(vr *verify.Report, produced int64) {
@@ -324,6 +322,8 @@ func (row *Result) judge(vr *verify.Report, produced int64) {
 	}
 }
 
+// ceiling runs the raw fetch of topic in a child and checks it read what
+// the producer wrote.
 func (r *runner) ceiling(ctx context.Context, topic string, pst producer.Stats) (ran, error) {
 	got, err := r.child(ctx, "bench-fetch", "-b", strings.Join(r.cfg.Brokers, ","), "-t", topic)
 	if err != nil {

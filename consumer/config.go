@@ -21,7 +21,7 @@ const (
 )
 
 // Layouts: where the records of a batch sit, which decides how the work can
-// be spread over processes (see DESIGN.md and the README's "Scale out").
+// be spread over processes (see the README's "Scale out").
 const (
 	// LayoutSegment is the original layout, segment s of every batch on
 	// partition s mod P: a batch spans partitions, so one process must
@@ -119,7 +119,8 @@ type Config struct {
 	// fetch, held-batch and output-buffer limits are derived (see
 	// memory.go); a batch larger than its share is merged as it streams in.
 	// Default 512 MiB. The process's Go memory limit is the caller's to
-	// set (the command sets it to this).
+	// set (the command sets it to GoMemoryLimit(Memory), and turns the
+	// collector's GOGC pacing off unless GOGC is set).
 	Memory   int64
 	Log      *slog.Logger
 	Counters *progress.Counters

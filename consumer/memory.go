@@ -19,7 +19,7 @@ import (
 // kgo's decompression buffers and garbage not yet collected:
 //
 //   - fetches: one fetch response per broker buffered or in flight, each
-//     at most M/64 bytes (kgo's record structs take several times a small
+//     at most M/64 bytes and 16 MiB (kgo's record structs take several times a small
 //     record's bytes), and per partition M/96 over the partition count
 //     (between 64 KiB and 1 MiB; a broker still sends one whole producer
 //     batch where that is larger). M is Memory less Reserve. (Capping the

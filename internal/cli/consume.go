@@ -63,8 +63,9 @@ partitions decoded in parallel, batches merged and formatted on every core
 while the next poll is read, one ordered writer.
 
 Batches go to stdout unless --out-file or --output-topic is given (--console
-keeps stdout too). Ctrl+C finishes the current batch, commits what was
-written, leaves the group and exits 0. A commit that waits on a group
+keeps stdout too). Ctrl+C finishes the current batch (a batch too large to
+hold, merged as it streams in, is cut back instead and redone by the next
+run), commits what was written, leaves the group and exits 0. A commit that waits on a group
 rebalance (processes of the group stopping together) is given half
 --session-timeout (at most 5s), then its transaction is aborted for the
 next run to redo; leaving the group is given twice --session-timeout (at
@@ -273,7 +274,7 @@ Then merge <topic>.by-batch with --layout batch.`,
 	f.StringVar(&cfg.Layout, "layout", cfg.Layout, "segment: a batch spans every partition (one process per group); batch: a batch sits in one partition (any number of processes per group)")
 	f.StringVar(&cfg.Stage, "stage", cfg.Stage, "merge: assemble and merge batches; repartition: re-key a segment-layout topic by batch id into <topic>.by-batch")
 	f.StringVar(&cfg.TransactionalID, "transactional-id", "", "transactional id for --output-topic, one per process (default segmerge-<group>-<topic>; with --layout batch or --stage repartition, -<host>-<pid>-<random> added)")
-	f.DurationVar(&cfg.TransactionTimeout, "transaction-timeout", cfg.TransactionTimeout, "the broker aborts a transaction open this long (how long a crashed process's output blocks read_committed readers); at least --session-timeout + 2s")
+	f.DurationVar(&cfg.TransactionTimeout, "transaction-timeout", cfg.TransactionTimeout, "the broker aborts a transaction open this long (how long a crashed process's output blocks read_committed readers); at least --session-timeout plus the larger of 2s and twice --commit-interval")
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
 	f.StringVar(&memory, "memory", memory, "memory budget (e.g. 64MiB, 1GiB): fetch, held-batch and output limits derive from it; a batch too large for it is merged as it streams in")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
