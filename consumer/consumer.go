@@ -651,11 +651,8 @@ func (m *member) loop(ctx context.Context) error {
 			// kgo retries what it can; what reaches us is logged, and a
 			// fatal group error ends the run.
 			c.cfg.Log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-			switch {
-			case errors.Is(err, kerr.GroupAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed):
-				fatal = err
-			case errors.Is(err, kerr.InvalidSessionTimeout):
-				fatal = fmt.Errorf("invalid --session-timeout %v: %w", c.cfg.SessionTimeout, err)
+			if f := fetchFatal(err, c.cfg); f != nil {
+				fatal = f
 			}
 		})
 		if fatal != nil {
@@ -722,6 +719,19 @@ func (m *member) loop(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// fetchFatal returns the error a fetch error ends the run with, or nil for
+// one kgo retries: a group or topic the client may not read, or a session
+// timeout the broker refuses.
+func fetchFatal(err error, cfg *Config) error {
+	switch {
+	case errors.Is(err, kerr.GroupAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed):
+		return err
+	case errors.Is(err, kerr.InvalidSessionTimeout):
+		return fmt.Errorf("invalid --session-timeout %v: %w", cfg.SessionTimeout, err)
+	}
+	return nil
 }
 
 // othersAtEnd reports whether the partitions not assigned in this process

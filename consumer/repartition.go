@@ -138,6 +138,8 @@ func Repartition(ctx context.Context, cfg Config) (RepartitionStats, error) {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.SessionTimeout(cfg.SessionTimeout),
+		// kgo's 3s heartbeat must come well inside a shorter session.
+		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
 		kgo.TransactionalID(cfg.txnID()),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.ProducerLinger(5*time.Millisecond),
@@ -220,8 +222,8 @@ func (r *repartitioner) loop(ctx context.Context) error {
 				return
 			}
 			r.cfg.Log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-			if errors.Is(err, kerr.GroupAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed) {
-				fatal = err
+			if f := fetchFatal(err, r.cfg); f != nil {
+				fatal = f
 			}
 		})
 		if fatal != nil {
