@@ -124,7 +124,6 @@ type partition struct {
 	fresh    bool  // reading began at a reset, not a group commit
 	next     int64 // the offset after the last record seen; -1 unknown
 	caughtUp bool  // nothing known beyond next
-	bytes    int   // bytes of this partition's records held
 }
 
 // Assembler assembles batches; see the package doc. Not safe for concurrent
@@ -584,22 +583,11 @@ func (a *Assembler) HeldBytes() int { return a.bytes }
 // stream nor are a reason to stop fetching.
 func (a *Assembler) PendingBytes() int { return a.bytes - a.out }
 
-// PartitionBytes is the memory held for records of partition p.
-func (a *Assembler) PartitionBytes(p int32) int {
-	if ps := a.parts[p]; ps != nil {
-		return ps.bytes
-	}
-	return 0
-}
-
 // hold counts r's memory in (sign 1) or out (sign -1).
 func (a *Assembler) hold(r *Record, sign int) {
 	n := sign * r.size()
 	a.held += sign * len(r.Data)
 	a.bytes += n
-	if ps := a.part(r.Partition); ps != nil {
-		ps.bytes += n
-	}
 }
 
 func (r *Record) size() int {

@@ -64,7 +64,7 @@
 // # Memory
 //
 // The Assembler holds the data of every pending batch. Bounding that is the
-// caller's job: Held and HeldBytes (per partition, PartitionBytes) say how
+// caller's job: Held and HeldBytes say how
 // much is held, and Wanted names the partitions the lowest batch waits on,
 // so that a caller short of memory can pause the others. A batch too large
 // to hold whole streams (Config.StreamAbove): it is released once each

@@ -26,10 +26,7 @@ type assembler interface {
 	Late() int
 	// Memory and streaming (see memory.go and stream.go).
 	Merged(b *assemble.Batch)
-	Held() int
-	HeldBytes() int
 	PendingBytes() int
-	PartitionBytes(p int32) int
 	Wanted(dst []int32, streaming *assemble.Batch) []int32
 	Take(b *assemble.Batch, s int64) ([]int64, assemble.TakeState)
 	Broken(b *assemble.Batch) bool
@@ -301,25 +298,11 @@ func (l *lanes) Commits(dst []assemble.Offset) []assemble.Offset {
 	return dst
 }
 
-func (l *lanes) Pending() int {
-	n := 0
-	for _, lp := range l.parts {
-		if lp.asm != nil {
-			n += lp.asm.Pending()
-		}
-	}
-	return n
-}
+// Pending sums the partitions'.
+func (l *lanes) Pending() int { return l.sum((*assemble.Assembler).Pending) }
 
-func (l *lanes) Late() int {
-	n := l.late
-	for _, lp := range l.parts {
-		if lp.asm != nil {
-			n += lp.asm.Late()
-		}
-	}
-	return n
-}
+// Late sums the partitions', and the batches released late across them.
+func (l *lanes) Late() int { return l.late + l.sum((*assemble.Assembler).Late) }
 
 // Merged passes on to b's partition's Assembler.
 func (l *lanes) Merged(b *assemble.Batch) {
@@ -349,22 +332,8 @@ func (l *lanes) Refuse(id int64, why string) {
 	}
 }
 
-// Held sums the partitions'.
-func (l *lanes) Held() int { return l.sum((*assemble.Assembler).Held) }
-
-// HeldBytes sums the partitions'.
-func (l *lanes) HeldBytes() int { return l.sum((*assemble.Assembler).HeldBytes) }
-
 // PendingBytes sums the partitions'.
 func (l *lanes) PendingBytes() int { return l.sum((*assemble.Assembler).PendingBytes) }
-
-// PartitionBytes is what partition p's Assembler holds, over all its lanes.
-func (l *lanes) PartitionBytes(p int32) int {
-	if lp := l.parts[p]; lp != nil && lp.asm != nil {
-		return lp.asm.HeldBytes()
-	}
-	return 0
-}
 
 func (l *lanes) sum(f func(*assemble.Assembler) int) int {
 	n := 0
