@@ -171,11 +171,12 @@ func putInt(b []byte, n int, v int64) int {
 }
 
 // putUint writes u in decimal into b at n, two digits at a time from the
-// right, and returns the index after it. u < 1e16 when putInt calls it for
-// the digits above the last eight; any u is right.
+// right, and returns the index after it. putInt, its only caller, passes a
+// value below 1e7, or what lies above a value's last eight digits (below
+// 1e11: an int64 has 19 digits at most).
 func putUint(b []byte, n int, u uint64) int {
 	if u >= 1e8 {
-		return putInt(b, n, int64(u)) // over 1e16: the top digits of an int64
+		return putInt(b, n, int64(u)) // a value of 17 to 19 digits: eight more at once
 	}
 	end := n + digits(u)
 	d := b[n:end]
