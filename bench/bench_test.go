@@ -6,9 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmerge/segmerge/gen"
+	"github.com/segmerge/segmerge/sink"
 )
 
 // TestMain lets the test binary stand in for segmerge as a bench child when
@@ -58,14 +62,15 @@ func fakeChild(cmd string, args []string, output string) int {
 	return 0
 }
 
-// A consumer whose output is wrong makes a row that does not verify, and a
-// report that is not OK, with the verifier's reason.
-func TestWrongOutputDoesNotVerify(t *testing.T) {
+// runFake runs the seed workload for two batches with a stand-in consumer
+// that writes output instead of merging.
+func runFake(t *testing.T, output string) *Report {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("SEGMERGE_BENCH_FAKE", `{"batch_id":0,"data":[1,2]}`+"\n"+`{"batch_id":1,"data":[3]}`+"\n")
+	t.Setenv("SEGMERGE_BENCH_FAKE", output)
 	seed, _ := Lookup("seed")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -73,6 +78,40 @@ func TestWrongOutputDoesNotVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rep
+}
+
+// The output of the seed workload's first n batches, merged: the bench's
+// producer writes them from seed 1, and gen regenerates them.
+func seedOutput(n int64) string {
+	w, _ := Lookup("seed")
+	spec := gen.Spec{Segments: w.Segments, MinLen: w.MinLen, MaxLen: w.MaxLen, MinValue: w.MinValue, MaxValue: w.MaxValue, Seed: 1}
+	var out []byte
+	var g gen.Segment
+	for id := range n {
+		var all []int64
+		for s, l := range spec.Batch(id, nil) {
+			g.Reset(spec, id, int64(s), l)
+			all = g.Fill(all, l)
+		}
+		slices.Sort(all)
+		out = sink.JSONL.AppendEnd(sink.JSONL.AppendValues(sink.JSONL.AppendStart(out, id), all, true))
+	}
+	return string(out)
+}
+
+// A consumer whose output is right makes a verified row and an OK report:
+// the verification the wrong case fails is the producer's data, regenerated.
+func TestRightOutputVerifies(t *testing.T) {
+	if rep := runFake(t, seedOutput(2)); !rep.OK() || len(rep.Rows) != 1 || !rep.Rows[0].Verified {
+		t.Fatalf("right output not verified: %+v", rep.Rows)
+	}
+}
+
+// A consumer whose output is wrong makes a row that does not verify, and a
+// report that is not OK, with the verifier's reason.
+func TestWrongOutputDoesNotVerify(t *testing.T) {
+	rep := runFake(t, `{"batch_id":0,"data":[1,2]}`+"\n"+`{"batch_id":1,"data":[3]}`+"\n")
 	if rep.OK() || len(rep.Rows) != 1 || rep.Rows[0].Verified {
 		t.Fatalf("wrong output verified: %+v", rep.Rows)
 	}
