@@ -526,3 +526,12 @@ func TestTimeout(t *testing.T) {
 		t.Fatalf("after the timeout: %+v", b)
 	}
 }
+
+// debugParts says each partition's progress and whether it is caught up.
+func (a *Assembler) debugParts() string {
+	s := ""
+	for p, ps := range a.parts {
+		s += fmt.Sprintf(" p%d:%d/%v", p, ps.progress, ps.caughtUp)
+	}
+	return s
+}

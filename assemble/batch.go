@@ -240,8 +240,8 @@ type summary struct {
 	// fingerprints: those of segment s's chunks are p[p[s]:p[s+1]], chunk
 	// c at p[s]+c, 0 for a chunk never held (fingerprints are never 0,
 	// see fingerprint). One slice, not a map or a slice per segment: most
-	// batches are a few one-chunk segments, and a map per batch was a
-	// tenth of the consumer's time on them.
+	// batches are a few one-chunk segments, for which a map per batch
+	// costs more than the rest of their release.
 	p []uint64
 }
 
@@ -291,8 +291,8 @@ func (s *summary) has(r *Record) bool {
 
 // fingerprint is FNV-1a over the record's values (one 64-bit word each, in
 // four interleaved lanes, so that four multiplies are in flight at once
-// rather than one chain of them: BenchmarkFingerprint went from 9.4 to 2.5
-// µs for 10,000 values), its length and its last flag. It is paid once per
+// rather than one chain of them; BenchmarkFingerprint measures it), its
+// length and its last flag. It is paid once per
 // released record, and compared only within this process. It is never 0.
 func fingerprint(r *Record) uint64 {
 	const prime = 1099511628211

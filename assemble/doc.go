@@ -64,10 +64,17 @@
 // # Memory
 //
 // The Assembler holds the data of every pending batch. Bounding that is the
-// caller's job: Held and HeldBytes say how
-// much is held, and Wanted names the partitions the lowest batch waits on,
-// so that a caller short of memory can pause the others. A batch too large
-// to hold whole streams (Config.StreamAbove): it is released once each
-// segment has its first chunk and merged as its chunks arrive, each chunk
-// forgotten once taken; see stream.go.
+// caller's job: PendingBytes says how much is held for batches still to
+// come, and Wanted names the partitions the lowest batch waits on, so that
+// a caller short of memory can pause the others. A batch too large to hold
+// whole streams (Config.StreamAbove): it is released once each segment has
+// its first chunk and merged as its chunks arrive, each chunk forgotten
+// once taken (Take; see stream.go).
+//
+// # Lanes
+//
+// Lanes assembles a batch-layout topic partition by partition, each with
+// an Assembler of its own whose partitions are the lanes of a
+// repartitioned topic (the records that came from one source partition);
+// see Lanes.
 package assemble

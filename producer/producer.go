@@ -8,7 +8,6 @@ package producer
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,23 +21,24 @@ import (
 
 	"github.com/segmerge/segmerge/gen"
 	"github.com/segmerge/segmerge/internal/kafka"
-	"github.com/segmerge/segmerge/internal/progress"
+	"github.com/segmerge/segmerge/internal/setting"
+	"github.com/segmerge/segmerge/metrics"
 	"github.com/segmerge/segmerge/wire"
 )
 
-// Layouts of a batch over partitions (see DESIGN.md).
+// Layouts of a batch over partitions (see package wire).
 const (
-	// LayoutSegment puts segment s of every batch on partition s mod P.
-	LayoutSegment = "segment"
-	// LayoutBatch puts every record of batch b on partition b mod P,
-	// keyed by b.
-	LayoutBatch = "batch"
+	LayoutSegment = wire.LayoutSegment // segment s on partition s mod P
+	LayoutBatch   = wire.LayoutBatch   // batch b on partition b mod P, keyed by b
 )
 
-// Config is a producer run; start from DefaultConfig. Validate's errors name the command-line flag
-// that sets each field.
+// Config is a producer run; start from DefaultConfig. Validate's errors
+// name the field at fault.
 type Config struct {
-	Brokers    []string
+	Brokers []string
+	// ClientOpts are franz-go options the run's client takes after
+	// segmerge's own: TLS, SASL, tunables.
+	ClientOpts []kgo.Opt
 	Topic      string // default "segment-topic"
 	Partitions int32  // for a topic it creates; default 10
 	Recreate   bool   // delete and recreate the topic first
@@ -58,8 +58,10 @@ type Config struct {
 	// InputLog, if set, receives every record written (once the broker
 	// has acknowledged it), one JSON value per line.
 	InputLog io.Writer
-	Log      *slog.Logger
-	Counters *progress.Counters
+	// Log receives the run's log lines; default none.
+	Log *slog.Logger
+	// Metrics, if set, counts what the run does as it goes.
+	Metrics *metrics.Run
 }
 
 // DefaultConfig returns the defaults of the original producer: 10
@@ -101,28 +103,28 @@ func (c *Config) Spec() gen.Spec {
 func (c *Config) Validate() error {
 	switch {
 	case c.Partitions < 1:
-		return fmt.Errorf("invalid --partitions %d: must be >= 1", c.Partitions)
+		return setting.Invalid("Partitions", c.Partitions, "must be >= 1")
 	case c.Batches < 0:
-		return fmt.Errorf("invalid --batches %d: must be >= 0 (0 runs until stopped)", c.Batches)
+		return setting.Invalid("Batches", c.Batches, "must be >= 0 (0 runs until stopped)")
 	case c.Interval < 0:
-		return fmt.Errorf("invalid --interval %v: must be >= 0", c.Interval)
+		return setting.Invalid("Interval", c.Interval, "must be >= 0")
 	case c.Segments < 1:
-		return fmt.Errorf("invalid --segments %d: must be >= 1", c.Segments)
+		return setting.Invalid("Segments", c.Segments, "must be >= 1")
 	case c.MinLen < 0:
-		return fmt.Errorf("invalid --min-len %d: must be >= 0", c.MinLen)
+		return setting.Invalid("MinLen", c.MinLen, "must be >= 0")
 	case c.MaxLen < c.MinLen:
-		return fmt.Errorf("invalid --max-len %d: must be >= --min-len %d", c.MaxLen, c.MinLen)
+		return setting.Invalid("MaxLen", c.MaxLen, "must be >= {MinLen} %d", c.MinLen)
 	case c.MaxValue < c.MinValue:
-		return fmt.Errorf("invalid --max-value %d: must be >= --min-value %d", c.MaxValue, c.MinValue)
+		return setting.Invalid("MaxValue", c.MaxValue, "must be >= {MinValue} %d", c.MinValue)
 	case c.Layout != LayoutSegment && c.Layout != LayoutBatch:
-		return fmt.Errorf("invalid --layout %q: must be segment or batch", c.Layout)
+		return setting.Invalid("Layout", c.Layout, "must be segment or batch")
 	case c.ChunkSize < 0:
-		return fmt.Errorf("invalid --chunk-size %d: must be >= 0 (0 writes a segment as one record)", c.ChunkSize)
+		return setting.Invalid("ChunkSize", c.ChunkSize, "must be >= 0 (0 writes a segment as one record)")
 	case c.Topic == "":
-		return errors.New("invalid --topic: must not be empty")
+		return setting.Invalid("Topic", "", "must not be empty")
 	}
 	if _, ok := Compressions[c.Compression]; !ok {
-		return fmt.Errorf("invalid --compression %q: must be none, gzip, snappy, lz4 or zstd", c.Compression)
+		return setting.Invalid("Compression", c.Compression, "must be none, gzip, snappy, lz4 or zstd")
 	}
 	return nil
 }
@@ -145,13 +147,14 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Counters == nil {
-		cfg.Counters = new(progress.Counters)
+	if cfg.Metrics == nil {
+		cfg.Metrics = new(metrics.Run)
 	}
 	if err := cfg.Validate(); err != nil {
 		return Stats{}, err
 	}
-	cl, err := kafka.Client(cfg.Brokers,
+	cluster := kafka.Cluster{Brokers: cfg.Brokers, Opts: cfg.ClientOpts}
+	cl, err := cluster.Client(
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RecordDeliveryTimeout(time.Minute),
@@ -169,7 +172,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	first := int64(0) // a new topic is empty
 	if !created {
-		if first, err = NextBatchID(ctx, cl, adm, cfg.Topic); err != nil {
+		if first, err = nextBatchID(ctx, cluster, adm, cfg.Topic); err != nil {
 			return Stats{}, err
 		}
 	}
@@ -269,7 +272,7 @@ func (p *run) produce(ctx context.Context, first int64) error {
 				}
 			}
 		}
-		p.cfg.Counters.Batches.Add(1)
+		p.cfg.Metrics.Batches.Add(1)
 		p.mu.Lock()
 		p.st.Batches++
 		p.mu.Unlock()
@@ -303,8 +306,8 @@ func (p *run) acked(r *kgo.Record, ints int64, err error) {
 	p.st.Records++
 	p.st.Integers += ints
 	p.st.Bytes += int64(len(r.Value))
-	p.cfg.Counters.Records.Add(1)
-	p.cfg.Counters.Integers.Add(ints)
+	p.cfg.Metrics.Records.Add(1)
+	p.cfg.Metrics.Integers.Add(ints)
 	if p.log != nil && p.failed == nil {
 		p.log.Write(r.Value)
 		if err := p.log.WriteByte('\n'); err != nil {
@@ -313,11 +316,11 @@ func (p *run) acked(r *kgo.Record, ints int64, err error) {
 	}
 }
 
-// NextBatchID returns one more than the highest batch id among the last
+// nextBatchID returns one more than the highest batch id among the last
 // records of topic's partitions, or 0 for an empty topic, so that a
 // restarted producer never reuses an id. A last record that does not decode
 // is skipped with its partition.
-func NextBatchID(ctx context.Context, cl *kgo.Client, adm *kadm.Client, topic string) (int64, error) {
+func nextBatchID(ctx context.Context, cluster kafka.Cluster, adm *kadm.Client, topic string) (int64, error) {
 	starts, err := kafka.StartOffsets(ctx, adm, topic)
 	if err != nil {
 		return 0, err
@@ -335,8 +338,7 @@ func NextBatchID(ctx context.Context, cl *kgo.Client, adm *kadm.Client, topic st
 	if len(want) == 0 {
 		return 0, nil
 	}
-	rd, err := kafka.Client(cl.OptValue(kgo.SeedBrokers).([]string),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}))
+	rd, err := cluster.Client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}))
 	if err != nil {
 		return 0, err
 	}

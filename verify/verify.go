@@ -43,7 +43,10 @@ type Config struct {
 	Segments int64
 	OutFile  string // a JSON Lines output file, or
 	Brokers  []string
-	Topic    string // an output topic, read with read_committed
+	// ClientOpts are franz-go options the topic's reader takes after
+	// segmerge's own: TLS, SASL, tunables.
+	ClientOpts []kgo.Opt
+	Topic      string // an output topic, read with read_committed
 	// Unordered checks exactly once without any order between batches:
 	// for output written by several processes into a topic that does not
 	// keep each input partition's batches in one output partition (one
@@ -146,7 +149,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.OutFile != "" {
 		err = c.file(cfg.OutFile)
 	} else {
-		err = c.topic(ctx, cfg.Brokers, cfg.Topic)
+		err = c.topic(ctx, kafka.Cluster{Brokers: cfg.Brokers, Opts: cfg.ClientOpts}, cfg.Topic)
 	}
 	if err != nil {
 		return nil, err
@@ -312,14 +315,17 @@ func (c *checker) file(path string) error {
 
 // topic reads the output topic from start to end with read_committed, and
 // joins chunk records (which share a key, hence a partition) into batches.
-func (c *checker) topic(ctx context.Context, brokers []string, topic string) error {
-	admCl, err := kafka.Client(brokers)
+func (c *checker) topic(ctx context.Context, cluster kafka.Cluster, topic string) error {
+	admCl, err := cluster.Client()
 	if err != nil {
 		return err
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
-	ends, err := listed(adm.ListEndOffsets(ctx, topic))
+	if _, err := kafka.Partitions(ctx, adm, topic); err != nil {
+		return fmt.Errorf("output topic: %w", err)
+	}
+	ends, err := kafka.EndOffsets(ctx, adm, topic)
 	if err != nil {
 		return err
 	}
@@ -332,7 +338,7 @@ func (c *checker) topic(ctx context.Context, brokers []string, topic string) err
 	if len(want) == 0 {
 		return nil
 	}
-	cl, err := kafka.Client(brokers,
+	cl, err := cluster.Client(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers take offsets: seeing them lets the read
@@ -343,15 +349,7 @@ func (c *checker) topic(ctx context.Context, brokers []string, topic string) err
 		return err
 	}
 	defer cl.Close()
-	type open struct {
-		id    int64
-		chunk int64
-		p     print
-		prev  int64
-	}
-	partial := map[int32]*open{}
-	var dec wire.Decoder
-	var s wire.Segment
+	j := joiner{c: c, partial: map[int32]*open{}}
 	pos := map[int32]int64{}
 	done := func() bool {
 		for p := range want {
@@ -380,70 +378,80 @@ func (c *checker) topic(ctx context.Context, brokers []string, topic string) err
 			}
 		})
 		if ferr != nil {
-			return fmt.Errorf("read --output-topic %s: %w", topic, ferr)
+			return fmt.Errorf("read output topic %s: %w", topic, ferr)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			pos[r.Partition] = r.Offset + 1
-			if r.Attrs.IsControl() {
-				return
-			}
-			where := fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)
-			if err := dec.DecodeOutput(r.Value, &s); err != nil {
-				c.problem(-1, "%s: %v", where, err)
-				return
-			}
-			o := partial[r.Partition]
-			if s.Chunk == 0 && s.Last { // the usual: a whole batch
-				if o != nil {
-					c.problem(o.id, "%s: chunk %d is followed by another batch", where, o.chunk)
-					delete(partial, r.Partition)
-				}
-				p := newPrint()
-				p.Add(s.Data)
-				c.batch(r.Partition, s.BatchID, p, where)
-				return
-			}
-			if o == nil {
-				if s.Chunk != 0 {
-					c.problem(s.BatchID, "%s: chunk %d without chunk 0", where, s.Chunk)
-					return
-				}
-				o = &open{id: s.BatchID, p: newPrint(), chunk: -1}
-				partial[r.Partition] = o
-			}
-			if s.BatchID != o.id || s.Chunk != o.chunk+1 {
-				c.problem(o.id, "%s: batch %d chunk %d breaks batch %d after chunk %d", where, s.BatchID, s.Chunk, o.id, o.chunk)
-				delete(partial, r.Partition)
-				return
-			}
-			if len(s.Data) > 0 && o.p.n > 0 && s.Data[0] < o.prev {
-				c.problem(o.id, "%s: chunk %d is not ascending from the chunk before", where, s.Chunk)
-			}
-			o.p.Add(s.Data)
-			if len(s.Data) > 0 {
-				o.prev = s.Data[len(s.Data)-1]
-			}
-			o.chunk = s.Chunk
-			if s.Last {
-				c.batch(r.Partition, o.id, o.p, where)
-				delete(partial, r.Partition)
+			if !r.Attrs.IsControl() {
+				j.add(r)
 			}
 		})
 	}
-	for _, o := range partial {
+	for _, o := range j.partial {
 		c.problem(o.id, "output topic ends inside the batch (after chunk %d)", o.chunk)
 	}
 	return nil
 }
 
-func listed(l kadm.ListedOffsets, err error) (map[int32]int64, error) {
-	if err == nil {
-		err = l.Error()
+// joiner joins an output topic's chunk records into batches, a partition
+// at a time.
+type joiner struct {
+	c       *checker
+	partial map[int32]*open // the batch each partition is in the middle of
+	dec     wire.Decoder
+	s       wire.Segment
+}
+
+// open is a batch whose chunks are being joined.
+type open struct {
+	id    int64
+	chunk int64
+	p     print
+	prev  int64
+}
+
+// add takes the next record of its partition.
+func (j *joiner) add(r *kgo.Record) {
+	c, s := j.c, &j.s
+	where := kafka.Source(r)
+	if err := j.dec.DecodeOutput(r.Value, s); err != nil {
+		c.problem(-1, "%s: %v", where, err)
+		return
 	}
-	if err != nil {
-		return nil, fmt.Errorf("list offsets: %w", err)
+	o := j.partial[r.Partition]
+	if s.Chunk == 0 && s.Last { // the usual: a whole batch
+		if o != nil {
+			c.problem(o.id, "%s: chunk %d is followed by another batch", where, o.chunk)
+			delete(j.partial, r.Partition)
+		}
+		p := newPrint()
+		p.Add(s.Data)
+		c.batch(r.Partition, s.BatchID, p, where)
+		return
 	}
-	out := map[int32]int64{}
-	l.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
-	return out, nil
+	if o == nil {
+		if s.Chunk != 0 {
+			c.problem(s.BatchID, "%s: chunk %d without chunk 0", where, s.Chunk)
+			return
+		}
+		o = &open{id: s.BatchID, p: newPrint(), chunk: -1}
+		j.partial[r.Partition] = o
+	}
+	if s.BatchID != o.id || s.Chunk != o.chunk+1 {
+		c.problem(o.id, "%s: batch %d chunk %d breaks batch %d after chunk %d", where, s.BatchID, s.Chunk, o.id, o.chunk)
+		delete(j.partial, r.Partition)
+		return
+	}
+	if len(s.Data) > 0 && o.p.n > 0 && s.Data[0] < o.prev {
+		c.problem(o.id, "%s: chunk %d is not ascending from the chunk before", where, s.Chunk)
+	}
+	o.p.Add(s.Data)
+	if len(s.Data) > 0 {
+		o.prev = s.Data[len(s.Data)-1]
+	}
+	o.chunk = s.Chunk
+	if s.Last {
+		c.batch(r.Partition, o.id, o.p, where)
+		delete(j.partial, r.Partition)
+	}
 }

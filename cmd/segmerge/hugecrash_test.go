@@ -26,7 +26,7 @@ func TestHugeBatchesExactlyOnceAcrossCrashes(t *testing.T) {
 		segLen  = 300_000
 	)
 	dir := t.TempDir()
-	_, addr := broker(t, filepath.Join(dir, "data"))
+	_, addr := brokerProc(t, filepath.Join(dir, "data"))
 	p := start(t, nil, "produce", "-b", addr, "-t", "big", "--batches", "4", "--seed", "5",
 		"--min-len", "300000", "--max-len", "300000", "--min-value", "0", "--max-value", "1000000000",
 		"--chunk-size", "10000", "-q")

@@ -113,7 +113,7 @@ func (p *proc) wait(t *testing.T, d time.Duration) int {
 
 // broker starts `segmerge broker` on free ports and returns it with its
 // bootstrap address, read from its stdout.
-func broker(t *testing.T, dataDir string) (*proc, string) {
+func brokerProc(t *testing.T, dataDir string) (*proc, string) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -145,7 +145,7 @@ func lines(t *testing.T, path string) int {
 // and a second consumer in the same group writes exactly the rest.
 func TestCtrlCStopsCleanlyAndResumes(t *testing.T) {
 	dir := t.TempDir()
-	br, addr := broker(t, filepath.Join(dir, "data"))
+	br, addr := brokerProc(t, filepath.Join(dir, "data"))
 	input := filepath.Join(dir, "input.jsonl")
 	out1 := filepath.Join(dir, "out1.jsonl")
 	out2 := filepath.Join(dir, "out2.jsonl")
@@ -193,7 +193,7 @@ func TestCtrlCStopsCleanlyAndResumes(t *testing.T) {
 	// A broker restarted on the same data dir serves the topic and the
 	// group's commits: nothing written is delivered again, and a new
 	// producer continues the batch ids.
-	br, addr = broker(t, filepath.Join(dir, "data"))
+	br, addr = brokerProc(t, filepath.Join(dir, "data"))
 	out3 := filepath.Join(dir, "out3.jsonl")
 	again := start(t, nil, "consume", "-b", addr, "-e", "--out-file", out3, "-g", "walk")
 	if code := again.wait(t, 60*time.Second); code != 0 || lines(t, out3) != 0 {

@@ -31,7 +31,7 @@ func TestHugeBatchHeapStaysUnderBudget(t *testing.T) {
 		memory = 64 << 20
 		segLen = 1_000_000
 	)
-	_, addr := broker(t, t.TempDir())
+	_, addr := brokerProc(t, t.TempDir())
 	p := start(t, nil, "produce", "-b", addr, "-t", "huge", "--batches", "1", "--seed", "11",
 		"--min-len", "1000000", "--max-len", "1000000", "--min-value", "0", "--max-value", "1000000000",
 		"--chunk-size", "10000", "-q")

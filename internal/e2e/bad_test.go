@@ -106,7 +106,7 @@ func TestBrokenFirstBatchAndPendingAtEnd(t *testing.T) {
 // way to put bad records, or records in an odd order, into a topic.
 func rawWriter(t *testing.T, c *broker.Cluster, topic string, partitions int32) *kgo.Client {
 	t.Helper()
-	cl, err := kafka.Client(c.Addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := kafka.Cluster{Brokers: c.Addrs()}.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func writeChunks(t *testing.T, c *broker.Cluster, topic string, batchLayout bool
 	rawWriter(t, c, topic, 10) // creates the topic
 	// Small producer batches, so that a fetch brings part of a segment
 	// (Kafka returns at least one whole producer batch per partition).
-	cl, err := kafka.Client(c.Addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(16<<10))
+	cl, err := kafka.Cluster{Brokers: c.Addrs()}.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(16<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestChunkEdgeCases(t *testing.T) {
 				if memory == consumer.DefaultMemory && mode != consumer.ModeSimple {
 					continue // the modes' held paths are compared elsewhere
 				}
-				t.Run(fmt.Sprintf("%s/%s/memory=%s", tc.name, mode, consumer.FormatBytes(memory)), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/%s/memory=%s", tc.name, mode, fmt.Sprintf("%dMiB", memory>>20)), func(t *testing.T) {
 					out, st := consume(t, c, func(cfg *consumer.Config) {
 						cfg.Topic, cfg.Group, cfg.Mode, cfg.Memory = topic, fmt.Sprintf("g-%s-%d", mode, memory), mode, memory
 					})
@@ -164,7 +164,7 @@ func TestChunkEdgeCases(t *testing.T) {
 						t.Fatalf("output differs: %d bytes, want %d (%d batches written, stats %+v)", len(got), len(want), st.Batches, st)
 					}
 					if memory == consumer.MinMemory && st.Streamed == 0 {
-						t.Fatalf("%d batches streamed with --memory %s", st.Streamed, consumer.FormatBytes(memory))
+						t.Fatalf("%d batches streamed with --memory %s", st.Streamed, fmt.Sprintf("%dMiB", memory>>20))
 					}
 				})
 			}
@@ -199,7 +199,7 @@ func TestMissingMiddleChunk(t *testing.T) {
 	for _, memory := range []int64{consumer.DefaultMemory, consumer.MinMemory} {
 		for _, mode := range []string{consumer.ModeSimple, consumer.ModeConcurrent} {
 			for _, topicOut := range []bool{false, true} {
-				name := fmt.Sprintf("%s/memory=%s/output-topic=%v", mode, consumer.FormatBytes(memory), topicOut)
+				name := fmt.Sprintf("%s/memory=%s/output-topic=%v", mode, fmt.Sprintf("%dMiB", memory>>20), topicOut)
 				t.Run(name, func(t *testing.T) {
 					group := "gap-" + strings.ReplaceAll(name, "/", "-")
 					out, st := consume(t, c, func(cfg *consumer.Config) {

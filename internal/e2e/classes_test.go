@@ -98,7 +98,7 @@ func wantDeadLetter(t *testing.T, brokers []string, topic, reason string) {
 func deadLetters(t *testing.T, brokers []string, topic string, want int) []deadLetter {
 	t.Helper()
 	// read_committed: a transactional consumer's aborted attempts do not count.
-	rd, err := kafka.Client(brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	rd, err := kafka.Cluster{Brokers: brokers}.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		t.Fatal(err)

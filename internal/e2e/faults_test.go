@@ -138,8 +138,8 @@ func TestFencedConsumerStopsWithAMessage(t *testing.T) {
 	produce(t, c, 5, nil) // give the first something to commit
 	select {
 	case err := <-errs:
-		if err == nil || !strings.Contains(err.Error(), "--transactional-id") {
-			t.Fatalf("fenced consumer: err %v, want one naming --transactional-id", err)
+		if err == nil || !strings.Contains(err.Error(), "give each process its own TransactionalID") {
+			t.Fatalf("fenced consumer: err %v, want one naming TransactionalID", err)
 		}
 		t.Logf("fenced consumer stopped with: %v", err)
 	case <-time.After(60 * time.Second):

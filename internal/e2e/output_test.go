@@ -40,7 +40,7 @@ func TestOutputTopicWithChunkedBatches(t *testing.T) {
 				t.Fatalf("%s %v", rep.Summary(), rep.Problems)
 			}
 			// Some batches must really have been chunked, keyed by id.
-			rd, err := kafka.Client(c.Addrs(), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			rd, err := kafka.Cluster{Brokers: c.Addrs()}.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,10 +15,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/segmerge/segmerge/assemble"
 	"github.com/segmerge/segmerge/broker"
 	"github.com/segmerge/segmerge/consumer"
 	"github.com/segmerge/segmerge/internal/kafka"
 	"github.com/segmerge/segmerge/producer"
+	stage1 "github.com/segmerge/segmerge/repartition"
 	"github.com/segmerge/segmerge/verify"
 	"github.com/segmerge/segmerge/wire"
 )
@@ -64,8 +66,12 @@ func merger(sum *consumer.Stats) func(context.Context, consumer.Config) error {
 	}
 }
 
+// repartition runs the repartition stage with what cfg says of it.
 func repartition(ctx context.Context, cfg consumer.Config) error {
-	_, err := consumer.Repartition(ctx, cfg)
+	rc := stage1.DefaultConfig()
+	rc.Brokers, rc.Topic, rc.Group, rc.OutputTopic = cfg.Brokers, cfg.Topic, cfg.Group, cfg.OutputTopic
+	rc.FromBeginning, rc.ExitAtEnd, rc.CommitInterval, rc.Log = cfg.FromBeginning, cfg.ExitAtEnd, cfg.CommitInterval, cfg.Log
+	_, err := stage1.Run(ctx, rc)
 	return err
 }
 
@@ -151,7 +157,7 @@ func TestRepartitionThenMergeAcrossMembers(t *testing.T) {
 // batch id is below one already seen in their partition.
 func interleaved(t *testing.T, c *broker.Cluster, topic string) int {
 	t.Helper()
-	cl, err := kafka.Client(c.Addrs(), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	cl, err := kafka.Cluster{Brokers: c.Addrs()}.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		t.Fatal(err)
@@ -261,10 +267,10 @@ func TestLaneBadRecords(t *testing.T) {
 		reason string
 	}{
 		{"lanes interleaved, nothing bad", lrec{}, ""},
-		{"not on batch_id mod P", seg(0, 5, 0, "0", "2"), consumer.ReasonLayout},
-		{"partition count not a number", seg(0, 4, 0, "0", "two"), consumer.ReasonLanes},
-		{"lane outside the partition count", seg(0, 4, 0, "2", "2"), consumer.ReasonLanes},
-		{"partition count disagrees", seg(0, 4, 0, "0", "3"), consumer.ReasonLanes},
+		{"not on batch_id mod P", seg(0, 5, 0, "0", "2"), assemble.ReasonLayout},
+		{"partition count not a number", seg(0, 4, 0, "0", "two"), assemble.ReasonLanes},
+		{"lane outside the partition count", seg(0, 4, 0, "2", "2"), assemble.ReasonLanes},
+		{"partition count disagrees", seg(0, 4, 0, "0", "3"), assemble.ReasonLanes},
 		{"backwards in its lane", seg(0, 0, 0, "0", "2"), "backwards"},
 	}
 	c := cluster(t, "")

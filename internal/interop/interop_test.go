@@ -91,7 +91,7 @@ func ctx(t *testing.T) context.Context {
 // admin client.
 func createTopic(t *testing.T, c *broker.Cluster, topic string, partitions int32) {
 	t.Helper()
-	cl, err := kafka.Client(c.Addrs())
+	cl, err := kafka.Cluster{Brokers: c.Addrs()}.Client()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/segmerge/segmerge/cmd/segmerge/internal/bench"
+	"github.com/segmerge/segmerge/producer"
+)
+
+func newBench(e *env) *cobra.Command {
+	var (
+		cfg       bench.Config
+		workloads []string
+		brokers   string
+		asJSON    bool
+	)
+	var about strings.Builder
+	for _, w := range bench.Workloads {
+		unit := "batches"
+		if w.Batches == 1 {
+			unit = "batch"
+		}
+		fmt.Fprintf(&about, "  %-8s %s; %d %s\n", w.Name, w.About, w.Batches, unit)
+	}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the consumer's throughput and memory against the raw fetch of the same topic",
+		Long: `Produce each --workload to a fresh topic, then read it in child processes:
+first a plain franz-go fetch of the whole topic with no decoding (the
+ceiling), then 'segmerge consume -e --from-beginning --out-file' once per
+--mode (the pipeline). Each output is verified against the producer's data;
+a row that does not verify makes the bench exit 1.
+
+Workloads:
+` + about.String() + `huge runs huge-1m first: its memory must stay flat in the size of a segment.
+
+Columns: batches/s, ints/s and MB/s (input record bytes, 1 MB = 1e6 bytes)
+are over the consumer's own clock, from before its first connection to the
+broker until it has written, fsynced and committed everything and left the
+group (process start-up is not in it). Peak RSS is the consumer process's
+VmHWM: the broker runs in this process, or elsewhere with -b. Ceiling MB/s
+is the raw fetch of the same topic in the same run, timed the same way, run
+before the pipelines and after them (the faster counts); pipeline/ceiling is
+the ratio of the two. Targets are printed below the
+table, met or not; missing one does not fail the run.
+
+Without -b the cluster is embedded in this process, in memory, on free
+ports; SEGMERGE_BROKERS is not consulted, so a bench never writes to a
+shared cluster by accident. With -b the bench's topics and groups are named
+segmerge-bench-* and deleted when each workload is done.`,
+		Example: `  segmerge bench                                  # seed and bulk, concurrent mode
+  segmerge bench --workload bulk --mode simple,concurrent
+  segmerge bench --workload huge --json
+  segmerge bench --workload seed --batches 1000 --compression zstd
+  segmerge bench -b kafka1:9092 --workload bulk --out-dir /tmp/bench`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := benchConfig(&cfg, workloads, brokers); err != nil {
+				return err
+			}
+			cfg.Log = e.logger()
+			return runBench(cmd.Context(), e, cfg, asJSON)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&workloads, "workload", []string{"seed", "bulk"}, "workloads to run, repeated or comma-separated: "+strings.Join(bench.Names(), ", "))
+	f.StringSliceVar(&cfg.Modes, "mode", []string{"concurrent"}, "consumer modes to run each workload in, repeated or comma-separated")
+	f.StringVarP(&brokers, "brokers", "b", "", "run against this cluster instead of an embedded one (comma-separated host:port)")
+	f.Int64Var(&cfg.Batches, "batches", 0, "batches to produce for every workload (0: each workload's own count)")
+	f.StringVar(&cfg.Compression, "compression", producer.DefaultConfig().Compression, "producer compression: none, gzip, snappy, lz4 or zstd")
+	f.StringVar(&cfg.OutDir, "out-dir", "", "keep the consumers' output files here (default: a temporary directory, removed)")
+	f.StringArrayVar(&cfg.ConsumeArgs, "consume-flag", nil, "extra flag for every consumer, repeatable (e.g. --consume-flag=--commit-interval=5s)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
+	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress lines")
+	return cmd
+}
+
+// benchConfig checks the flags and fills cfg.Workloads and cfg.Brokers.
+func benchConfig(cfg *bench.Config, workloads []string, brokers string) error {
+	for _, name := range workloads {
+		w, ok := bench.Lookup(name)
+		if !ok {
+			return usage(fmt.Errorf("invalid --workload %q: must be one of %s", name, strings.Join(bench.Names(), ", ")))
+		}
+		cfg.Workloads = append(cfg.Workloads, w)
+	}
+	for _, m := range cfg.Modes {
+		if !slices.Contains(bench.Modes, m) {
+			return usage(fmt.Errorf("invalid --mode %q: must be simple, scalable or concurrent", m))
+		}
+	}
+	if len(cfg.Workloads) == 0 || len(cfg.Modes) == 0 {
+		return usage(fmt.Errorf("give at least one --workload and one --mode"))
+	}
+	if cfg.Batches < 0 {
+		return usage(fmt.Errorf("invalid --batches %d: must be >= 1 (or 0: each workload's own)", cfg.Batches))
+	}
+	if _, ok := producer.Compressions[cfg.Compression]; !ok {
+		return usage(fmt.Errorf("invalid --compression %q: must be none, gzip, snappy, lz4 or zstd", cfg.Compression))
+	}
+	if brokers != "" {
+		bs, err := resolveBrokers(brokers)
+		if err != nil {
+			return err
+		}
+		cfg.Brokers = bs
+	}
+	return nil
+}
+
+// runBench runs the bench and prints its report, as a table or JSON.
+func runBench(ctx context.Context, e *env, cfg bench.Config, asJSON bool) error {
+	rep, err := bench.Run(ctx, cfg)
+	if rep != nil && len(rep.Rows) > 0 {
+		var werr error
+		if asJSON {
+			werr = bench.WriteJSON(e.stdout, rep)
+		} else {
+			werr = bench.WriteTable(e.stdout, rep)
+		}
+		if err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(e.stderr, "bench: stopped")
+			return nil
+		}
+		return err
+	}
+	if !rep.OK() {
+		for _, r := range rep.Rows {
+			if !r.Verified {
+				fmt.Fprintf(e.stderr, "bench: %s --mode %s: output wrong: %s\n", r.Workload, r.Mode, r.Problem)
+			}
+		}
+		return errReported
+	}
+	return nil
+}
+
+// newBenchFetch is the ceiling's child process: not for people, so hidden.
+func newBenchFetch(e *env) *cobra.Command {
+	var brokers, topic, statsFile string
+	cmd := &cobra.Command{
+		Use:    "bench-fetch",
+		Short:  "Read a topic to its end with no decoding and report the time (run by bench)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bs, err := resolveBrokers(brokers)
+			if err != nil {
+				return err
+			}
+			if statsFile == "" {
+				return usage(fmt.Errorf("--stats-file is required"))
+			}
+			r, err := bench.Fetch(cmd.Context(), bs, topic)
+			if err != nil {
+				return err
+			}
+			return bench.WriteChildReport(statsFile, r)
+		},
+	}
+	brokersFlag(cmd, &brokers)
+	cmd.Flags().StringVarP(&topic, "topic", "t", "segment-topic", "topic to read")
+	cmd.Flags().StringVar(&statsFile, "stats-file", "", "write the report here, as JSON")
+	return cmd
+}

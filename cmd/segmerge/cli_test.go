@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = execute(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestBadUsageExits2NamingTheFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"produce", "--partitions", "0"}, "invalid --partitions 0: must be >= 1"},
+		{[]string{"produce", "--max-len", "3"}, "invalid --max-len 3: must be >= --min-len 10"},
+		{[]string{"produce", "--max-value", "0"}, "invalid --max-value 0: must be >= --min-value 1"},
+		{[]string{"produce", "--layout", "diagonal"}, `invalid --layout "diagonal": must be segment or batch`},
+		{[]string{"produce", "--chunk-size", "-1"}, "invalid --chunk-size -1"},
+		{[]string{"produce", "--compression", "brotli"}, `invalid --compression "brotli": must be none, gzip, snappy, lz4 or zstd`},
+		{[]string{"produce", "--batches", "many"}, `invalid argument "many" for "--batches"`},
+		{[]string{"produce", "-b", "localhost"}, `needs host:port`},
+		{[]string{"consume", "--mode", "fast"}, `invalid --mode "fast": must be simple, scalable or concurrent`},
+		{[]string{"consume", "--format", "xml"}, "invalid --format"},
+		{[]string{"consume", "--segments", "0"}, "invalid --segments 0"},
+		{[]string{"consume", "--consumers", "3"}, "only --mode scalable"},
+		{[]string{"consume", "--output-topic", "segment-topic"}, "must differ from the input --topic"},
+		{[]string{"consume", "--frobnicate"}, "unknown flag: --frobnicate"},
+		{[]string{"consume", "--layout", "diagonal"}, `invalid --layout "diagonal": must be segment or batch`},
+		{[]string{"consume", "--stage", "shuffle"}, `invalid --stage "shuffle": must be merge or repartition`},
+		{[]string{"consume", "--output-topic", "m", "--transaction-timeout", "11s"}, "invalid --transaction-timeout 11s: must be at least 12s, --session-timeout plus"},
+		{[]string{"consume", "--output-topic", "m", "--session-timeout", "30s"}, "invalid --transaction-timeout 20s: must be at least 32s"},
+		{[]string{"consume", "--stage", "repartition", "--out-file", "x"}, "--stage repartition writes only <topic>.by-batch: drop --out-file"},
+		{[]string{"consume", "--stage", "repartition", "-c", "5"}, "invalid --count 5 with --stage repartition"},
+		{[]string{"consume", "--stage", "repartition", "--mode", "concurrent"}, "invalid --mode concurrent with --stage repartition"},
+		{[]string{"consume", "--stage", "repartition", "--layout", "batch"}, "a batch-layout topic needs no repartition stage"},
+		{[]string{"consume", "--stage", "repartition", "--output-topic", "segment-topic"}, "must differ from the input --topic"},
+		{[]string{"verify", "--out-file", "x"}, "--input-log is required"},
+		{[]string{"verify", "--input-log", "x"}, "exactly one of --out-file and --output-topic"},
+		{[]string{"broker", "--listen", ","}, "invalid --listen"},
+		{[]string{"demo", "--batches", "0"}, "invalid --batches 0"},
+		{[]string{"bench", "--workload", "seed,nope"}, `invalid --workload "nope": must be one of seed, bulk, scale, huge-1m, huge`},
+		{[]string{"bench", "--mode", "fast"}, `invalid --mode "fast"`},
+		{[]string{"bench", "--compression", "brotli"}, `invalid --compression "brotli"`},
+		{[]string{"bench", "--batches", "-1"}, "invalid --batches -1"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"produce", "extra"}, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, stderr := run(tt.args...)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tt.want)
+			}
+			if !strings.Contains(stderr, "--help") {
+				t.Fatalf("stderr %q does not point at --help", stderr)
+			}
+		})
+	}
+}
+
+func TestHelpHasExamples(t *testing.T) {
+	for _, cmd := range []string{"", "broker", "produce", "consume", "verify", "demo", "bench"} {
+		args := slices.DeleteFunc([]string{cmd, "--help"}, func(s string) bool { return s == "" })
+		code, stdout, _ := run(args...)
+		if code != 0 || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "segmerge") {
+			t.Fatalf("segmerge %s --help: exit %d, no examples:\n%s", cmd, code, stdout)
+		}
+	}
+}
+
+func TestResolveBrokers(t *testing.T) {
+	t.Setenv("SEGMERGE_BROKERS", "")
+	t.Setenv("KAFKA_BROKERS", "")
+	got, _ := resolveBrokers("")
+	if strings.Join(got, ",") != "127.0.0.1:9091,127.0.0.1:9092,127.0.0.1:9093" {
+		t.Fatalf("default %v", got)
+	}
+	t.Setenv("KAFKA_BROKERS", "k:1")
+	if got, _ := resolveBrokers(""); got[0] != "k:1" {
+		t.Fatalf("KAFKA_BROKERS ignored: %v", got)
+	}
+	t.Setenv("SEGMERGE_BROKERS", "s:1, s:2")
+	if got, _ := resolveBrokers(""); strings.Join(got, ",") != "s:1,s:2" {
+		t.Fatalf("SEGMERGE_BROKERS not first: %v", got)
+	}
+	if got, _ := resolveBrokers("f:1"); got[0] != "f:1" {
+		t.Fatalf("flag not first: %v", got)
+	}
+}
+
+func TestVerifyExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	out := filepath.Join(dir, "out.jsonl")
+	os.WriteFile(in, []byte(`{"batch_id":0,"segment_id":0,"segments":1,"data":[2,3]}`+"\n"), 0o644)
+	os.WriteFile(out, []byte(`{"batch_id":0,"data":[2,3]}`+"\n"), 0o644)
+	if code, stdout, stderr := run("verify", "--input-log", in, "--out-file", out); code != 0 || !strings.HasPrefix(stdout, "verify: OK: 1 batches") {
+		t.Fatalf("good output: exit %d %q %q", code, stdout, stderr)
+	}
+	os.WriteFile(out, []byte(`{"batch_id":0,"data":[2,4]}`+"\n"), 0o644)
+	code, stdout, stderr := run("verify", "--input-log", in, "--out-file", out)
+	if code != exitFailure || !strings.Contains(stdout, "FAILED") || !strings.Contains(stderr, "batch 0:") {
+		t.Fatalf("bad output: exit %d %q %q", code, stdout, stderr)
+	}
+	if code, _, stderr := run("verify", "--input-log", filepath.Join(dir, "nope"), "--out-file", out); code != exitFailure || !strings.Contains(stderr, "read --input-log") {
+		t.Fatalf("missing input log: exit %d %q", code, stderr)
+	}
+}
+
+// With no broker, a run fails at once with a hint, not a hang or a
+// misleading "0 batches" summary.
+func TestNoBrokerSaysWhatToDo(t *testing.T) {
+	for _, cmd := range []string{"consume", "produce"} {
+		code, _, stderr := run(cmd, "-e", "-b", "127.0.0.1:1")
+		if cmd == "produce" {
+			code, _, stderr = run(cmd, "--batches", "1", "-b", "127.0.0.1:1")
+		}
+		if code != exitFailure || !strings.Contains(stderr, "no broker answered") || strings.Contains(stderr, " 0 batches") {
+			t.Fatalf("%s: exit %d, stderr %q", cmd, code, stderr)
+		}
+	}
+}
+
+// The README's first command: the demo verifies every mode and says so.
+func TestDemo(t *testing.T) {
+	code, stdout, stderr := run("demo", "--batches", "200", "-q")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, mode := range []string{"simple", "scalable", "concurrent"} {
+		if !strings.Contains(stdout, mode) {
+			t.Fatalf("no %s row:\n%s", mode, stdout)
+		}
+	}
+	if strings.Count(stdout, " yes") != 3 || !strings.Contains(stderr, "every mode verified") {
+		t.Fatalf("not every mode verified:\n%s\n%s", stdout, stderr)
+	}
+}

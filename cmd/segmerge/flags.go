@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/segmerge/segmerge/broker"
+)
+
+// brokersFlag adds -b/--brokers.
+func brokersFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVarP(dst, "brokers", "b", "", "comma-separated bootstrap brokers (default $SEGMERGE_BROKERS, else $KAFKA_BROKERS, else the embedded cluster "+strings.Join(broker.DefaultListen, ",")+")")
+}
+
+// resolveBrokers applies the documented order: flag, SEGMERGE_BROKERS,
+// KAFKA_BROKERS, the embedded cluster's default.
+func resolveBrokers(flag string) ([]string, error) {
+	s := flag
+	for _, v := range []string{"SEGMERGE_BROKERS", "KAFKA_BROKERS"} {
+		if s == "" {
+			s = os.Getenv(v)
+		}
+	}
+	if s == "" {
+		return broker.DefaultListen, nil
+	}
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			continue
+		}
+		if !strings.Contains(b, ":") {
+			return nil, usage(fmt.Errorf("invalid --brokers %q: %q needs host:port", s, b))
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, usage(fmt.Errorf("invalid --brokers %q: no broker in it", s))
+	}
+	return out, nil
+}
+
+// parseBytes reads a size: 64MiB, 1GiB, 512KiB, 100MB, 64mb, 1048576.
+// Units are binary with an i or a bare K, M, G (64M is 64MiB), decimal
+// without (100MB is 10^8 bytes); case does not matter.
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+		{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9},
+		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1},
+	}
+	mult := int64(1)
+	lower := strings.ToLower(t)
+	for _, u := range units {
+		if strings.HasSuffix(lower, u.suffix) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n < 0 || n*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("%q is not a size (examples: 64MiB, 1GiB, 500MB, 1048576)", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+// logger logs to stderr; quiet shows warnings and errors only.
+func (e *env) logger() *slog.Logger {
+	level := slog.LevelInfo
+	if e.quiet {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// terminal reports whether w is a terminal.
+func terminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/segmerge/segmerge/metrics"
+	"github.com/segmerge/segmerge/producer"
+)
+
+func newProduce(e *env) *cobra.Command {
+	var (
+		cfg      = producer.DefaultConfig()
+		brokers  string
+		inputLog string
+		seed     int64
+	)
+	cmd := &cobra.Command{
+		Use:   "produce",
+		Short: "Write batches of sorted random segments to a topic",
+		Long: `Write batches of --segments sorted random segments, with lengths in
+[--min-len, --max-len] and values in [--min-value, --max-value]. Segment s of
+each batch goes to partition s mod P (--layout segment), or a whole batch to
+partition b mod P keyed by its id (--layout batch). The topic is created if
+missing (--recreate deletes it first). Batch ids continue after the highest
+already in the topic. Ctrl+C stops after the current batch.`,
+		Example: `  segmerge produce --batches 1000 --input-log input.jsonl
+  segmerge produce --interval 1s                  # one batch a second until Ctrl+C
+  segmerge produce --recreate --partitions 4 --segments 4 --seed 7
+  segmerge produce --layout batch --batches 100 -t by-batch
+  segmerge produce --compression zstd --batches 100`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bs, err := resolveBrokers(brokers)
+			if err != nil {
+				return err
+			}
+			cfg.Brokers = bs
+			cfg.Seed = uint64(seed)
+			if !cmd.Flags().Changed("seed") {
+				cfg.Seed = uint64(time.Now().UnixNano())
+			}
+			cfg.Log = e.logger()
+			if err := cfg.Validate(); err != nil {
+				return usage(err)
+			}
+			if inputLog != "" {
+				f, err := os.OpenFile(inputLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+				if err != nil {
+					return fmt.Errorf("open --input-log: %w", err)
+				}
+				defer f.Close()
+				cfg.InputLog = f
+			}
+			cfg.Metrics = new(metrics.Run)
+			var line *progressLine
+			if !e.quiet && terminal(e.stderr) {
+				line = startProgress(e.stderr, cfg.Metrics, "produced", 500*time.Millisecond)
+			}
+			st, err := producer.Run(cmd.Context(), cfg)
+			line.Stop()
+			if st.Elapsed == 0 {
+				return err // failed before writing anything
+			}
+			fmt.Fprintf(e.stderr, "produced %d batches (ids %d..%d), %d records, %d integers to %s in %.2fs\n",
+				st.Batches, st.FirstBatch, st.FirstBatch+st.Batches-1, st.Records, st.Integers, cfg.Topic, st.Elapsed.Seconds())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	brokersFlag(cmd, &brokers)
+	f.StringVarP(&cfg.Topic, "topic", "t", cfg.Topic, "topic to write")
+	f.Int32Var(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of the topic when it is created")
+	f.BoolVar(&cfg.Recreate, "recreate", false, "delete the topic and create it again first")
+	f.Int64Var(&cfg.Batches, "batches", 0, "batches to write (0: until Ctrl+C)")
+	f.DurationVar(&cfg.Interval, "interval", 0, "pause between batches (e.g. 500ms)")
+	f.IntVar(&cfg.Segments, "segments", cfg.Segments, "segments per batch")
+	f.IntVar(&cfg.MinLen, "min-len", cfg.MinLen, "shortest segment")
+	f.IntVar(&cfg.MaxLen, "max-len", cfg.MaxLen, "longest segment")
+	f.Int64Var(&cfg.MinValue, "min-value", cfg.MinValue, "smallest value")
+	f.Int64Var(&cfg.MaxValue, "max-value", cfg.MaxValue, "largest value")
+	f.Int64Var(&seed, "seed", 0, "seed for a reproducible run (default: the clock)")
+	f.StringVar(&cfg.Layout, "layout", cfg.Layout, "segment: segment s on partition s mod P; batch: batch b on partition b mod P, keyed by b")
+	f.IntVar(&cfg.ChunkSize, "chunk-size", 0, "split segments into records of at most N integers (0: one record per segment)")
+	f.StringVar(&cfg.Compression, "compression", cfg.Compression, "compress record batches with none, gzip, snappy, lz4 or zstd")
+	f.StringVar(&inputLog, "input-log", "", "append every record written to FILE, one JSON value per line (for verify)")
+	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
+	return cmd
+}

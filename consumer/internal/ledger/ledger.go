@@ -1,0 +1,218 @@
+// Package ledger is the merge stage's offsets core: which partitions are
+// read where, which batches are written and which are durable, which input
+// offsets may be committed, and how to roll back to the last commit. It
+// knows nothing of Kafka; the consumer feeds it what it reads, writes,
+// flushes and commits, under its own lock.
+//
+// # The life of a batch
+//
+// A batch is released by the assembler, then written (or dropped to the
+// dead letters, or skipped as begun before this consumer's start): Wrote,
+// Dropped, Skipped. Once the sinks are flushed, the batches written since
+// the last flush are durable (Durable), and only then does the assembler
+// let the commit offsets (Commits) pass their records. A commit that
+// succeeds moves each partition's base there (Committed).
+//
+// # Rolling back
+//
+// An aborted transaction takes back everything since the last commit: its
+// output and the input offsets it would have committed. The client is
+// then back at the committed offsets, and Rollback starts a new assembler
+// there, every partition at its base: the batches since are read and
+// written again. A sink that keeps what it wrote (a file) skips the
+// batches it already holds: Rollback returns the highest batch id written,
+// through which it skips. Batches refused while streaming (Refuse) stay
+// refused in every assembler after.
+//
+// # Invariant
+//
+// A commit offset never passes a record whose batch is not durable, so a
+// restart from the committed offsets re-reads exactly the records of the
+// batches not yet durable (the model test checks it, with aborts and
+// crashes at random).
+package ledger
+
+import "github.com/segmerge/segmerge/assemble"
+
+// Assembler is what the ledger and the consumer ask of batch assembly:
+// *assemble.Assembler (every partition of a segment-layout topic) and
+// *assemble.Lanes (a batch-layout topic, partition by partition) both are.
+type Assembler interface {
+	Assign(p int32, s assemble.Start)
+	Revoke(p int32)
+	Position(p int32, next int64, caughtUp bool)
+	Add(r *assemble.Record) (assemble.Verdict, error)
+	Next() *assemble.Batch
+	Done(b *assemble.Batch)
+	Commits(dst []assemble.Offset) []assemble.Offset
+	Pending() int
+	Late() int
+	Merged(b *assemble.Batch)
+	PendingBytes() int
+	Wanted(dst []int32, streaming *assemble.Batch) []int32
+	Take(b *assemble.Batch, s int64) ([]int64, assemble.TakeState)
+	Broken(b *assemble.Batch) bool
+	Refuse(id int64, why string)
+}
+
+var (
+	_ Assembler = (*assemble.Assembler)(nil)
+	_ Assembler = (*assemble.Lanes)(nil)
+)
+
+// part is one assigned partition.
+type part struct {
+	next int64          // the next offset to read; -1 unknown
+	hwm  int64          // the high watermark last seen
+	base assemble.Start // where the last commit left it
+}
+
+// Ledger is the offsets core (see the package doc). Not safe for
+// concurrent use.
+type Ledger struct {
+	newAsm      func() Assembler
+	asm         Assembler
+	parts       map[int32]*part
+	written     []*assemble.Batch // written, dropped or skipped since the last Durable
+	lastWritten int64             // highest batch id written; -1 none
+	dirty       bool              // written or dropped since the last commit
+	refused     map[int64]string  // see Refuse
+}
+
+// New returns a Ledger with no partition assigned, whose assemblers
+// newAsm makes.
+func New(newAsm func() Assembler) *Ledger {
+	return &Ledger{newAsm: newAsm, asm: newAsm(), parts: map[int32]*part{}, lastWritten: -1}
+}
+
+// Asm is the assembler in use; a Rollback replaces it.
+func (l *Ledger) Asm() Assembler { return l.asm }
+
+// Assign adds partitions, to be read from their starts, which are also
+// their bases.
+func (l *Ledger) Assign(starts map[int32]assemble.Start) {
+	for p, s := range starts {
+		l.asm.Assign(p, s)
+		l.parts[p] = &part{next: s.Next, base: s}
+	}
+}
+
+// Revoke drops partitions: their pending records are re-read by their
+// next owner from the committed offset.
+func (l *Ledger) Revoke(parts []int32) {
+	for _, p := range parts {
+		l.asm.Revoke(p)
+		delete(l.parts, p)
+	}
+}
+
+// Assigned is how many partitions are assigned.
+func (l *Ledger) Assigned() int { return len(l.parts) }
+
+// Next returns where partition p is read next, and whether it is
+// assigned.
+func (l *Ledger) Next(p int32) (int64, bool) {
+	pt := l.parts[p]
+	if pt == nil {
+		return 0, false
+	}
+	return pt.next, true
+}
+
+// Read says partition p was read up to next (the offset after its last
+// record), its high watermark is hwm, and whether it holds nothing more
+// for now.
+func (l *Ledger) Read(p int32, next, hwm int64, caughtUp bool) {
+	pt := l.parts[p]
+	if pt == nil {
+		return
+	}
+	pt.next, pt.hwm = max(pt.next, next), hwm
+	l.asm.Position(p, pt.next, caughtUp)
+}
+
+// Wrote says released batch b is written to the sinks.
+func (l *Ledger) Wrote(b *assemble.Batch) {
+	l.lastWritten = max(l.lastWritten, b.ID)
+	l.dirty = true
+	l.written = append(l.written, b)
+}
+
+// Dropped says released batch b went to the dead letters.
+func (l *Ledger) Dropped(b *assemble.Batch) {
+	l.dirty = true
+	l.written = append(l.written, b)
+}
+
+// Skipped says released batch b was begun before this consumer's start,
+// and is neither written nor dropped.
+func (l *Ledger) Skipped(b *assemble.Batch) { l.written = append(l.written, b) }
+
+// Durable says everything written so far is flushed: those batches are
+// done, and Commits may pass their records.
+func (l *Ledger) Durable() {
+	for _, b := range l.written {
+		l.asm.Done(b)
+	}
+	clear(l.written)
+	l.written = l.written[:0]
+}
+
+// Dirty reports whether batches were written or dropped since the last
+// commit.
+func (l *Ledger) Dirty() bool { return l.dirty }
+
+// Commits returns the offsets safe to commit for the assigned partitions
+// that owns accepts (nil: all).
+func (l *Ledger) Commits(owns func(p int32) bool) map[int32]int64 {
+	out := map[int32]int64{}
+	for _, o := range l.asm.Commits(nil) {
+		if owns == nil || owns(o.Partition) {
+			out[o.Partition] = o.Offset
+		}
+	}
+	return out
+}
+
+// Committed says offs are the group's committed offsets, covering
+// everything written so far: each partition's base moves there.
+func (l *Ledger) Committed(offs map[int32]int64) {
+	for p, o := range offs {
+		if pt := l.parts[p]; pt != nil {
+			pt.base.Next, pt.base.Fresh = o, false
+		}
+	}
+	l.dirty = false
+}
+
+// Rollback forgets everything since the last commit: a new assembler reads
+// every assigned partition again from its base. It returns the highest
+// batch id written so far, which a sink that keeps what it wrote skips
+// through when the batches come again.
+func (l *Ledger) Rollback() int64 {
+	l.asm = l.newAsm()
+	for id, why := range l.refused {
+		l.asm.Refuse(id, why)
+	}
+	for p, pt := range l.parts {
+		s := pt.base
+		s.CaughtUp = s.Next >= pt.hwm
+		l.asm.Assign(p, s)
+		pt.next = s.Next
+	}
+	clear(l.written)
+	l.written = l.written[:0]
+	l.dirty = false
+	return l.lastWritten
+}
+
+// Refuse makes every record of batch id refused, as incomplete with why,
+// in this assembler and every one after a Rollback: a batch found broken
+// after part of it was written.
+func (l *Ledger) Refuse(id int64, why string) {
+	if l.refused == nil {
+		l.refused = map[int64]string{}
+	}
+	l.refused[id] = why
+	l.asm.Refuse(id, why)
+}

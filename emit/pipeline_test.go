@@ -1,0 +1,180 @@
+package emit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/segmerge/segmerge/assemble"
+	"github.com/segmerge/segmerge/sink"
+)
+
+// recordingSink keeps what it is given, and fails the batch failAt.
+type recordingSink struct {
+	mu     sync.Mutex
+	ids    []int64
+	vals   map[int64][]int64
+	failAt int64
+	cur    int64
+}
+
+func (s *recordingSink) Begin(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id == s.failAt {
+		return errors.New("disk full")
+	}
+	s.ids = append(s.ids, id)
+	s.cur = id
+	return nil
+}
+
+func (s *recordingSink) Write(v []int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.vals == nil {
+		s.vals = map[int64][]int64{}
+	}
+	s.vals[s.cur] = append(s.vals[s.cur], v...)
+	return nil
+}
+
+func (s *recordingSink) End() error                  { return nil }
+func (s *recordingSink) Flush(context.Context) error { return nil }
+func (s *recordingSink) Close() error                { return nil }
+
+// testBatches assembles n complete batches of 3 segments (ids 0..n-1),
+// each segment of a random length up to maxLen, and returns them with the
+// merged values each must give.
+func testBatches(t *testing.T, rng *rand.Rand, n, maxLen int) ([]*assemble.Batch, [][]int64) {
+	t.Helper()
+	a := assemble.New(assemble.Config{Segments: 3, Partitions: 3, Whole: true})
+	for p := range int32(3) {
+		a.Assign(p, assemble.Start{Next: 0})
+	}
+	want := make([][]int64, n)
+	off := int64(0)
+	for id := range int64(n) {
+		for s := range int64(3) {
+			data := make([]int64, rng.IntN(maxLen+1))
+			for i := range data {
+				data[i] = rng.Int64N(1000)
+			}
+			slices.Sort(data)
+			want[id] = append(want[id], data...)
+			r := &assemble.Record{Partition: int32(s), Offset: off, BatchID: id, SegmentID: s, Last: true, Data: data}
+			if v, err := a.Add(r); v != assemble.Accepted {
+				t.Fatalf("batch %d segment %d: %v %v", id, s, v, err)
+			}
+		}
+		off++
+		slices.Sort(want[id])
+	}
+	var bs []*assemble.Batch
+	for b := a.Next(); b != nil; b = a.Next() {
+		bs = append(bs, b)
+	}
+	if len(bs) != n {
+		t.Fatalf("assembled %d batches, want %d", len(bs), n)
+	}
+	return bs, want
+}
+
+// The pipeline writes every batch once, in the order handed over, to a
+// sink that takes rendered lines, alone or with one that takes values, the
+// same bytes and values as merging each batch by itself; with a bound
+// smaller than the batches (so submit blocks), small batches grouped and
+// large ones alone, some larger than a merge at once takes (fillMax); and
+// reap names every batch merged.
+func TestPipelineKeepsOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name      string
+		n, maxLen int
+		max       int
+		values    bool
+	}{
+		{"small batches, grouped", 3000, 20, 1 << 20, true},
+		{"small batches, lines only", 3000, 20, 1 << 20, false},
+		{"large batches, tight bound", 40, 30000, 1000, true},
+		{"larger than fillMax, lines only", 12, 2 * fillMax / 3, 1000, false},
+		{"larger than fillMax", 12, 2 * fillMax / 3, 1000, true},
+		{"empty segments", 200, 1, 10, true},
+		{"empty segments, lines only", 200, 1, 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bs, want := testBatches(t, rng, tc.n, tc.maxLen)
+			var file bytes.Buffer
+			lines := sink.NewWriter(&file, sink.JSONL, false)
+			vals := &recordingSink{failAt: -1}
+			var to sink.Sink = lines
+			if tc.values {
+				to = sink.Multi{lines, vals}
+			}
+			p := NewPipeline(to, tc.max)
+			for len(bs) > 0 { // handed over in pieces, as polls release them
+				k := min(len(bs), 1+rng.IntN(50))
+				if err := p.Submit(bs[:k], nil); err != nil {
+					t.Fatal(err)
+				}
+				bs = bs[k:]
+				// The bound: past max, only one group (larger than
+				// max on its own) is queued.
+				p.mu.Lock()
+				queued, groups := p.queued, len(p.queue)
+				p.mu.Unlock()
+				if queued > tc.max && groups > 1 {
+					t.Fatalf("%d bytes queued in %d groups, bound %d", queued, groups, tc.max)
+				}
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			lines.Flush(context.Background())
+			var expect []byte
+			for id, w := range want {
+				expect = sink.JSONL.AppendEnd(sink.JSONL.AppendValues(sink.JSONL.AppendStart(expect, int64(id)), w, true))
+				if got := vals.vals[int64(id)]; tc.values && !slices.Equal(got, w) && len(got)+len(w) > 0 {
+					t.Fatalf("batch %d: values %v, want %v", id, got, w)
+				}
+			}
+			if !bytes.Equal(file.Bytes(), expect) {
+				t.Fatalf("lines differ from the batches merged one by one (%d bytes, want %d)", file.Len(), len(expect))
+			}
+			if tc.values && (len(vals.ids) != tc.n || !slices.IsSorted(vals.ids)) {
+				t.Fatalf("values sink got %d batches (sorted %v), want %d in order", len(vals.ids), slices.IsSorted(vals.ids), tc.n)
+			}
+			if got := len(p.Reap(nil)); got != tc.n {
+				t.Fatalf("reaped %d batches, want %d", got, tc.n)
+			}
+		})
+	}
+}
+
+// A failed write is returned by the next drain and submit, and nothing
+// after it is written: a commit never passes it.
+func TestPipelineStopsAtAnError(t *testing.T) {
+	bs, _ := testBatches(t, rand.New(rand.NewPCG(3, 4)), 10, 5)
+	s := &recordingSink{failAt: 5}
+	p := NewPipeline(s, 1000)
+	if err := p.Submit(bs[:8], nil); err != nil { // one group: the failure comes after
+		t.Fatal(err)
+	}
+	err := p.Drain()
+	if err == nil || err.Error() != "write batch 5: disk full" {
+		t.Fatalf("drain = %v, want batch 5's failure", err)
+	}
+	if serr := p.Submit(bs[8:], nil); serr == nil {
+		t.Fatal("submit after a failure was taken")
+	}
+	if cerr := p.Close(); cerr == nil {
+		t.Fatal("close forgot the failure")
+	}
+	if !slices.Equal(s.ids, []int64{0, 1, 2, 3, 4}) {
+		t.Fatalf("written %v, want 0..4 only", s.ids)
+	}
+}

@@ -1,0 +1,61 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Cluster says how to reach a cluster: its seed brokers, and the options
+// every client takes (TLS, SASL, tunables; see Properties).
+type Cluster struct {
+	Brokers []string
+	Opts    []kgo.Opt
+}
+
+// Options returns segmerge's client options for c, then extra.
+func (c Cluster) Options(extra ...kgo.Opt) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID("segmerge"),
+		// Fail a request to an unreachable cluster in bounded time
+		// instead of retrying forever.
+		kgo.RetryTimeout(30 * time.Second),
+	}
+	opts = append(opts, c.Opts...)
+	return append(opts, extra...)
+}
+
+// Client returns a client of c with extra options.
+func (c Cluster) Client(extra ...kgo.Opt) (*kgo.Client, error) {
+	if len(c.Brokers) == 0 {
+		return nil, errors.New("no brokers given")
+	}
+	cl, err := kgo.NewClient(c.Options(extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	return cl, nil
+}
+
+// FetchMaxWait is how long a broker may hold a fetch that has nothing to
+// return yet. Kafka's own default is 500ms; this one is short because a
+// consumer that pauses partitions fetches unevenly: kgo keeps one fetch per
+// broker in flight, and one that asks only for partitions at their end
+// holds the broker's slot for the whole wait while partitions resumed
+// meanwhile on that broker, the ones the lowest batch waits on, cannot be
+// fetched. The price is an idle consumer's empty fetches, 20 a second per
+// broker.
+const FetchMaxWait = 50 * time.Millisecond
+
+// FetchOptions bound a client's fetches to maxBytes a response and
+// partitionBytes a partition, with FetchMaxWait.
+func FetchOptions(maxBytes, partitionBytes int32) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.FetchMaxBytes(maxBytes),
+		kgo.FetchMaxPartitionBytes(partitionBytes),
+		kgo.FetchMaxWait(FetchMaxWait),
+	}
+}

@@ -1,0 +1,363 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/segmerge/segmerge/internal/setting"
+)
+
+// GroupConfig sets up a Member.
+type GroupConfig struct {
+	Cluster Cluster
+	Group   string
+	Topic   string
+	// FromBeginning starts a partition the group has no commit for at the
+	// start of the log, not its end.
+	FromBeginning bool
+	// SessionTimeout is how long the group waits for a silent member.
+	SessionTimeout time.Duration
+	// FetchBytes and PartitionBytes bound fetches (FetchOptions).
+	FetchBytes, PartitionBytes int32
+	// TransactionalID, if set, makes the member a GroupTransactSession
+	// that produces in transactions of at most TransactionTimeout, with
+	// at most ProduceBuffer bytes buffered (0: kgo's default).
+	TransactionalID    string
+	TransactionTimeout time.Duration
+	ProduceBuffer      int
+	// KeyedTopics are the topics the member writes by batch id
+	// (BatchPartitioner).
+	KeyedTopics []string
+	// Assigned, Revoked and Lost, if set, are told of partitions of Topic
+	// assigned, revoked with a chance to commit, or lost without one.
+	Assigned, Revoked, Lost func(ctx context.Context, parts []int32)
+	Log                     *slog.Logger
+}
+
+// Member is one group member reading Topic (see the package doc). Its
+// methods are for one goroutine, its loop's, except the callbacks it runs.
+type Member struct {
+	cfg  GroupConfig
+	cl   *kgo.Client
+	sess *kgo.GroupTransactSession // transactional only
+	prod *Producer                 // transactional only: writes through cl
+
+	failures int // ends in a row that did not commit
+
+	// What tells a broker restart's fence from a newer instance's (see
+	// Restartable).
+	trouble     atomic.Int64 // failed dials and requests cut off, ever
+	troubleSeen int64        // trouble at the last commit
+	restarts    int          // sessions restarted since the last commit
+}
+
+// Join creates the member's client; it joins the group in the background.
+func Join(cfg GroupConfig) (*Member, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	m := &Member{cfg: cfg}
+	if err := m.open(); err != nil {
+		return nil, err
+	}
+	if m.sess != nil {
+		m.prod = NewProducer(m.cl)
+	}
+	return m, nil
+}
+
+func (m *Member) open() error {
+	cfg := &m.cfg
+	reset := kgo.NewOffset().AtEnd()
+	if cfg.FromBeginning {
+		reset = kgo.NewOffset().AtStart()
+	}
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.ConsumeResetOffset(reset),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		// A transactional input (<topic>.by-batch) is read as committed,
+		// with its markers, whose offsets the position must pass.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		// kgo's 3s heartbeat must come well inside a shorter session.
+		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
+		kgo.WithHooks(troubleHook{&m.trouble}),
+	}
+	opts = append(opts, FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)
+	on := func(f func(context.Context, []int32)) func(context.Context, *kgo.Client, map[string][]int32) {
+		return func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) { f(ctx, parts[cfg.Topic]) }
+	}
+	if cfg.Assigned != nil {
+		opts = append(opts, kgo.OnPartitionsAssigned(on(cfg.Assigned)))
+	}
+	if cfg.Revoked != nil {
+		opts = append(opts, kgo.OnPartitionsRevoked(on(cfg.Revoked)))
+	}
+	if cfg.Lost != nil {
+		opts = append(opts, kgo.OnPartitionsLost(on(cfg.Lost)))
+	}
+	if cfg.TransactionalID == "" {
+		cl, err := cfg.Cluster.Client(opts...)
+		m.cl = cl
+		return err
+	}
+	opts = append(opts,
+		kgo.TransactionalID(cfg.TransactionalID),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.RecordPartitioner(BatchPartitioner(cfg.KeyedTopics...)),
+	)
+	if cfg.ProduceBuffer > 0 {
+		opts = append(opts, kgo.MaxBufferedBytes(cfg.ProduceBuffer))
+	}
+	s, err := kgo.NewGroupTransactSession(cfg.Cluster.Options(opts...)...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	m.sess, m.cl = s, s.Client()
+	return nil
+}
+
+// Client is the member's client.
+func (m *Member) Client() *kgo.Client { return m.cl }
+
+// Producer writes in the member's transactions; nil unless transactional.
+func (m *Member) Producer() *Producer { return m.prod }
+
+// Transactional reports whether the member writes in transactions.
+func (m *Member) Transactional() bool { return m.sess != nil }
+
+// TransactionalID is the member's transactional id, "" if none.
+func (m *Member) TransactionalID() string { return m.cfg.TransactionalID }
+
+// Poll waits at most wait for records (ctx's end cuts it short) and
+// returns them, or stop once ctx is done or the client closed, or a fetch
+// error that ends the run (a group or topic the client may not read, a
+// session timeout the broker refuses). Other fetch errors are logged: kgo
+// retries them. Rebalances wait until AllowRebalance.
+func (m *Member) Poll(ctx context.Context, wait time.Duration) (fs kgo.Fetches, stop bool, err error) {
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	fs = m.cl.PollFetches(pctx)
+	cancel()
+	if ctx.Err() != nil || fs.IsClientClosed() {
+		return nil, true, nil
+	}
+	fs.EachError(func(t string, p int32, ferr error) {
+		if errors.Is(ferr, context.Canceled) || errors.Is(ferr, context.DeadlineExceeded) {
+			return
+		}
+		m.cfg.Log.Warn("fetch error", "topic", t, "partition", p, "err", ferr)
+		if f := m.fatalFetch(ferr); f != nil && err == nil {
+			err = f
+		}
+	})
+	return fs, false, err
+}
+
+// fatalFetch returns the error a fetch error ends the run with, or nil for
+// one kgo retries.
+func (m *Member) fatalFetch(err error) error {
+	switch {
+	case errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.TopicAuthorizationFailed):
+		return err
+	case errors.Is(err, kerr.InvalidSessionTimeout):
+		return fmt.Errorf("%w: %w", err, setting.Invalid("SessionTimeout", m.cfg.SessionTimeout,
+			"the broker refuses it: it must lie within the brokers' group.min.session.timeout.ms and group.max.session.timeout.ms"))
+	}
+	return nil
+}
+
+// AllowRebalance lets a rebalance held back by the last poll go on.
+func (m *Member) AllowRebalance() { m.cl.AllowRebalance() }
+
+// Begin begins a transaction; a no-op for a member that is not
+// transactional.
+func (m *Member) Begin() error {
+	if m.sess == nil {
+		return nil
+	}
+	if err := m.sess.Begin(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	return nil
+}
+
+// End commits the open transaction, with offsets (nil: those polled) as
+// the group's committed offsets for Topic, and reports whether it
+// committed. Not committed, the transaction was aborted (a rebalance, a
+// broker that could not commit): the client is back at the last commit,
+// and what the caller wrote since is the caller's to redo. End returns an
+// error only when the run must end: a fatal error (see fatalEnd;
+// Restartable tells a broker's fence), or five ends in a row that did not
+// commit. It begins the next transaction when again.
+func (m *Member) End(ctx context.Context, offsets map[int32]int64, again bool) (committed bool, err error) {
+	if offsets != nil {
+		topic := m.cfg.Topic
+		ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+			for i := range req.Topics {
+				t := &req.Topics[i]
+				if t.Topic != topic {
+					continue
+				}
+				kept := t.Partitions[:0]
+				for _, p := range t.Partitions {
+					if o, ok := offsets[p.Partition]; ok {
+						p.Offset, p.LeaderEpoch = o, -1
+						kept = append(kept, p)
+					}
+				}
+				t.Partitions = kept
+			}
+			return nil
+		})
+	}
+	committed, err = m.sess.End(ctx, kgo.TryCommit)
+	if committed {
+		m.failures, m.restarts = 0, 0
+		m.troubleSeen = m.trouble.Load()
+	} else {
+		m.failures++
+	}
+	id := m.cfg.TransactionalID
+	switch {
+	case fatalEnd(err):
+		return committed, fmt.Errorf("transaction %s: %w", id, err)
+	case !committed && m.failures >= 5:
+		return false, fmt.Errorf("transaction %s aborted %d times in a row: %w", id, m.failures, err)
+	case !committed && err != nil:
+		m.cfg.Log.Warn("transaction aborted; redoing from the last commit", "err", err)
+	case !committed:
+		// A rebalance: routine when several processes share the group.
+		m.cfg.Log.Info("transaction aborted by a rebalance; redoing from the last commit")
+	}
+	if !again {
+		return committed, nil
+	}
+	if berr := m.Begin(); berr != nil {
+		return committed, errors.Join(err, berr) // the end's error says why
+	}
+	return committed, nil
+}
+
+// Failures is how many ends in a row did not commit.
+func (m *Member) Failures() int { return m.failures }
+
+// Abort aborts the open transaction and begins the next: the caller found
+// what it wrote wrong and redoes it from the last commit.
+func (m *Member) Abort(ctx context.Context) error {
+	committed, err := m.sess.End(ctx, kgo.TryAbort)
+	switch {
+	case err != nil:
+		return fmt.Errorf("abort the open transaction: %w", err)
+	case committed:
+		return errors.New("abort the open transaction: it committed instead")
+	}
+	return m.Begin()
+}
+
+// Abandon aborts the open transaction, if any, at a stop that could not
+// finish it. A failure is logged: the broker aborts the transaction at its
+// timeout, or the next run's InitProducerID fences it sooner.
+func (m *Member) Abandon(ctx context.Context) {
+	if m.sess == nil {
+		return
+	}
+	if _, err := m.sess.End(ctx, kgo.TryAbort); err != nil {
+		m.cfg.Log.Warn("abort the open transaction", "err", err)
+	}
+}
+
+// Commit commits offsets for Topic as the group's, outside any
+// transaction, and reports whether it did. A failure is logged, not
+// returned: what was written stays written, and the next commit (or a
+// restart's re-read) covers it. It must not run under a lock that the
+// member's callbacks take: a commit waits out a rebalance, which waits for
+// the callbacks.
+func (m *Member) Commit(ctx context.Context, offsets map[int32]int64) bool {
+	if len(offsets) == 0 {
+		return false
+	}
+	offs := make(map[int32]kgo.EpochOffset, len(offsets))
+	for p, o := range offsets {
+		offs[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	var cerr error
+	m.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{m.cfg.Topic: offs},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				cerr = err
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil && cerr == nil {
+						cerr = fmt.Errorf("commit %s partition %d: %w", t.Topic, p.Partition, err)
+					}
+				}
+			}
+		})
+	if cerr != nil {
+		m.cfg.Log.Warn("commit failed; will retry", "err", cerr)
+		return false
+	}
+	return true
+}
+
+// Restartable reports whether a transactional member stopped by err should
+// start a new session instead of ending the run: err is a fence, and the
+// member met broker trouble since it last committed (see the package
+// doc). Five restarts without a commit between them end the run.
+func (m *Member) Restartable(err error) bool {
+	return m.sess != nil && IsFence(err) && m.trouble.Load() > m.troubleSeen && m.restarts < 5
+}
+
+// Restart closes the member's session, leaving the group (its callbacks
+// run), calls closed, and opens a new session, which initializes the
+// producer id again (fencing the old session, as a restarted process
+// would) and rejoins the group; it begins a transaction.
+func (m *Member) Restart(closed func()) error {
+	m.restarts++
+	m.failures = 0
+	m.cl.CloseAllowingRebalance()
+	closed()
+	if err := m.open(); err != nil {
+		return err
+	}
+	// The trouble so far was this restart's reason (and the old client's
+	// closing); only new trouble may excuse the next fence.
+	m.troubleSeen = m.trouble.Load()
+	m.prod.Reset(m.cl)
+	return m.Begin()
+}
+
+// Close leaves the group and closes the client.
+func (m *Member) Close() { m.cl.Close() }
+
+// troubleHook counts what a broker restart looks like from a client: dials
+// that fail, and requests whose connection breaks under them.
+type troubleHook struct{ n *atomic.Int64 }
+
+func (h troubleHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		h.n.Add(1)
+	}
+}
+
+func (h troubleHook) OnBrokerE2E(_ kgo.BrokerMetadata, _ int16, e kgo.BrokerE2E) {
+	if err := e.Err(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		h.n.Add(1)
+	}
+}

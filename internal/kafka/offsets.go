@@ -1,0 +1,73 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Offsets is an offset per partition of one topic.
+type Offsets map[int32]int64
+
+// EndOffsets returns the end (next to be written) offset of every partition
+// of topic.
+func EndOffsets(ctx context.Context, adm *kadm.Client, topic string) (Offsets, error) {
+	return listed(adm.ListEndOffsets(ctx, topic))
+}
+
+// StartOffsets returns the first readable offset of every partition.
+func StartOffsets(ctx context.Context, adm *kadm.Client, topic string) (Offsets, error) {
+	return listed(adm.ListStartOffsets(ctx, topic))
+}
+
+func listed(l kadm.ListedOffsets, err error) (Offsets, error) {
+	if err == nil {
+		err = l.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	out := Offsets{}
+	l.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
+}
+
+// Committed returns group's committed offsets for topic (partitions without
+// a commit are absent). It asks for stable offsets (KIP-447): while a
+// transaction that commits offsets for the group is still open, the broker
+// answers UNSTABLE_OFFSET_COMMIT, and Committed asks again until the
+// transaction ends (the broker aborts one left open by a crashed process at
+// its transaction timeout) or ctx is done. An offset read mid-transaction
+// would be the one before it, and a member starting there would think it
+// starts behind where its fetches really begin.
+func Committed(ctx context.Context, adm *kadm.Client, group, topic string) (Offsets, error) {
+	for {
+		resp, err := adm.FetchOffsets(kadm.RequireStable(ctx), group)
+		if err != nil {
+			return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
+		}
+		out := Offsets{}
+		unstable := false
+		resp.Each(func(o kadm.OffsetResponse) {
+			switch {
+			case o.Topic != topic:
+			case errors.Is(o.Err, kerr.UnstableOffsetCommit):
+				unstable = true
+			case o.Err == nil && o.At >= 0:
+				out[o.Partition] = o.At
+			}
+		})
+		if !unstable {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fetch offsets of group %s: a transaction is still committing offsets: %w", group, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
