@@ -54,6 +54,9 @@ const (
 	ReasonLate       = "late"             // the batch is already released
 	ReasonBackwards  = "backwards"        // batch id below its partition's progress
 	ReasonIncomplete = "incomplete-batch" // a dropped batch's records carry this
+	ReasonReplayed   = "replayed"         // the batch was done before this start (Start.Floor)
+	ReasonFarAhead   = "far-ahead"        // batch id past the others by more than Config.MaxBatchGap
+	ReasonOverBudget = "over-budget"      // a new batch's bookkeeping would pass Config.MaxPendingBytes
 )
 
 // MaxSegments is the most segments a batch may have. A batch's bookkeeping
@@ -113,6 +116,28 @@ type Config struct {
 	// every segment has its first chunk. Zero never streams: every batch
 	// is held whole until complete.
 	StreamAbove int
+	// MaxPendingBytes bounds what records may claim: a record that would
+	// begin a new batch whose bookkeeping (sized by the segment count it
+	// claims) takes PendingBytes past it is refused as over-budget,
+	// unless the batch would be the lowest pending one and fits alone.
+	// Data held for batches already begun is not refused: pausing
+	// partitions bounds it. Zero means no bound.
+	MaxPendingBytes int
+	// MaxBatchGap makes a partition's jump suspect: when a record takes
+	// its progress more than MaxBatchGap past what anything else known
+	// (the highest batch released, the floor, the other partitions'
+	// progress) vouches for, the partition counts as still at its old
+	// progress when other batches are judged final or released, until
+	// another partition catches up with it. If instead the partition's
+	// next records come below the jump (at or above where it was before),
+	// the incomplete batches of the jump that no other partition holds
+	// records of are the outliers: they are evicted (see Evicted) and the
+	// partition goes on from where it was. Zero means no check.
+	MaxBatchGap int64
+	// FloorDuplicates makes a record below its partition's Start.Floor a
+	// Duplicate rather than a replayed one: for Lanes, whose partitions
+	// re-read records of batches already done after every restart.
+	FloorDuplicates bool
 }
 
 // Offset is a partition's commit offset: every record below it is done.
@@ -127,7 +152,14 @@ type partition struct {
 	fresh    bool  // reading began at a reset, not a group commit
 	next     int64 // the offset after the last record seen; -1 unknown
 	caughtUp bool  // nothing known beyond next
+	floor    int64 // batches below it were done before the start
+	// jumpFrom is progress before a jump past MaxBatchGap that nothing
+	// else known vouched for; noJump when there was none.
+	jumpFrom int64
 }
+
+// noJump marks a partition whose progress did not jump.
+const noJump = -2
 
 // Assembler assembles batches; see the package doc. Not safe for concurrent
 // use.
@@ -146,6 +178,9 @@ type Assembler struct {
 	out      int // bytes of records of batches released whole and not yet merged
 	late     int
 	refused  map[int64]string // batch id -> why its records are refused (Refuse)
+	floor    int64            // the highest Start.Floor of any partition
+	maxDone  int64            // highest id Done; -1 none
+	evicted  []*Batch         // see Evicted
 }
 
 // New returns an Assembler with no partitions assigned.
@@ -166,6 +201,7 @@ func New(cfg Config) *Assembler {
 		inFlight: make(map[*Batch]struct{}),
 		released: make(map[int64]*summary),
 		maxOut:   -1,
+		maxDone:  -1,
 	}
 }
 
@@ -178,11 +214,18 @@ type Start struct {
 	// Fresh says Next is not a group commit (a reset to the start or end
 	// of the log), so a batch may have begun before it; see Batch.Cut.
 	Fresh bool
+	// Floor, from the group's commit, says every batch below it was done
+	// (written or dead-lettered) before this start: a record of such a
+	// batch read again is a replay (or, with Config.FloorDuplicates, a
+	// duplicate). HasFloor says the commit carried one (0 included).
+	Floor    int64
+	HasFloor bool
 }
 
 // Assign adds partition p, to be read from s.
 func (a *Assembler) Assign(p int32, s Start) {
-	ps := &partition{progress: -1, first: -1, next: s.Next, caughtUp: s.CaughtUp, fresh: s.Fresh}
+	ps := &partition{progress: -1, first: -1, next: s.Next, caughtUp: s.CaughtUp, fresh: s.Fresh, floor: s.Floor, jumpFrom: noJump}
+	a.floor = max(a.floor, s.Floor)
 	a.parts[p] = ps
 	if p >= 0 && p < maxIndexed {
 		a.partv = grow(a.partv, int(p)+1)
@@ -272,7 +315,13 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 	if r.Chunk >= MaxChunks {
 		return Rejected, a.reject(ReasonChunks, r, "is chunk %d of its segment, past the %d a segment may have", r.Chunk, MaxChunks)
 	}
-	if r.BatchID < ps.progress {
+	if r.BatchID < ps.floor {
+		if a.cfg.FloorDuplicates {
+			return Duplicate, nil
+		}
+		return Rejected, a.reject(ReasonReplayed, r, "batch %d was done before this consumer started here (the group's commit says every batch below %d is written or dead-lettered): a replay", r.BatchID, ps.floor)
+	}
+	if r.BatchID < ps.progress && !a.evictJump(ps, r) {
 		return Rejected, a.reject(ReasonBackwards, r, "goes backwards: partition %d is already at batch %d", r.Partition, ps.progress)
 	}
 	if len(a.refused) > 0 {
@@ -296,6 +345,9 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		b = a.pendingByID(r.BatchID)
 	}
 	if b == nil {
+		if err := a.claim(r, segs); err != nil {
+			return Rejected, err
+		}
 		b = newBatch(r.BatchID, segs)
 		a.bytes += b.cost()
 		if a.cfg.Timeout > 0 {
@@ -318,9 +370,120 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		ps.first = r.BatchID
 	}
 	if v == Accepted && r.BatchID > ps.progress {
+		if gap := a.cfg.MaxBatchGap; gap > 0 && ps.jumpFrom == noJump && r.BatchID-ps.progress > gap &&
+			r.BatchID-a.reference(r.Partition) > gap {
+			ps.jumpFrom = ps.progress // nothing known vouches for it (see suspect)
+		}
 		ps.progress = r.BatchID
 	}
 	return v, err
+}
+
+// claim refuses a record that would begin a new batch whose bookkeeping
+// takes PendingBytes past Config.MaxPendingBytes (see there).
+func (a *Assembler) claim(r *Record, segs int64) *Reject {
+	max := a.cfg.MaxPendingBytes
+	cost := batchCost(segs)
+	if max <= 0 || a.PendingBytes()+cost <= max {
+		return nil
+	}
+	if lowest := len(a.pending) == 0 || r.BatchID < a.pending[0].ID; lowest && cost <= max {
+		return nil
+	}
+	return a.reject(ReasonOverBudget, r, "a batch of %d segments takes %d bytes of bookkeeping, and the batches pending already take %d of the %d allowed", segs, cost, a.PendingBytes(), max)
+}
+
+// reference is the highest batch id known other than by partition p's
+// own records: the highest released, the floor, and the other
+// partitions' progress (two partitions that jumped alike vouch for each
+// other); -1 when nothing is known. O(partitions): asked only of jumps
+// past MaxBatchGap.
+func (a *Assembler) reference(p int32) int64 {
+	ref := max(a.maxOut, a.floor-1)
+	for q, ps := range a.parts {
+		if q != p {
+			ref = max(ref, ps.progress)
+		}
+	}
+	return ref
+}
+
+// suspect reports whether partition p's progress jumped past
+// MaxBatchGap with nothing else known vouching for it yet; a jump that
+// another partition has caught up with is cleared.
+func (a *Assembler) suspect(p int32, ps *partition) bool {
+	if ps.jumpFrom == noJump {
+		return false
+	}
+	if ps.progress-a.reference(p) <= a.cfg.MaxBatchGap {
+		ps.jumpFrom = noJump
+		return false
+	}
+	return true
+}
+
+// progressOf is partition p's progress as other batches are judged by: a
+// suspect jump does not count.
+func (a *Assembler) progressOf(p int32, ps *partition) int64 {
+	if a.suspect(p, ps) {
+		return ps.jumpFrom
+	}
+	return ps.progress
+}
+
+// evictJump decides, for r below its partition's progress, whether the
+// progress is an outlier: a suspect jump (see Config.MaxBatchGap) with r in
+// the range it left, at or above the progress before it. If so, the
+// incomplete pending batches above r that hold records of this partition
+// only are evicted (see Evicted), the progress goes back to what it was
+// before the jump, and evictJump reports true: r does not go backwards.
+func (a *Assembler) evictJump(ps *partition, r *Record) bool {
+	if r.BatchID < ps.jumpFrom || !a.suspect(r.Partition, ps) {
+		return false
+	}
+	var out []*Batch
+	for _, b := range a.pending {
+		if b.ID <= r.BatchID || b.Complete() {
+			continue
+		}
+		only := len(b.places) > 0
+		for _, pl := range b.places {
+			only = only && pl.partition == r.Partition
+		}
+		if only {
+			out = append(out, b)
+		}
+	}
+	for _, b := range out {
+		i, _ := slices.BinarySearchFunc(a.pending, b.ID, func(x *Batch, id int64) int { return cmpInt(x.ID, id) })
+		a.pending = slices.Delete(a.pending, i, i+1)
+		b.Missing, b.Evicted = b.missing(), true
+		b.out = b.size
+		a.out += b.out
+		a.inFlight[b] = struct{}{}
+		a.evicted = append(a.evicted, b)
+	}
+	ps.progress, ps.jumpFrom = ps.jumpFrom, noJump
+	for _, b := range a.pending { // what remains of the partition's batches
+		for _, pl := range b.places {
+			if pl.partition == r.Partition && b.ID > ps.progress {
+				ps.progress = b.ID
+			}
+		}
+	}
+	return r.BatchID >= ps.progress
+}
+
+// Evicted returns a batch evicted as a far-ahead outlier (see
+// Config.MaxBatchGap), or nil. It is in flight, like a dropped batch: the
+// caller dead-letters its records and calls Merged and Done.
+func (a *Assembler) Evicted() *Batch {
+	if len(a.evicted) == 0 {
+		return nil
+	}
+	b := a.evicted[0]
+	a.evicted = a.evicted[1:]
+	return b
 }
 
 // isInFlight reports whether b is released and not yet Done.

@@ -22,6 +22,9 @@ type Batch struct {
 	// Streaming says the batch was released before it was complete, to be
 	// merged while its chunks arrive: see Assembler.Take.
 	Streaming bool
+	// Evicted says the batch was taken back as a far-ahead outlier (see
+	// Config.MaxBatchGap): its records go to the dead letters as such.
+	Evicted bool
 
 	born time.Time // when its first record arrived (with a Timeout)
 
@@ -79,7 +82,10 @@ func newBatch(id, segs int64) *Batch {
 
 // cost estimates the bytes a batch's own structures take while it is known:
 // the Batch, its segments and their slices, its map entry.
-func (b *Batch) cost() int { return 256 + 96*len(b.segs) }
+func (b *Batch) cost() int { return batchCost(int64(len(b.segs))) }
+
+// batchCost is the cost of a batch of segs segments.
+func batchCost(segs int64) int { return 256 + 96*int(segs) }
 
 // Complete reports whether every segment has all its chunks.
 func (b *Batch) Complete() bool { return b.full == b.Segments }

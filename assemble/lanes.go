@@ -58,7 +58,10 @@ const (
 // lanes that were below the commit, and every such lane has moved past it:
 // it is exactly what assemble calls Cut, a batch begun before the start
 // position, and it is skipped, not written twice and not dead-lettered. So
-// every lane of a partition that starts above offset 0 starts Fresh.
+// every lane of a partition that starts above offset 0 starts Fresh, unless
+// the commit says which batches are done (Start.Floor): then a record of a
+// batch below the floor is a duplicate, and a batch above it that misses a
+// segment is incomplete, not cut.
 type Lanes struct {
 	cfg      Config // template for each partition's Assembler
 	parts    map[int32]*lanePart
@@ -159,17 +162,46 @@ func (l *Lanes) Add(r *Record) (Verdict, error) {
 // partition is now.
 func (l *Lanes) open(lp *lanePart, n int32) {
 	cfg := l.cfg
-	cfg.Partitions, cfg.Whole, cfg.SegmentLayout = n, true, true
+	cfg.Partitions, cfg.Whole, cfg.SegmentLayout, cfg.FloorDuplicates = n, true, true, true
 	lp.n, lp.asm = n, New(cfg)
 	for id, why := range l.refused {
 		lp.asm.Refuse(id, why)
 	}
 	// See "Offsets and the start position" above: records before a start
-	// above 0 are done, or were never this consumer's.
-	fresh := lp.start.Fresh || lp.start.Next > 0
+	// above 0 are done, or were never this consumer's. With a floor from
+	// the commit they are known done by batch id, and a batch below the
+	// start is what it seems.
+	fresh := lp.start.Fresh || lp.start.Next > 0 && !lp.start.HasFloor
 	for q := range n {
-		lp.asm.Assign(q, Start{Next: lp.next, CaughtUp: lp.caughtUp, Fresh: fresh})
+		lp.asm.Assign(q, Start{Next: lp.next, CaughtUp: lp.caughtUp, Fresh: fresh, Floor: lp.start.Floor, HasFloor: lp.start.HasFloor})
 	}
+}
+
+// FloorOf is partition p's Floor (see Assembler.Floor): every batch of
+// the partition below it is done.
+func (l *Lanes) FloorOf(p int32) int64 {
+	lp := l.parts[p]
+	switch {
+	case lp == nil:
+		return 0
+	case lp.asm == nil:
+		return lp.start.Floor
+	}
+	return lp.asm.Floor()
+}
+
+// Evicted returns a batch some partition evicted as a far-ahead outlier,
+// or nil (see Assembler.Evicted).
+func (l *Lanes) Evicted() *Batch {
+	for _, p := range l.order {
+		if asm := l.parts[p].asm; asm != nil {
+			if b := asm.Evicted(); b != nil {
+				l.inFlight[b] = asm
+				return b
+			}
+		}
+	}
+	return nil
 }
 
 // Next releases the next batch of the first partition, in ascending

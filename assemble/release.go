@@ -49,8 +49,8 @@ func (a *Assembler) mayRelease(id int64) bool {
 	if len(a.parts) == 0 || a.cfg.Whole && int32(len(a.parts)) < a.cfg.Partitions {
 		return false
 	}
-	for _, ps := range a.parts {
-		if ps.progress < id && !ps.caughtUp {
+	for p, ps := range a.parts {
+		if a.progressOf(p, ps) < id && !ps.caughtUp {
 			return false
 		}
 	}
@@ -70,7 +70,7 @@ func (a *Assembler) final(b *Batch) bool {
 	}
 	for _, q := range hs {
 		ps := a.parts[q]
-		if ps == nil || ps.progress <= b.ID {
+		if ps == nil || a.progressOf(q, ps) <= b.ID {
 			return false
 		}
 	}
@@ -174,6 +174,9 @@ func (a *Assembler) Done(b *Batch) {
 	}
 	delete(a.inFlight, b)
 	delete(a.byID, b.ID)
+	if !b.Evicted {
+		a.maxDone = max(a.maxDone, b.ID)
+	}
 	a.out -= b.out
 	b.out = 0
 	for _, r := range b.records {
@@ -189,4 +192,28 @@ func (a *Assembler) Done(b *Batch) {
 		delete(a.released, a.relOrder[0])
 		a.relOrder = a.relOrder[1:]
 	}
+}
+
+// Floor is the lowest batch id not yet done, as far as this Assembler
+// knows: every batch below it that it has seen is Done (written or
+// dropped), and none below it can come but as a replay. It is what a
+// caller commits beside the offsets, as the next start's Start.Floor.
+func (a *Assembler) Floor() int64 { return a.floorOf() }
+
+// FloorOf is Floor, for every partition alike: the segment layout's
+// batches span partitions.
+func (a *Assembler) FloorOf(int32) int64 { return a.floorOf() }
+
+func (a *Assembler) floorOf() int64 {
+	f := max(a.floor, a.maxDone+1)
+	for _, b := range a.pending {
+		f = min(f, b.ID)
+		break // pending is sorted: the first is the lowest
+	}
+	for b := range a.inFlight {
+		if !b.Evicted {
+			f = min(f, b.ID)
+		}
+	}
+	return max(f, a.floor)
 }

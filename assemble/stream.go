@@ -124,16 +124,25 @@ func (a *Assembler) Wanted(dst []int32, streaming *Batch) []int32 {
 	}
 	if b.Streaming || a.cfg.StreamAbove > 0 {
 		// Only the segments whose next chunk is missing hold the merge
-		// (or, pending, the start of streaming) up.
+		// (or, pending, the start of streaming) up. O(segments x
+		// holders): holders and the layout are found once.
+		hs := a.holders(b) // none when no partition is known
+		var seg, bat bool
+		if len(hs) > 0 {
+			seg, bat = a.layout(b, a.partitions())
+		}
 		for i := range b.segs {
 			s := &b.segs[i]
 			if s.done() || len(s.chunks) > 0 && s.chunks[0].Chunk == s.taken {
 				continue
 			}
-			for _, q := range a.holders(b) {
-				if !slices.Contains(dst, q) && a.couldHold(b, q, int64(i)) {
+			for _, q := range hs {
+				if !slices.Contains(dst, q) && couldHold(b, q, int64(i), a.partitions(), seg, bat) {
 					dst = append(dst, q)
 				}
+			}
+			if len(dst) == len(a.parts) {
+				break // every partition is wanted already
 			}
 		}
 		if b.Streaming {
@@ -155,13 +164,11 @@ func (a *Assembler) Wanted(dst []int32, streaming *Batch) []int32 {
 	return dst
 }
 
-// couldHold reports whether partition q could hold segment s of b, as the
-// layout b's records show says (see holders).
-func (a *Assembler) couldHold(b *Batch, q int32, s int64) bool {
-	p := a.partitions()
+// couldHold reports whether partition q could hold segment s of b, given
+// the layouts b's records fit on p partitions (see holders).
+func couldHold(b *Batch, q int32, s int64, p int32, seg, bat bool) bool {
 	if p <= 0 {
 		return true
 	}
-	seg, bat := a.layout(b, p)
 	return !seg && !bat || seg && q == int32(s%int64(p)) || bat && q == int32(b.ID%int64(p))
 }

@@ -71,6 +71,13 @@ type Config struct {
 	// OutputTopic, if set, receives every merged batch as a record keyed
 	// by its batch id; created if missing.
 	OutputTopic string
+	// MaxBatchGap makes a partition's jump in batch ids suspect when it
+	// passes what the other partitions and the batches written vouch for
+	// by more than this: one record far ahead (a hostile or mistyped batch
+	// id) then holds nothing back, and when the partition's next records
+	// come below it, it goes to the dead letters as far-ahead (see
+	// assemble.Config.MaxBatchGap). Default 1,000,000; 0 turns it off.
+	MaxBatchGap int64
 	// BatchTimeout makes a batch still incomplete this long after its
 	// first record final: it goes to the dead-letter topic and the batches
 	// after it go on. Zero (the default) waits until the partitions that
@@ -131,7 +138,7 @@ func GoMemoryLimit(memory int64) int64 { return budget.GoLimit(memory) }
 // DefaultConfig returns the defaults: topic segment-topic, group segmerge,
 // simple mode, segment layout, 10 segments a batch, commits every second,
 // a 10s session, transactions of at most 20s, output records of at most
-// 512 KiB, a 512 MiB memory budget.
+// 512 KiB, a 512 MiB memory budget, a batch gap of 1,000,000.
 func DefaultConfig() Config {
 	return Config{
 		Topic:              "segment-topic",
@@ -144,16 +151,17 @@ func DefaultConfig() Config {
 		TransactionTimeout: 20 * time.Second,
 		MaxRecordBytes:     512 << 10,
 		Memory:             DefaultMemory,
+		MaxBatchGap:        1_000_000,
 	}
 }
 
-// transactional reports whether output goes through Kafka transactions:
-// with an output topic, in the modes where one member owns every partition
-// (scalable mode splits a batch's offsets over several members, which one
-// transaction cannot span).
-func (c *Config) transactional() bool {
-	return c.OutputTopic != "" && c.Mode != ModeScalable
-}
+// transactional reports whether the run commits in Kafka transactions:
+// in the modes where one member owns every partition (scalable mode splits
+// a batch's offsets over several members, which one transaction cannot
+// span). A transaction holds the output topic's records, the dead letters
+// and the input offsets; with a file alone, it still makes the dead
+// letters exactly once.
+func (c *Config) transactional() bool { return c.Mode != ModeScalable }
 
 // txnID returns the transactional id to use (see TransactionalID). A
 // default unique to the process is chosen on the first call and kept in c,
@@ -191,6 +199,8 @@ func (c *Config) Validate() error {
 		return setting.Invalid("Segments", c.Segments, "must be between 1 and %d", assemble.MaxSegments)
 	case c.Count < 0:
 		return setting.Invalid("Count", c.Count, "must be >= 0 (0: no limit)")
+	case c.MaxBatchGap < 0:
+		return setting.Invalid("MaxBatchGap", c.MaxBatchGap, "must be >= 0 (0: no check)")
 	case c.BatchTimeout < 0:
 		return setting.Invalid("BatchTimeout", c.BatchTimeout, "must be >= 0 (0: wait for the partitions)")
 	case c.Memory < MinMemory:

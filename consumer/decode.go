@@ -173,6 +173,22 @@ func parallelFor[T any](pool []T, n int, fn func(i int, d *T)) {
 	wg.Wait()
 }
 
+// assemble hands d's record to the assembler and notes why it was
+// refused, if it was.
+func (e *engine) assemble(d *decoded) {
+	v, err := e.asm().Add(d.rec)
+	switch v {
+	case assemble.Duplicate:
+		e.stats.Duplicates++
+	case assemble.Rejected:
+		d.reason, d.err = assemble.ReasonConflict, err
+		var rej *assemble.Reject
+		if errors.As(err, &rej) {
+			d.reason = rej.Reason
+		}
+	}
+}
+
 // take adds the records of one fetched partition, decoding them with the
 // engine's decoder.
 func (e *engine) take(ctx context.Context, fp *kgo.FetchPartition) error {
@@ -187,23 +203,13 @@ func (e *engine) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded
 	if !ok {
 		return nil // revoked since the fetch
 	}
-	asm := e.asm()
 	for _, d := range recs {
 		if d.rec != nil {
 			e.keepRaw(d.r, d.rec)
-			if err := e.checkSize(d.r, d.rec); err != nil {
-				return err
-			}
-			v, err := asm.Add(d.rec)
-			switch v {
-			case assemble.Duplicate:
-				e.stats.Duplicates++
-			case assemble.Rejected:
-				d.reason, d.err = assemble.ReasonConflict, err
-				var rej *assemble.Reject
-				if errors.As(err, &rej) {
-					d.reason = rej.Reason
-				}
+			if msg := e.tooLarge(d.r, d.rec); msg != "" {
+				d.reason, d.err = assemble.ReasonOverBudget, errors.New(msg)
+			} else {
+				e.assemble(&d)
 			}
 		}
 		if d.err != nil {
@@ -211,9 +217,7 @@ func (e *engine) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded
 			if e.cfg.Metrics != nil {
 				e.cfg.Metrics.Bad.Add(1)
 			}
-			if err := e.dlq.Send(ctx, d.r, d.reason, d.err.Error()); err != nil {
-				return err
-			}
+			e.badRecord(d.r, d.reason, d.err.Error())
 		}
 		next = d.r.Offset + 1
 	}

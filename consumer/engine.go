@@ -27,8 +27,16 @@ type engine struct {
 	dlq  *kafka.DeadLetters
 	prod *kafka.Producer
 	adm  *kadm.Client
-	end  *kafka.EndWatch // -e only
-	lim  budget.Shares
+	// topicID is the input topic's id when the run began ("" if the
+	// cluster has none): commits carry it, a change ends the run.
+	topicID string
+	end     *kafka.EndWatch // -e only
+	lim     budget.Shares
+	// parts is the input topic's partition count.
+	parts int32
+	// batchBytes is the most a client of the run sends in one record
+	// batch: room for the largest record the input can hold.
+	batchBytes int32
 
 	stats      Stats
 	epochStats Stats     // stats at the last commit: what a rollback returns to
@@ -46,12 +54,15 @@ type engine struct {
 	pool    []wire.Decoder // decodes a poll in parallel, a decoder a core
 	wanted  []int32        // scratch for pauses
 
-	unassignedSince, unassignedTold time.Time // see noteUnassigned
+	unassignedSince, unassignedTold, rebalanceAsked time.Time // see noteUnassigned
 }
 
 func newEngine(cfg *Config, parts int32) *engine {
 	lim := budget.Split(cfg.Memory, parts)
-	asmCfg := assemble.Config{Segments: cfg.Segments, Partitions: parts, Whole: true, Timeout: cfg.BatchTimeout}
+	asmCfg := assemble.Config{Segments: cfg.Segments, Partitions: parts, Whole: true, Timeout: cfg.BatchTimeout,
+		// What records claim is bounded at twice the held share: pausing
+		// keeps what is held near the share, so only claims pass it.
+		MaxPendingBytes: 2 * lim.Held, MaxBatchGap: cfg.MaxBatchGap}
 	if cfg.Mode != ModeScalable {
 		// Streaming undoes a broken batch by rolling one member back;
 		// scalable mode's members cannot be rolled back together.
@@ -62,19 +73,21 @@ func newEngine(cfg *Config, parts int32) *engine {
 		newAsm = func() ledger.Assembler { return assemble.NewLanes(asmCfg) }
 	}
 	return &engine{
-		cfg:  cfg,
-		led:  ledger.New(newAsm),
-		lim:  lim,
-		pool: make([]wire.Decoder, runtime.GOMAXPROCS(0)),
+		cfg:   cfg,
+		parts: parts,
+		led:   ledger.New(newAsm),
+		lim:   lim,
+		pool:  make([]wire.Decoder, runtime.GOMAXPROCS(0)),
 	}
 }
 
 // asm is the ledger's assembler.
 func (e *engine) asm() ledger.Assembler { return e.led.Asm() }
 
-// committed records that offs are committed with everything written so far.
-func (e *engine) committed(offs map[int32]int64) {
-	e.led.Committed(offs)
+// committed records that marks are committed with everything written so
+// far.
+func (e *engine) committed(marks map[int32]ledger.Mark) {
+	e.led.Committed(marks)
 	e.epochStats = e.stats
 }
 
@@ -98,24 +111,45 @@ func (e *engine) countReached(extra int64) bool {
 	return e.cfg.Count > 0 && e.stats.Batches+extra >= e.cfg.Count
 }
 
-// noteUnassigned says, every 10s, that this process holds no partition: a
-// group join that does not complete (a crashed member not yet evicted, a
-// broker in trouble) is otherwise silent.
-func (e *engine) noteUnassigned() {
-	if e.led.Assigned() > 0 {
+// noteUnassigned says, every 10s, that this process holds no partition, or
+// in the segment layout only some: a group join that does not complete,
+// or a group shared with another process, is otherwise silent. It reports
+// stuck once that has lasted a session timeout, every session timeout:
+// time to ask for a rebalance (see member.ended).
+func (e *engine) noteUnassigned() (stuck bool) {
+	held, all := e.led.Assigned(), int(e.parts)
+	if held == all || held > 0 && e.cfg.Layout == LayoutBatch {
 		e.unassignedSince = time.Time{}
-		return
+		return false
 	}
 	now := time.Now()
 	if e.unassignedSince.IsZero() {
-		e.unassignedSince, e.unassignedTold = now, now
-		return
+		e.unassignedSince, e.unassignedTold, e.rebalanceAsked = now, now, now
+		return false
 	}
-	if now.Sub(e.unassignedTold) >= 10*time.Second {
-		e.unassignedTold = now
-		e.cfg.Log.Info("waiting for the group to assign partitions (a crashed member is evicted after its session timeout)",
-			"group", e.cfg.Group, "waiting", now.Sub(e.unassignedSince).Round(time.Second).String())
+	if now.Sub(e.rebalanceAsked) >= e.cfg.SessionTimeout {
+		e.rebalanceAsked, stuck = now, true
 	}
+	if now.Sub(e.unassignedTold) < 10*time.Second {
+		return stuck
+	}
+	e.unassignedTold = now
+	waiting := now.Sub(e.unassignedSince).Round(time.Second).String()
+	if held == 0 {
+		e.cfg.Log.Info("no partition assigned yet: the brokers may be unreachable, a rebalance may be waiting for a crashed member's session to time out, or the group has more processes than the topic has partitions",
+			"group", e.cfg.Group, "waiting", waiting)
+		return stuck
+	}
+	e.cfg.Log.Warn("this process holds only some of the topic's partitions, and in the segment layout a batch spans them all: nothing can be merged, so reading is paused; another process of the group holds the rest (run one process per group, or the batch layout for many)",
+		"group", e.cfg.Group, "topic", e.cfg.Topic, "held", held, "partitions", all, "waiting", waiting)
+	return stuck
+}
+
+// partial reports whether, in the segment layout, this process holds only
+// some of the topic's partitions: no batch can be released, and what is
+// read would only be held.
+func (e *engine) partial() bool {
+	return e.cfg.Layout == LayoutSegment && e.led.Assigned() < int(e.parts)
 }
 
 // atEnd reports, with -e, whether every partition assigned here has reached

@@ -12,4 +12,6 @@ const (
 	HeaderSource     = kafka.HeaderSource     // topic/partition@offset
 	HeaderGroup      = kafka.HeaderGroup      // the group that refused it
 	HeaderPartitions = kafka.HeaderPartitions // the source topic's partition count
+	HeaderTruncated  = kafka.HeaderTruncated  // "true": a dead letter cut short, too large for its topic
+	HeaderSize       = kafka.HeaderSize       // the size of a truncated dead letter's value before the cut
 )

@@ -1,12 +1,13 @@
 package consumer
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/assemble"
 	"github.com/segmerge/segmerge/internal/budget"
 	"github.com/segmerge/segmerge/internal/kafka"
-	"github.com/segmerge/segmerge/internal/setting"
 )
 
 // keepRaw sets what rec keeps of its raw record r, and what it costs held.
@@ -35,20 +36,23 @@ func (e *engine) keepRaw(r *kgo.Record, rec *assemble.Record) {
 // heap profiles of many small records.
 const recordOverhead = 400
 
-// checkSize stops the consumer when a record is too large for the memory
-// budget: a streaming batch holds one chunk of every segment at once.
-func (e *engine) checkSize(r *kgo.Record, rec *assemble.Record) error {
+// tooLarge says why a record cannot be held within the memory budget, or
+// "": a streaming batch holds one chunk of every segment at once, so the
+// record's size times its batch's segment count must fit in the held
+// share. Such a record goes to the dead letters; the message names Memory
+// and what it would take.
+func (e *engine) tooLarge(r *kgo.Record, rec *assemble.Record) string {
 	segs := rec.Segments
 	if segs <= 0 {
 		segs = e.cfg.Segments
 	}
 	if segs > assemble.MaxSegments {
-		return nil // a bad record, which the assembler refuses
+		return "" // a bad record, which the assembler refuses
 	}
-	if need := int64(rec.Size) * segs; need > int64(e.lim.Held) {
-		return setting.Invalid("Memory", budget.Format(e.cfg.Memory),
-			"too small for this topic: record %s takes %s held, and a batch of %d segments needs one such chunk of each segment held at once (%s, over the %s share for held records); give at least %s, or have the producer write smaller chunks",
-			kafka.Source(r), budget.Format(int64(rec.Size)), segs, budget.Format(need), budget.Format(int64(e.lim.Held)), budget.Format(need*8*5/4+budget.Reserve))
+	need := int64(rec.Size) * segs
+	if need <= int64(e.lim.Held) {
+		return ""
 	}
-	return nil
+	return fmt.Sprintf("record %s takes %s held, and a batch of %d segments needs one such chunk of each segment held at once (%s), over the %s share of {Memory} %s for held records: give {Memory} at least %s, or have the producer write smaller chunks",
+		kafka.Source(r), budget.Format(int64(rec.Size)), segs, budget.Format(need), budget.Format(int64(e.lim.Held)), budget.Format(e.cfg.Memory), budget.Format(need*8*5/4+budget.Reserve))
 }

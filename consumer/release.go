@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,6 +23,11 @@ var errRedo = errors.New("consumer: redo from the last commit")
 // be merged on every core and written in order.
 func (e *engine) release(ctx context.Context) error {
 	e.reap()
+	for b := e.asm().Evicted(); b != nil; b = e.asm().Evicted() {
+		if err := e.drop(ctx, b); err != nil {
+			return err
+		}
+	}
 	if e.streamB != nil {
 		if done, err := e.advance(); !done || err != nil {
 			return err
@@ -47,7 +54,7 @@ func (e *engine) release(ctx context.Context) error {
 		case b.Cut:
 			// Begun before our start position: not ours, not bad.
 			e.stats.Cut++
-			e.cfg.Log.Info("skipped a batch begun before this consumer's start position", "batch", b.ID, "missing", b.Missing)
+			e.cfg.Log.Info("skipped a batch begun before this consumer's start position", "batch", b.ID, "missing", listed(b.Missing, 20))
 			asm.Merged(b)
 			e.led.Skipped(b)
 		case !b.Complete():
@@ -135,22 +142,42 @@ func (e *engine) count(b *assemble.Batch, ints int64) {
 // dead letters, naming the missing segments.
 func (e *engine) drop(ctx context.Context, b *assemble.Batch) error {
 	e.stats.Dropped++
-	msg := e.incomplete(b)
-	e.cfg.Log.Warn("incomplete batch", "batch", b.ID, "missing", b.Missing)
+	reason, msg := assemble.ReasonIncomplete, e.incomplete(b)
+	if b.Evicted {
+		reason, msg = assemble.ReasonFarAhead, fmt.Sprintf("batch %d was taken for an outlier: its partition jumped to it past the batch gap allowed, and then went on below it", b.ID)
+	}
+	e.cfg.Log.Warn("batch dead-lettered", "batch", b.ID, "reason", reason, "missing", listed(b.Missing, 20))
 	for _, r := range b.Records() {
-		if err := e.dlq.Send(ctx, r.Ref.(*kgo.Record), assemble.ReasonIncomplete, msg); err != nil {
-			return err
-		}
+		e.dead(r.Ref.(*kgo.Record), reason, msg)
 	}
 	e.asm().Merged(b)
 	e.led.Dropped(b)
 	return nil
 }
 
+// listed writes ids as [1 2 3], the first max of them, then "... and N
+// more": a log line or a header stays short whatever a batch claims.
+func listed(ids []int64, max int) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i == max {
+			fmt.Fprintf(&b, " ... and %d more", len(ids)-max)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
 // incomplete says why batch b, released without all its segments, goes to
 // the dead letters: the message every one of its records carries.
 func (e *engine) incomplete(b *assemble.Batch) string {
-	msg := fmt.Sprintf("batch %d is final without segments %v of %d", b.ID, b.Missing, b.Segments)
+	msg := fmt.Sprintf("batch %d is final without segments %s of %d", b.ID, listed(b.Missing, 20), b.Segments)
 	if b.TimedOut {
 		msg += fmt.Sprintf(" (incomplete after the batch timeout %v)", e.cfg.BatchTimeout)
 	}
@@ -201,7 +228,7 @@ func (e *engine) undoStream() error {
 		return err
 	}
 	why := e.incomplete(b) + "; found while merging it as it arrived"
-	e.cfg.Log.Warn("incomplete batch found while streaming it; undoing what was written and reading it again to dead-letter it", "batch", b.ID, "missing", b.Missing)
+	e.cfg.Log.Warn("incomplete batch found while streaming it; undoing what was written and reading it again to dead-letter it", "batch", b.ID, "missing", listed(b.Missing, 20))
 	e.led.Refuse(b.ID, why)
 	e.streamB = nil
 	return errRedo

@@ -3,12 +3,14 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/segmerge/segmerge/consumer/internal/ledger"
 	"github.com/segmerge/segmerge/emit"
 	"github.com/segmerge/segmerge/internal/kafka"
 	"github.com/segmerge/segmerge/sink"
@@ -61,6 +63,20 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 // setup made beside the members.
 func (e *engine) setup(ctx context.Context, parts int32) (ms []*member, closeOut func(), err error) {
 	cfg := e.cfg
+	if e.topicID, err = kafka.TopicID(ctx, e.adm, cfg.Topic); err != nil {
+		return nil, nil, err
+	}
+	if err := e.checkCommits(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := e.claimSinks(); err != nil {
+		return nil, nil, err
+	}
+	inputMax, err := kafka.MaxMessageBytes(ctx, e.adm, cfg.Topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.batchBytes = kafka.ProducerBatchBytes(inputMax)
 	var closers []func()
 	closeOut = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -90,7 +106,7 @@ func (e *engine) setup(ctx context.Context, parts int32) (ms []*member, closeOut
 	// writes commits or aborts with the input offsets.
 	if !cfg.transactional() {
 		pcl, err := cfg.cluster().Client(kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedBytes(e.lim.Produce),
-			kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)))
+			kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)), kgo.ProducerBatchMaxBytes(e.batchBytes))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -113,7 +129,7 @@ func (e *engine) setup(ctx context.Context, parts int32) (ms []*member, closeOut
 	if cfg.transactional() {
 		e.prod = ms[0].km.Producer()
 	}
-	e.dlq = kafka.NewDeadLetters(e.prod, e.adm, cfg.Log, cfg.Group, cfg.Topic, parts)
+	e.dlq = kafka.NewDeadLetters(e.prod, e.adm, cfg.Log, cfg.Group, cfg.Topic, parts, inputMax, int(e.batchBytes))
 	e.sinks()
 	if cfg.Mode == ModeConcurrent {
 		e.pipe = emit.NewPipeline(cfg.Sink, e.lim.Merging)
@@ -146,16 +162,41 @@ func (e *engine) sinks() {
 	}
 }
 
+// claimSinks tells every sink that keeps what it writes (a file) where its
+// batches come from: topic, its id, group, layout. A file resumed from
+// elsewhere is refused (sink.Claimer).
+func (e *engine) claimSinks() error {
+	cfg := e.cfg
+	origin := fmt.Sprintf("topic=%s id=%s group=%s layout=%s", cfg.Topic, e.topicID, cfg.Group, cfg.Layout)
+	var err error
+	each(cfg.Sink, func(s sink.Sink) {
+		if c, ok := s.(sink.Claimer); ok && err == nil {
+			err = c.Claim(origin)
+		}
+	})
+	return err
+}
+
+// each calls f with every sink in s, sink.Multi flattened.
+func each(s sink.Sink, f func(sink.Sink)) {
+	if m, ok := s.(sink.Multi); ok {
+		for _, t := range m {
+			each(t, f)
+		}
+		return
+	}
+	if s != nil {
+		f(s)
+	}
+}
+
 // writeAll makes every sink.Writer in s write every batch.
 func writeAll(s sink.Sink) {
-	switch s := s.(type) {
-	case sink.Multi:
-		for _, t := range s {
-			writeAll(t)
+	each(s, func(s sink.Sink) {
+		if w, ok := s.(interface{ WriteAll() }); ok {
+			w.WriteAll()
 		}
-	case interface{ WriteAll() }:
-		s.WriteAll()
-	}
+	})
 }
 
 // run runs every member's loop until one ends (an error, -e, Count), which
@@ -202,9 +243,11 @@ func (e *engine) shut(stopped context.Context, ms []*member, runErr error) error
 	if serr == nil {
 		serr = e.sync(fctx)
 	}
-	final := make([]map[int32]int64, len(ms))
+	final := make([]map[int32]ledger.Mark, len(ms))
 	for i, m := range ms {
-		final[i] = m.offsets(nil)
+		if serr == nil {
+			final[i], serr = e.commitPoint(fctx, m)
+		}
 	}
 	e.mu.Unlock()
 	for i, m := range ms {

@@ -3,8 +3,7 @@ package consumer
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
+	"github.com/segmerge/segmerge/consumer/internal/ledger"
 	"github.com/segmerge/segmerge/internal/kafka"
 )
 
@@ -13,20 +12,20 @@ import (
 // the transaction that holds the output. An aborted transaction rolls the
 // engine back to the last commit and is redone; only a fatal error, or five
 // failures in a row, ends the run. With again, a new transaction begins.
-func (m *member) finish(ctx context.Context, offs map[int32]int64, again bool) error {
+func (m *member) finish(ctx context.Context, marks map[int32]ledger.Mark, again bool) error {
 	e := m.e
 	if !m.km.Transactional() {
-		if m.km.Commit(ctx, offs) {
+		if m.km.Commit(ctx, e.commits(marks)) {
 			e.mu.Lock()
-			e.committed(offs)
+			e.committed(marks)
 			e.mu.Unlock()
 		}
 		return nil
 	}
-	committed, err := m.km.End(ctx, offs, again)
+	committed, err := m.km.End(ctx, e.commits(marks), again)
 	e.mu.Lock()
 	if committed {
-		e.committed(offs)
+		e.committed(marks)
 	} else {
 		e.rollback()
 	}
@@ -37,7 +36,7 @@ func (m *member) finish(ctx context.Context, offs map[int32]int64, again bool) e
 // finishBy is finish under kafka.Ending(base, stop): cut a grace after a
 // stop. A cut end is not an error: it leaves its transaction to be aborted
 // (m.cut, see Run), or its offsets uncommitted, for the next run to redo.
-func (m *member) finishBy(base, stop context.Context, offs map[int32]int64, again bool) (cut bool, err error) {
+func (m *member) finishBy(base, stop context.Context, offs map[int32]ledger.Mark, again bool) (cut bool, err error) {
 	ectx, release := kafka.Ending(base, stop, kafka.StopGrace(m.e.cfg.SessionTimeout))
 	defer release()
 	err = m.finish(ectx, offs, again)
@@ -48,26 +47,10 @@ func (m *member) finishBy(base, stop context.Context, offs map[int32]int64, agai
 	return false, err
 }
 
-// rewind, with plain commits, rolls the engine back to the last commit and
-// sets the fetch positions there. The caller holds e.mu and the poll's
-// rebalance block.
-func (m *member) rewind() {
-	e := m.e
-	e.rollback()
-	offs := map[int32]kgo.EpochOffset{}
-	for p, off := range e.led.Commits(func(p int32) bool { return m.owned[p] }) {
-		offs[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
-	}
-	m.km.Client().SetOffsets(map[string]map[int32]kgo.EpochOffset{e.cfg.Topic: offs})
-}
-
 // redo, after a streaming batch turned out broken, aborts the transaction
 // (which rolls the engine back, and kgo's positions with it) and begins the
-// next; with plain commits rewind has done the work.
+// next. Only a transactional member streams.
 func (m *member) redo(ctx context.Context) error {
-	if !m.km.Transactional() {
-		return nil
-	}
 	err := m.km.Abort(ctx)
 	m.e.mu.Lock()
 	m.e.rollback()

@@ -136,7 +136,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			return Stats{}, err
 		}
 	}
-	if _, _, err := kafka.EnsureTopic(ctx, adm, cfg.Log, r.out, parts, false); err != nil {
+	inputMax, err := kafka.MaxMessageBytes(ctx, adm, cfg.Topic)
+	if err != nil {
+		return Stats{}, err
+	}
+	if _, _, err := kafka.EnsureTopicWith(ctx, adm, cfg.Log, r.out, parts, kafka.Copied(inputMax), false); err != nil {
 		return Stats{}, err
 	}
 	lim := budget.SplitForward(cfg.Memory, parts)
@@ -145,11 +149,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		FromBeginning: cfg.FromBeginning, SessionTimeout: cfg.SessionTimeout,
 		FetchBytes: lim.FetchBytes, PartitionBytes: lim.PartitionBytes,
 		TransactionalID: cfg.TransactionalID, TransactionTimeout: cfg.TransactionTimeout,
-		ProduceBuffer: lim.Produce, KeyedTopics: []string{r.out}, Log: cfg.Log,
+		ProduceBuffer: lim.Produce, BatchBytes: kafka.ProducerBatchBytes(inputMax), KeyedTopics: []string{r.out}, Log: cfg.Log,
 	}); err != nil {
 		return Stats{}, err
 	}
-	r.dlq = kafka.NewDeadLetters(r.m.Producer(), adm, cfg.Log, cfg.Group, cfg.Topic, parts)
+	r.dlq = kafka.NewDeadLetters(r.m.Producer(), adm, cfg.Log, cfg.Group, cfg.Topic, parts, inputMax, int(kafka.ProducerBatchBytes(inputMax)))
 	cfg.Log.Info("repartitioning", "topic", cfg.Topic, "into", r.out, "group", cfg.Group, "partitions", parts, "transactional_id", cfg.TransactionalID)
 	runErr := r.loop(ctx)
 	runErr = r.shut(ctx, runErr)
@@ -248,6 +252,7 @@ func (r *run) forward(ctx context.Context, rec *kgo.Record) error {
 		if m := r.cfg.Metrics; m != nil {
 			m.Bad.Add(1)
 		}
+		r.cfg.Log.Warn("bad record", "source", kafka.Source(rec), "reason", reason, "err", err)
 		return r.dlq.Send(ctx, rec, reason, err.Error())
 	}
 	r.records++

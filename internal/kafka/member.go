@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,6 +22,9 @@ type GroupConfig struct {
 	Cluster Cluster
 	Group   string
 	Topic   string
+	// TopicID is Topic's id when the run began (see TopicID); if a fetch
+	// finds the topic gone or with another id, the run ends.
+	TopicID string
 	// FromBeginning starts a partition the group has no commit for at the
 	// start of the log, not its end.
 	FromBeginning bool
@@ -34,6 +38,9 @@ type GroupConfig struct {
 	TransactionalID    string
 	TransactionTimeout time.Duration
 	ProduceBuffer      int
+	// BatchBytes, if set, is the most the member's client sends in one
+	// record batch (kgo.ProducerBatchMaxBytes); see ProducerBatchBytes.
+	BatchBytes int32
 	// KeyedTopics are the topics the member writes by batch id
 	// (BatchPartitioner).
 	KeyedTopics []string
@@ -51,7 +58,8 @@ type Member struct {
 	sess *kgo.GroupTransactSession // transactional only
 	prod *Producer                 // transactional only: writes through cl
 
-	failures int // ends in a row that did not commit
+	failures int       // ends in a row that did not commit
+	checked  time.Time // the topic's id last checked (see recreated)
 
 	// What tells a broker restart's fence from a newer instance's (see
 	// Restartable).
@@ -94,6 +102,10 @@ func (m *Member) open() error {
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		// kgo's 3s heartbeat must come well inside a shorter session.
 		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
+		// How long a rebalance waits for every member to join again
+		// before it goes on without the missing (a process that died
+		// while joining): kgo's default is a minute.
+		kgo.RebalanceTimeout(RebalanceTimeout(cfg.SessionTimeout)),
 		kgo.WithHooks(troubleHook{&m.trouble}),
 	}
 	opts = append(opts, FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)
@@ -122,6 +134,9 @@ func (m *Member) open() error {
 	)
 	if cfg.ProduceBuffer > 0 {
 		opts = append(opts, kgo.MaxBufferedBytes(cfg.ProduceBuffer))
+	}
+	if cfg.BatchBytes > 0 {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(cfg.BatchBytes))
 	}
 	s, err := kgo.NewGroupTransactSession(cfg.Cluster.Options(opts...)...)
 	if err != nil {
@@ -171,6 +186,8 @@ func (m *Member) Poll(ctx context.Context, wait time.Duration) (fs kgo.Fetches, 
 // one kgo retries.
 func (m *Member) fatalFetch(err error) error {
 	switch {
+	case errors.Is(err, kerr.UnknownTopicID), errors.Is(err, kerr.UnknownTopicOrPartition):
+		return m.recreated()
 	case errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.TopicAuthorizationFailed):
 		return err
 	case errors.Is(err, kerr.InvalidSessionTimeout):
@@ -178,6 +195,40 @@ func (m *Member) fatalFetch(err error) error {
 			"the broker refuses it: it must lie within the brokers' group.min.session.timeout.ms and group.max.session.timeout.ms"))
 	}
 	return nil
+}
+
+// recreated returns an error if the topic is gone, or has another id than
+// when the run began: deleted and created again under the same name. It
+// asks the cluster at most once a second (a fetch error comes per
+// partition per fetch).
+func (m *Member) recreated() error {
+	if m.cfg.TopicID == "" || time.Since(m.checked) < time.Second {
+		return nil
+	}
+	m.checked = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := TopicID(ctx, kadm.NewClient(m.cl), m.cfg.Topic)
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return fmt.Errorf("topic %s was deleted while this run read it (its id was %s); the group's commits, and what was written, belong to the deleted topic", m.cfg.Topic, m.cfg.TopicID)
+	case err != nil || id == m.cfg.TopicID:
+		return nil // not known to be gone: kgo retries
+	}
+	return &RecreatedError{Topic: m.cfg.Topic, Group: m.cfg.Group, Was: m.cfg.TopicID, Now: id}
+}
+
+// RecreatedError says a topic was deleted and created again under the
+// same name (its id changed) while a group read it, or since the group
+// committed: the group's offsets and what it wrote belong to the old topic,
+// and applied to the new one they would skip its records.
+type RecreatedError struct {
+	Topic, Group string
+	Was, Now     string // the topic's ids
+}
+
+func (e *RecreatedError) Error() string {
+	return fmt.Sprintf("topic %s was deleted and created again (id %s, now %s): group %s's commits, and what it wrote, belong to the old topic, and read on they would skip the new one's records; read the new topic with another group (and output that does not hold the old topic's batches)", e.Topic, e.Was, e.Now, e.Group)
 }
 
 // AllowRebalance lets a rebalance held back by the last poll go on.
@@ -203,7 +254,7 @@ func (m *Member) Begin() error {
 // error only when the run must end: a fatal error (see fatalEnd;
 // Restartable tells a broker's fence), or five ends in a row that did not
 // commit. It begins the next transaction when again.
-func (m *Member) End(ctx context.Context, offsets map[int32]int64, again bool) (committed bool, err error) {
+func (m *Member) End(ctx context.Context, offsets map[int32]Commit, again bool) (committed bool, err error) {
 	if offsets != nil {
 		topic := m.cfg.Topic
 		ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
@@ -215,7 +266,7 @@ func (m *Member) End(ctx context.Context, offsets map[int32]int64, again bool) (
 				kept := t.Partitions[:0]
 				for _, p := range t.Partitions {
 					if o, ok := offsets[p.Partition]; ok {
-						p.Offset, p.LeaderEpoch = o, -1
+						p.Offset, p.LeaderEpoch, p.Metadata = o.Offset, -1, metadata(o.Metadata)
 						kept = append(kept, p)
 					}
 				}
@@ -224,11 +275,33 @@ func (m *Member) End(ctx context.Context, offsets map[int32]int64, again bool) (
 			return nil
 		})
 	}
+	before := m.trouble.Load()
 	committed, err = m.sess.End(ctx, kgo.TryCommit)
-	if committed {
+	if !committed && (errors.Is(err, kerr.UnknownTopicID) || errors.Is(err, kerr.UnknownTopicOrPartition)) {
+		m.checked = time.Time{} // ask now
+		if rerr := m.recreated(); rerr != nil {
+			m.settle(ctx)
+			return false, rerr
+		}
+	}
+	outage := false
+	if err != nil && !committed && !fatalEnd(err) {
+		if aerr := m.settle(ctx); aerr != nil {
+			err = aerr
+		} else if m.trouble.Load() > before {
+			// The brokers could not be reached: not the transaction's
+			// failure. Wait for them rather than spin aborting.
+			outage = true
+			if werr := m.awaitBrokers(ctx); werr != nil {
+				err = werr
+			}
+		}
+	}
+	switch {
+	case committed:
 		m.failures, m.restarts = 0, 0
 		m.troubleSeen = m.trouble.Load()
-	} else {
+	case !outage:
 		m.failures++
 	}
 	id := m.cfg.TransactionalID
@@ -250,6 +323,67 @@ func (m *Member) End(ctx context.Context, offsets map[int32]int64, again bool) (
 		return committed, errors.Join(err, berr) // the end's error says why
 	}
 	return committed, nil
+}
+
+// settle makes sure no transaction is left open after an end that failed
+// (a broker gone away can leave the commit unconfirmed, and the client
+// still in the transaction): it aborts, again and again with a growing
+// pause while the brokers cannot be reached, until the abort goes through
+// or ctx ends. A broker outage is ridden out here, without reading on; the
+// broker aborts the transaction itself at its timeout meanwhile. It returns
+// an error only if the run must end: a fatal one, or ctx's.
+func (m *Member) settle(ctx context.Context) error {
+	wait, since := 100*time.Millisecond, time.Now()
+	for logged := false; ; {
+		_, err := m.sess.End(ctx, kgo.TryAbort)
+		switch {
+		case err == nil:
+			if logged {
+				m.cfg.Log.Info("the brokers answer again; redoing from the last commit", "after", time.Since(since).Round(time.Second).String())
+			}
+			return nil
+		case fatalEnd(err):
+			return fmt.Errorf("transaction %s: %w", m.cfg.TransactionalID, err)
+		case ctx.Err() != nil:
+			return fmt.Errorf("abort the open transaction: %w", err)
+		case !logged:
+			m.cfg.Log.Warn("cannot end the open transaction; aborting it once the brokers answer (reading waits until then)", "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// awaitBrokers waits, with a growing pause, until a broker answers or ctx
+// ends, saying so once each way.
+func (m *Member) awaitBrokers(ctx context.Context) error {
+	wait, since := 250*time.Millisecond, time.Now()
+	for logged := false; ; {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := m.cl.Ping(pctx)
+		cancel()
+		switch {
+		case err == nil:
+			if logged {
+				m.cfg.Log.Info("the brokers answer again; redoing from the last commit", "after", time.Since(since).Round(time.Second).String())
+			}
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("waiting for the brokers: %w", ctx.Err())
+		case !logged:
+			m.cfg.Log.Warn("no broker answers; waiting for them (what was not committed is redone)", "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // Failures is how many ends in a row did not commit.
@@ -286,14 +420,26 @@ func (m *Member) Abandon(ctx context.Context) {
 // restart's re-read) covers it. It must not run under a lock that the
 // member's callbacks take: a commit waits out a rebalance, which waits for
 // the callbacks.
-func (m *Member) Commit(ctx context.Context, offsets map[int32]int64) bool {
+func (m *Member) Commit(ctx context.Context, offsets map[int32]Commit) bool {
 	if len(offsets) == 0 {
 		return false
 	}
 	offs := make(map[int32]kgo.EpochOffset, len(offsets))
 	for p, o := range offsets {
-		offs[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+		offs[p] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
 	}
+	topic := m.cfg.Topic
+	ctx = kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
+		for i := range req.Topics {
+			if t := &req.Topics[i]; t.Topic == topic {
+				for j := range t.Partitions {
+					p := &t.Partitions[j]
+					p.Metadata = metadata(offsets[p.Partition].Metadata)
+				}
+			}
+		}
+		return nil
+	})
 	var cerr error
 	m.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{m.cfg.Topic: offs},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
@@ -360,4 +506,12 @@ func (h troubleHook) OnBrokerE2E(_ kgo.BrokerMetadata, _ int16, e kgo.BrokerE2E)
 	if err := e.Err(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		h.n.Add(1)
 	}
+}
+
+// metadata is s as a commit's metadata field: nil for none.
+func metadata(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

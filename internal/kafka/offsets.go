@@ -45,12 +45,34 @@ func listed(l kadm.ListedOffsets, err error) (Offsets, error) {
 // would be the one before it, and a member starting there would think it
 // starts behind where its fetches really begin.
 func Committed(ctx context.Context, adm *kadm.Client, group, topic string) (Offsets, error) {
+	cs, err := Commits(ctx, adm, group, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := Offsets{}
+	for p, c := range cs {
+		out[p] = c.Offset
+	}
+	return out, nil
+}
+
+// Commit is a committed offset and the metadata string committed with it.
+type Commit struct {
+	Offset   int64
+	Metadata string
+}
+
+// Commits is Committed with each offset's metadata.
+func Commits(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]Commit, error) {
 	for {
 		resp, err := adm.FetchOffsets(kadm.RequireStable(ctx), group)
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return map[int32]Commit{}, nil // a group never seen has no commits
+		}
 		if err != nil {
 			return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
 		}
-		out := Offsets{}
+		out := map[int32]Commit{}
 		unstable := false
 		resp.Each(func(o kadm.OffsetResponse) {
 			switch {
@@ -58,7 +80,7 @@ func Committed(ctx context.Context, adm *kadm.Client, group, topic string) (Offs
 			case errors.Is(o.Err, kerr.UnstableOffsetCommit):
 				unstable = true
 			case o.Err == nil && o.At >= 0:
-				out[o.Partition] = o.At
+				out[o.Partition] = Commit{Offset: o.At, Metadata: o.Metadata}
 			}
 		})
 		if !unstable {

@@ -20,6 +20,12 @@ func StopGrace(session time.Duration) time.Duration { return min(5*time.Second, 
 // StopGrace a stop ends within Kubernetes' default 30s grace.
 func CloseWait(session time.Duration) time.Duration { return min(20*time.Second, 2*session) }
 
+// RebalanceTimeout is how long a rebalance waits for every member to join
+// again before it goes on without the ones missing: the session timeout
+// and 10s more. A member processes a poll with rebalances held back, and
+// must be back within it.
+func RebalanceTimeout(session time.Duration) time.Duration { return session + 10*time.Second }
+
 // MinTransactionTimeout is the least transaction timeout that outlasts a
 // rebalance waiting for a crashed member, with a margin: ending a
 // transaction waits for a rebalance in progress, which waits up to the

@@ -2,9 +2,11 @@ package kafka
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -33,6 +35,11 @@ func Partitions(ctx context.Context, adm *kadm.Client, topic string) (int32, err
 // (deleting it first when recreate is set) and returns the partition count
 // it has and whether it created it. It logs what it did on log.
 func EnsureTopic(ctx context.Context, adm *kadm.Client, log *slog.Logger, topic string, partitions int32, recreate bool) (int32, bool, error) {
+	return EnsureTopicWith(ctx, adm, log, topic, partitions, nil, recreate)
+}
+
+// EnsureTopicWith is EnsureTopic, creating the topic with configs.
+func EnsureTopicWith(ctx context.Context, adm *kadm.Client, log *slog.Logger, topic string, partitions int32, configs map[string]*string, recreate bool) (int32, bool, error) {
 	n, err := Partitions(ctx, adm, topic)
 	switch {
 	case err == nil && !recreate:
@@ -57,7 +64,7 @@ func EnsureTopic(ctx context.Context, adm *kadm.Client, log *slog.Logger, topic 
 	case !errors.Is(err, kerr.UnknownTopicOrPartition):
 		return 0, false, err
 	}
-	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
+	resp, err := adm.CreateTopic(ctx, partitions, -1, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -129,4 +136,61 @@ func Input(ctx context.Context, cluster Cluster, log *slog.Logger, topic string,
 		return nil, nil, 0, err
 	}
 	return adm, cl.Close, parts, nil
+}
+
+// TopicID returns topic's id, as hex; "" if the cluster gives topics no
+// ids. A topic deleted and created again under the same name has a new
+// id: what was read of the old one (offsets, output) means nothing for the
+// new one.
+func TopicID(ctx context.Context, adm *kadm.Client, topic string) (string, error) {
+	td, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return "", fmt.Errorf("list topic %s: %w", topic, err)
+	}
+	t, ok := td[topic]
+	if !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
+		return "", fmt.Errorf("topic %s: %w", topic, kerr.UnknownTopicOrPartition)
+	}
+	if t.ID == (kadm.TopicID{}) {
+		return "", nil
+	}
+	return hex.EncodeToString(t.ID[:]), nil
+}
+
+// MaxMessageBytes is the largest record batch the broker takes for topic
+// (its max.message.bytes), and the default when it has none: what a
+// record written to it may take at most.
+func MaxMessageBytes(ctx context.Context, adm *kadm.Client, topic string) (int, error) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err == nil && len(rcs) == 1 {
+		err = rcs[0].Err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	for _, c := range rcs[0].Configs {
+		if c.Key == "max.message.bytes" && c.Value != nil {
+			if n, err := strconv.Atoi(*c.Value); err == nil && n > 0 {
+				return n, nil
+			}
+		}
+	}
+	return DefaultMaxMessageBytes, nil
+}
+
+// DefaultMaxMessageBytes is Kafka's default max.message.bytes.
+const DefaultMaxMessageBytes = 1048588
+
+// Copied returns the configs a topic made from input takes from it: its
+// max.message.bytes, so that it can hold whatever the input holds.
+func Copied(maxMessageBytes int) map[string]*string {
+	v := strconv.Itoa(maxMessageBytes)
+	return map[string]*string{"max.message.bytes": &v}
+}
+
+// ProducerBatchBytes is the record batch a client writing records of a
+// topic whose limit is inputMax (its max.message.bytes) needs: at least
+// kgo's default, and room for the largest record the input can hold.
+func ProducerBatchBytes(inputMax int) int32 {
+	return int32(min(max(1000012, inputMax+batchSlack), 1<<30))
 }

@@ -49,8 +49,12 @@ func (e *Error) Render(name func(field string) string) string {
 	return b.String()
 }
 
-// Names replaces every {Field} in s with name(Field).
+// Names replaces every {Field} in s with name(Field); a nil name keeps the
+// field's name.
 func Names(s string, name func(field string) string) string {
+	if name == nil {
+		name = func(f string) string { return f }
+	}
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(s, '{')

@@ -24,10 +24,26 @@
 // through which it skips. Batches refused while streaming (Refuse) stay
 // refused in every assembler after.
 //
+// # What a commit says
+//
+// A commit says, per partition, an offset and a floor (Mark): every record
+// below the offset is done, and so is every batch below the floor. The
+// floor is what lets a restart tell a replay from a first read: a record of
+// a batch below it comes again only if someone sent it again, and it is
+// refused as replayed (or, in the lanes of the batch layout, which re-read
+// records of batches already done after every restart, dropped as a
+// duplicate) instead of being written twice.
+//
+// # Dead letters
+//
+// A dead letter commits with its record's offset, exactly once: Dead holds
+// it until a commit passes the record (TakeDead), and a rollback or a
+// revocation forgets it, for the record is read, and judged, again.
+//
 // # Invariant
 //
-// A commit offset never passes a record whose batch is not durable, so a
-// restart from the committed offsets re-reads exactly the records of the
-// batches not yet durable (the model test checks it, with aborts and
-// crashes at random).
+// A commit offset never passes a record whose batch is not durable, or
+// whose dead letter is not in the commit, so a restart from the committed
+// offsets re-reads exactly the records not yet done (the model test checks
+// it, with aborts and crashes at random).
 package ledger

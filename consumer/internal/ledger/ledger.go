@@ -21,6 +21,8 @@ type Assembler interface {
 	Take(b *assemble.Batch, s int64) ([]int64, assemble.TakeState)
 	Broken(b *assemble.Batch) bool
 	Refuse(id int64, why string)
+	FloorOf(p int32) int64
+	Evicted() *assemble.Batch
 }
 
 var (
@@ -33,6 +35,22 @@ type part struct {
 	next int64          // the next offset to read; -1 unknown
 	hwm  int64          // the high watermark last seen
 	base assemble.Start // where the last commit left it
+	dead []dead         // dead letters waiting for the commit to pass them
+}
+
+// Mark is what a commit says of a partition: every record below Offset is
+// done, and so is every batch below Floor.
+type Mark struct {
+	Offset int64
+	Floor  int64
+}
+
+// dead is a dead letter of the record at offset off, held until a commit
+// passes it (see Dead).
+type dead struct {
+	off  int64
+	size int
+	item any
 }
 
 // Ledger is the offsets core (see the package doc). Not safe for
@@ -45,6 +63,7 @@ type Ledger struct {
 	lastWritten int64             // highest batch id written; -1 none
 	dirty       bool              // written or dropped since the last commit
 	refused     map[int64]string  // see Refuse
+	deadBytes   int               // what the dead letters held take
 }
 
 // New returns a Ledger with no partition assigned, whose assemblers
@@ -65,12 +84,16 @@ func (l *Ledger) Assign(starts map[int32]assemble.Start) {
 	}
 }
 
-// Revoke drops partitions: their pending records are re-read by their
-// next owner from the committed offset.
+// Revoke drops partitions: their pending records, and the dead letters
+// their commit had not passed, are read again by their next owner from the
+// committed offset.
 func (l *Ledger) Revoke(parts []int32) {
 	for _, p := range parts {
 		l.asm.Revoke(p)
-		delete(l.parts, p)
+		if pt := l.parts[p]; pt != nil {
+			l.dropDead(pt)
+			delete(l.parts, p)
+		}
 	}
 }
 
@@ -130,27 +153,73 @@ func (l *Ledger) Durable() {
 // commit.
 func (l *Ledger) Dirty() bool { return l.dirty }
 
-// Commits returns the offsets safe to commit for the assigned partitions
-// that owns accepts (nil: all).
-func (l *Ledger) Commits(owns func(p int32) bool) map[int32]int64 {
-	out := map[int32]int64{}
+// Commits returns what is safe to commit for the assigned partitions that
+// owns accepts (nil: all): the offsets, and the floors.
+func (l *Ledger) Commits(owns func(p int32) bool) map[int32]Mark {
+	out := map[int32]Mark{}
 	for _, o := range l.asm.Commits(nil) {
 		if owns == nil || owns(o.Partition) {
-			out[o.Partition] = o.Offset
+			out[o.Partition] = Mark{Offset: o.Offset, Floor: l.asm.FloorOf(o.Partition)}
 		}
 	}
 	return out
 }
 
-// Committed says offs are the group's committed offsets, covering
-// everything written so far: each partition's base moves there.
-func (l *Ledger) Committed(offs map[int32]int64) {
-	for p, o := range offs {
+// Committed says marks are the group's commits, covering everything
+// written so far: each partition's base moves there.
+func (l *Ledger) Committed(marks map[int32]Mark) {
+	for p, m := range marks {
 		if pt := l.parts[p]; pt != nil {
-			pt.base.Next, pt.base.Fresh = o, false
+			pt.base.Next, pt.base.Floor, pt.base.HasFloor, pt.base.Fresh = m.Offset, m.Floor, true, false
 		}
 	}
 	l.dirty = false
+}
+
+// Dead holds item, a dead letter of the record of partition p at offset
+// off, costing size bytes, until a commit passes the record: a dead letter
+// must commit with its record's offset, or a restart that reads the record
+// again sends it again. Records of a batch still being assembled hold a
+// partition's commit below the records after them, bad ones included.
+func (l *Ledger) Dead(p int32, off int64, size int, item any) {
+	pt := l.parts[p]
+	if pt == nil {
+		return // revoked since the fetch: its next owner judges it
+	}
+	pt.dead = append(pt.dead, dead{off: off, size: size, item: item})
+	l.deadBytes += size
+}
+
+// TakeDead passes to send, in the order they came, the dead letters that
+// marks pass, and forgets them: they go out with the commit of marks.
+func (l *Ledger) TakeDead(marks map[int32]Mark, send func(item any)) {
+	for p, m := range marks {
+		pt := l.parts[p]
+		if pt == nil || len(pt.dead) == 0 {
+			continue
+		}
+		kept := pt.dead[:0]
+		for _, d := range pt.dead {
+			if d.off < m.Offset {
+				send(d.item)
+				l.deadBytes -= d.size
+			} else {
+				kept = append(kept, d)
+			}
+		}
+		clear(pt.dead[len(kept):])
+		pt.dead = kept
+	}
+}
+
+// DeadBytes is what the dead letters held take.
+func (l *Ledger) DeadBytes() int { return l.deadBytes }
+
+func (l *Ledger) dropDead(pt *part) {
+	for _, d := range pt.dead {
+		l.deadBytes -= d.size
+	}
+	pt.dead = nil
 }
 
 // Rollback forgets everything since the last commit: a new assembler reads
@@ -167,6 +236,7 @@ func (l *Ledger) Rollback() int64 {
 		s.CaughtUp = s.Next >= pt.hwm
 		l.asm.Assign(p, s)
 		pt.next = s.Next
+		l.dropDead(pt)
 	}
 	clear(l.written)
 	l.written = l.written[:0]

@@ -12,19 +12,23 @@ import (
 
 // TestExactlyOnceUnderAbortsAndCrashes is the offsets core's model test. A
 // consumer reads a random topic (batches in the segment or the batch
-// layout, some missing a segment), releases and
-// writes batches, syncs and commits, with transactions that abort and a
-// process that crashes, at random. Through it all:
+// layout, some missing a segment, some records sent twice, some bad, some
+// batches replayed whole later on), releases and writes batches, syncs and
+// commits, with transactions that abort and a process that crashes, at
+// random. Through it all:
 //
-//   - a commit offset never passes a record whose batch is not durable;
+//   - a commit offset never passes a record whose batch is not durable or
+//     whose dead letter is not in the commit;
 //   - the committed output of a transactional sink, and the lines of a file
 //     that resumes after its last batch, hold every complete batch exactly
 //     once, in ascending order (per partition in the batch layout, where a
-//     file is at least once: it cannot skip by id), and the committed dead
-//     letters every incomplete batch exactly once.
+//     file is at least once: it cannot skip by id);
+//   - the committed dead letters hold every bad record and every record of
+//     an incomplete batch, each exactly once, and no first copy of a
+//     record of a complete batch.
 //
 // A failure prints rapid's seed; rerun it with -rapid.seed=N (and
-// -rapid.checks, -rapid.steps to widen the search).
+// -rapid.checks to widen the search).
 func TestExactlyOnceUnderAbortsAndCrashes(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m := newModel(t)
@@ -51,7 +55,14 @@ func TestExactlyOnceUnderAbortsAndCrashes(t *testing.T) {
 // rec is one record of the model topic.
 type rec struct {
 	batch, seg int64
-	data       []int64
+	bad        bool // not decodable: a dead letter whatever happens
+	copy       bool // a second copy (a retry, or a replay of the batch)
+}
+
+// where is a record's place in the topic.
+type where struct {
+	p   int32
+	off int64
 }
 
 type model struct {
@@ -65,9 +76,9 @@ type model struct {
 
 	// What survives a crash: the group's commits, the committed
 	// transactional output and dead letters, and the file.
-	commits    map[int32]int64
+	commits    map[int32]Mark
 	txnOut     []int64
-	txnDead    []int64
+	txnDead    []where
 	file       []int64
 	fileSynced int // lines of file durable at the last sync
 
@@ -75,9 +86,9 @@ type model struct {
 	led     *Ledger
 	pos     []int64 // read position per partition
 	pending []int64 // batches written in the open transaction
-	dead    []int64 // batches dead-lettered in the open transaction
-	durable map[int64]bool
-	skip    int64 // the file skips batches up to this id when they come again
+	dropped []int64 // batches dead-lettered in the open transaction
+	dead    []where // dead letters in the open transaction
+	skip    int64   // the file skips batches up to this id when they come again
 }
 
 func newModel(t *rapid.T) *model {
@@ -86,36 +97,58 @@ func newModel(t *rapid.T) *model {
 		parts:   rapid.IntRange(1, 4).Draw(t, "parts"),
 		segs:    int64(rapid.IntRange(1, 4).Draw(t, "segments")),
 		batchL:  rapid.Bool().Draw(t, "batch layout"),
-		commits: map[int32]int64{},
+		commits: map[int32]Mark{},
 	}
 	m.log = make([][]rec, m.parts)
 	n := rapid.IntRange(1, 25).Draw(t, "batches")
+	var replays []int64
 	for b := range int64(n) + int64(m.parts) + 1 {
 		// The last P+1 batches are whole, so that every batch before
 		// them becomes final.
 		missing := int64(-1)
-		if b < int64(n) && m.segs > 1 && !m.batchL && rapid.IntRange(0, 5).Draw(t, fmt.Sprintf("b%d whole", b)) == 0 {
+		if b < int64(n) && m.segs > 1 && rapid.IntRange(0, 5).Draw(t, fmt.Sprintf("b%d whole", b)) == 0 {
 			missing = rapid.Int64Range(0, m.segs-1).Draw(t, fmt.Sprintf("b%d missing", b))
 		}
 		if missing >= 0 {
 			m.incompl = append(m.incompl, b)
 		} else {
 			m.compl = append(m.compl, b)
+			if b < int64(n) && rapid.IntRange(0, 9).Draw(t, fmt.Sprintf("b%d replayed", b)) == 0 {
+				replays = append(replays, b)
+			}
 		}
 		for s := range m.segs {
-			if s == missing {
-				continue
+			if s != missing {
+				m.write(b, s, false)
 			}
-			p := int(s) % m.parts
-			if m.batchL {
-				p = int(b) % m.parts
+		}
+		if rapid.IntRange(0, 7).Draw(t, fmt.Sprintf("bad after b%d", b)) == 0 {
+			p := rapid.IntRange(0, m.parts-1).Draw(t, "bad partition")
+			m.log[p] = append(m.log[p], rec{bad: true})
+		}
+		if b >= int64(n) { // replays come among the tail's batches
+			for _, id := range replays {
+				for s := range m.segs {
+					m.write(id, s, true)
+				}
 			}
-			r := rec{batch: b, seg: s, data: []int64{b, s}}
-			m.log[p] = append(m.log[p], r)
+			replays = nil
 		}
 	}
 	m.start()
 	return m
+}
+
+// write appends segment s of batch b to its partition, and maybe a retry.
+func (m *model) write(b, s int64, copy bool) {
+	p := int(s) % m.parts
+	if m.batchL {
+		p = int(b) % m.parts
+	}
+	m.log[p] = append(m.log[p], rec{batch: b, seg: s, copy: copy})
+	if !copy && rapid.IntRange(0, 9).Draw(m.t, fmt.Sprintf("b%ds%d retried", b, s)) == 0 {
+		m.log[p] = append(m.log[p], rec{batch: b, seg: s, copy: true})
+	}
 }
 
 // start begins a run of the consumer at the group's commits, as a
@@ -130,27 +163,36 @@ func (m *model) start() {
 	m.pos = make([]int64, m.parts)
 	starts := map[int32]assemble.Start{}
 	for p := range m.parts {
-		off := m.commits[int32(p)]
-		m.pos[p] = off
-		starts[int32(p)] = assemble.Start{Next: off, CaughtUp: off >= int64(len(m.log[p]))}
+		c, ok := m.commits[int32(p)]
+		m.pos[p] = c.Offset
+		starts[int32(p)] = assemble.Start{Next: c.Offset, CaughtUp: c.Offset >= int64(len(m.log[p])), Floor: c.Floor, HasFloor: ok}
 	}
 	m.led.Assign(starts)
-	m.pending, m.dead, m.durable = nil, nil, map[int64]bool{}
+	m.pending, m.dropped, m.dead = nil, nil, nil
 	m.skip = -1
 	if len(m.file) > 0 && !m.batchL {
 		m.skip = m.file[len(m.file)-1] // sink.Open resumes after the last line
 	}
 }
 
-// read adds up to n records of partition p.
+// read adds up to n records of partition p; bad and refused ones become
+// dead letters.
 func (m *model) read(p, n int) {
 	for ; n > 0 && m.pos[p] < int64(len(m.log[p])); n-- {
-		r := m.log[p][m.pos[p]]
-		v, err := m.led.Asm().Add(&assemble.Record{Partition: int32(p), Offset: m.pos[p], BatchID: r.batch, SegmentID: r.seg, Last: true, Data: r.data})
-		if v == assemble.Rejected {
-			m.t.Fatalf("p%d@%d batch %d segment %d refused: %v", p, m.pos[p], r.batch, r.seg, err)
-		}
+		off := m.pos[p]
+		r := m.log[p][off]
 		m.pos[p]++
+		if r.bad {
+			m.led.Dead(int32(p), off, 1, where{int32(p), off})
+			continue
+		}
+		v, err := m.led.Asm().Add(&assemble.Record{Partition: int32(p), Offset: off, BatchID: r.batch, SegmentID: r.seg, Last: true, Data: []int64{r.batch}, Ref: where{int32(p), off}})
+		if v == assemble.Rejected {
+			if !r.copy {
+				m.t.Fatalf("p%d@%d batch %d segment %d, a first copy, refused: %v", p, off, r.batch, r.seg, err)
+			}
+			m.led.Dead(int32(p), off, 1, where{int32(p), off})
+		}
 	}
 	m.led.Read(int32(p), m.pos[p], int64(len(m.log[p])), m.pos[p] >= int64(len(m.log[p])))
 }
@@ -163,16 +205,15 @@ func (m *model) release() {
 	for b := asm.Next(); b != nil; b = asm.Next() {
 		switch {
 		case b.Cut:
-			// Records below a commit belong to batches a committed
-			// transaction wrote or dead-lettered; only the batch
-			// layout's lanes start Fresh above offset 0.
-			if !m.batchL || !slices.Contains(m.txnOut, b.ID) && !slices.Contains(m.txnDead, b.ID) {
-				m.t.Fatalf("batch %d cut as begun before the start, but no committed transaction holds it", b.ID)
-			}
-			asm.Merged(b)
-			m.led.Skipped(b)
+			// Only the batch layout's lanes start Fresh above offset
+			// 0, and only without a floor: before the first commit.
+			m.t.Fatalf("batch %d cut as begun before the start", b.ID)
 		case !b.Complete():
-			m.dead = append(m.dead, b.ID)
+			m.dropped = append(m.dropped, b.ID)
+			for _, r := range b.Records() {
+				w := r.Ref.(where) // lanes set Partition to the lane
+				m.led.Dead(w.p, w.off, 1, w)
+			}
 			asm.Merged(b)
 			m.led.Dropped(b)
 		default:
@@ -191,36 +232,42 @@ func (m *model) release() {
 func (m *model) commit(abort bool) {
 	m.led.Durable()
 	m.fileSynced = len(m.file)
-	offs := m.led.Commits(nil)
-	m.checkCommits(offs)
+	marks := m.led.Commits(nil)
+	m.led.TakeDead(marks, func(item any) { m.dead = append(m.dead, item.(where)) })
+	m.checkCommits(marks)
 	if abort {
-		m.pending, m.dead = nil, nil
+		m.pending, m.dropped, m.dead = nil, nil, nil
 		m.skip = max(m.skip, m.led.Rollback()) // sink.Writer.SkipThrough
 		for p := range m.parts {
 			m.pos[p], _ = m.led.Next(int32(p))
 		}
 		return
 	}
-	for p, o := range offs {
-		m.commits[p] = o
+	for p, mk := range marks {
+		m.commits[p] = mk
 	}
 	m.txnOut = append(m.txnOut, m.pending...)
 	m.txnDead = append(m.txnDead, m.dead...)
-	m.pending, m.dead = nil, nil
-	m.led.Committed(offs)
+	m.pending, m.dropped, m.dead = nil, nil, nil
+	m.led.Committed(marks)
 }
 
-// checkCommits fails if an offset in offs passes a record of a batch that
-// is neither committed already nor durable now.
-func (m *model) checkCommits(offs map[int32]int64) {
+// checkCommits fails if a mark passes a record that is not done: neither
+// of a batch committed or durable now, nor dead-lettered in the commit.
+func (m *model) checkCommits(marks map[int32]Mark) {
 	done := map[int64]bool{}
-	for _, id := range slices.Concat(m.txnOut, m.txnDead, m.pending, m.dead) {
+	for _, id := range slices.Concat(m.txnOut, m.pending, m.dropped) {
 		done[id] = true
 	}
-	for p, o := range offs {
-		for off := m.commits[p]; off < o; off++ {
-			if r := m.log[p][off]; !done[r.batch] {
-				m.t.Fatalf("commit offset %d of partition %d passes p%d@%d of batch %d, which is not durable", o, p, p, off, r.batch)
+	dead := map[where]bool{}
+	for _, w := range slices.Concat(m.txnDead, m.dead) {
+		dead[w] = true
+	}
+	for p, mk := range marks {
+		for off := m.commits[p].Offset; off < mk.Offset; off++ {
+			r := m.log[p][off]
+			if !dead[where{p, off}] && (r.bad || !done[r.batch] && !r.copy) {
+				m.t.Fatalf("commit offset %d of partition %d passes p%d@%d (batch %d), which is not done", mk.Offset, p, p, off, r.batch)
 			}
 		}
 	}
@@ -236,7 +283,7 @@ func (m *model) crash(lost int) {
 
 func (m *model) finished() bool {
 	for p := range m.parts {
-		if m.commits[int32(p)] < int64(len(m.log[p])) {
+		if m.commits[int32(p)].Offset < int64(len(m.log[p])) {
 			return false
 		}
 	}
@@ -259,14 +306,13 @@ func (m *model) drain() {
 }
 
 func (m *model) check() {
-	want := slices.Clone(m.compl)
 	for name, got := range map[string][]int64{"committed output": m.txnOut, "file": m.file} {
 		if m.batchL && name == "file" {
 			got = slices.Compact(slices.Sorted(slices.Values(got)))
 		}
 		if m.batchL {
-			// Ascending per partition only: compare as sets, and check
-			// each partition's order.
+			// Ascending per partition only: check each partition's
+			// order, then compare as sets.
 			byPart := map[int64][]int64{}
 			for _, id := range got {
 				byPart[id%int64(m.parts)] = append(byPart[id%int64(m.parts)], id)
@@ -278,12 +324,25 @@ func (m *model) check() {
 			}
 			got = slices.Sorted(slices.Values(got))
 		}
-		if !slices.Equal(got, want) {
-			m.t.Fatalf("%s holds %v, want every complete batch once: %v", name, got, want)
+		if !slices.Equal(got, m.compl) {
+			m.t.Fatalf("%s holds %v, want every complete batch once: %v", name, got, m.compl)
 		}
 	}
-	dead := slices.Sorted(slices.Values(m.txnDead))
-	if !slices.Equal(dead, m.incompl) {
-		m.t.Fatalf("committed dead letters hold %v, want every incomplete batch once: %v", dead, m.incompl)
+	seen := map[where]int{}
+	for _, w := range m.txnDead {
+		if seen[w]++; seen[w] > 1 {
+			m.t.Fatalf("p%d@%d dead-lettered twice", w.p, w.off)
+		}
+		if r := m.log[w.p][w.off]; !r.bad && !r.copy && !slices.Contains(m.incompl, r.batch) {
+			m.t.Fatalf("p%d@%d, the first copy of a record of complete batch %d, dead-lettered", w.p, w.off, r.batch)
+		}
+	}
+	for p, rs := range m.log {
+		for off, r := range rs {
+			w := where{int32(p), int64(off)}
+			if (r.bad || !r.copy && slices.Contains(m.incompl, r.batch)) && seen[w] == 0 {
+				m.t.Fatalf("p%d@%d (bad %v, batch %d) never dead-lettered", p, off, r.bad, r.batch)
+			}
+		}
 	}
 }
