@@ -122,6 +122,9 @@ type consumeFlags struct {
 	cpuProf   string
 	traceFile string
 	allocFile string
+	// progressEvery is how often a status line is logged when stderr is
+	// not a terminal; 0: never.
+	progressEvery time.Duration
 }
 
 func newConsume(e *env) *cobra.Command {
@@ -161,6 +164,7 @@ func newConsume(e *env) *cobra.Command {
 	f.StringVar(&cfg.OutputTopic, "output-topic", "", "write batches to this topic, keyed by batch id (created if missing)")
 	f.BoolVar(&o.console, "console", false, "write batches to stdout too (default: only when no other output is given)")
 	f.DurationVar(&cfg.CommitInterval, "commit-interval", cfg.CommitInterval, "flush output and commit offsets this often")
+	f.Int64Var(&cfg.MaxBatchGap, "max-batch-gap", cfg.MaxBatchGap, "a partition whose batch ids jump further ahead than this, with no other partition near, is suspect: records below the jump show it an outlier, dead-lettered as far-ahead (0: no check)")
 	f.DurationVar(&cfg.BatchTimeout, "batch-timeout", 0, "dead-letter a batch still incomplete this long after its first record (0: wait until its partitions move past it)")
 	f.StringVar(&cfg.Layout, "layout", cfg.Layout, "segment: a batch spans every partition (one process per group); batch: a batch sits in one partition (any number of processes per group)")
 	f.StringVar(&o.stage, "stage", o.stage, "merge: assemble and merge batches; repartition: re-key a segment-layout topic by batch id into <topic>.by-batch")
@@ -169,6 +173,7 @@ func newConsume(e *env) *cobra.Command {
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
 	f.StringVar(&o.memory, "memory", o.memory, "memory budget (e.g. 64MiB, 1GiB): fetch, held-batch and output limits derive from it; a batch too large for it is merged as it streams in")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
+	f.DurationVar(&o.progressEvery, "progress-interval", 10*time.Second, "when stderr is not a terminal, log a status line this often (0: never)")
 	hidden := func(p *string, name, usage string) {
 		f.StringVar(p, name, "", usage)
 		f.MarkHidden(name)
@@ -211,14 +216,11 @@ func runConsume(cmd *cobra.Command, e *env, o *consumeFlags) (err error) {
 	}
 	defer stop()
 	cfg.Metrics = new(metrics.Run)
-	var line *progressLine
-	if !e.quiet && terminal(e.stderr) && !(o.console && terminal(e.stdout)) {
-		line = startProgress(e.stderr, cfg.Metrics, "merged", 500*time.Millisecond)
-	}
+	line := e.progress(cfg.Metrics, "merged", o.progressEvery, o.console && terminal(e.stdout))
 	st, err := consumer.Run(cmd.Context(), cfg)
 	line.Stop()
 	if st.Elapsed == 0 {
-		return err // failed before reading anything
+		return atStart(err) // failed before reading anything
 	}
 	fmt.Fprintf(e.stderr, "merged %d batches, %d integers in %.2fs (%d bad records, %d duplicates dropped, %d incomplete batches dead-lettered, %d begun before the start skipped, %d left pending)\n",
 		st.Batches, st.Integers, st.Elapsed.Seconds(), st.Bad, st.Duplicates, st.Dropped, st.Cut, st.Pending)
@@ -373,14 +375,11 @@ func runRepartition(cmd *cobra.Command, e *env, o *consumeFlags) error {
 	}
 	setMemoryLimit(cfg.Memory)
 	cfg.Metrics = new(metrics.Run)
-	var line *progressLine
-	if !e.quiet && terminal(e.stderr) {
-		line = startProgress(e.stderr, cfg.Metrics, "repartitioned", 500*time.Millisecond)
-	}
+	line := e.progress(cfg.Metrics, "repartitioned", o.progressEvery, false)
 	st, err := repartition.Run(cmd.Context(), cfg)
 	line.Stop()
 	if st.Elapsed == 0 {
-		return err
+		return atStart(err)
 	}
 	fmt.Fprintf(e.stderr, "repartitioned %d records into %s in %.2fs (%d bad records dead-lettered, %d transactions aborted and redone)\n",
 		st.Records, cfg.Output(), st.Elapsed.Seconds(), st.Bad, st.Aborted)

@@ -8,11 +8,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/segmerge/segmerge/broker"
+	"github.com/segmerge/segmerge/metrics"
 )
 
 // brokersFlag adds -b/--brokers.
@@ -77,13 +79,43 @@ func parseBytes(s string) (int64, error) {
 	return int64(n * float64(mult)), nil
 }
 
-// logger logs to stderr; quiet shows warnings and errors only.
+// logger is the run's log on stderr, made once: at --log-level (at least
+// warn with -q), as text or JSON (--log-format), through the command
+// line's handler (see logHandler).
 func (e *env) logger() *slog.Logger {
-	level := slog.LevelInfo
-	if e.quiet {
-		level = slog.LevelWarn
+	if e.lg != nil {
+		return e.lg
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	level, _ := e.log.parse() // checked before the command ran
+	if e.quiet {
+		level = max(level, slog.LevelWarn)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var inner slog.Handler = slog.NewTextHandler(&e.con, opts)
+	if e.log.format == "json" {
+		inner = slog.NewJSONHandler(&e.con, opts)
+	}
+	name := func(field string) string { return field }
+	if e.cmd != nil {
+		name = func(field string) string { return flagOf(e.cmd, field) }
+	}
+	e.lg = slog.New(newLogHandler(inner, name))
+	return e.lg
+}
+
+// progress starts the run's progress report (see startProgress): a line
+// on a terminal unless quiet or noLine, else a log line every interval.
+func (e *env) progress(c *metrics.Run, verb string, interval time.Duration, noLine bool) *progress {
+	if e.quiet {
+		return nil
+	}
+	if terminal(e.stderr) {
+		if noLine {
+			return nil
+		}
+		return startProgress(c, verb, &e.con, nil, 0)
+	}
+	return startProgress(c, verb, nil, e.logger(), interval)
 }
 
 // terminal reports whether w is a terminal.

@@ -17,6 +17,8 @@ func newProduce(e *env) *cobra.Command {
 		brokers  string
 		inputLog string
 		seed     int64
+		// progressEvery: see consume's --progress-interval.
+		progressEvery time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "produce",
@@ -56,10 +58,7 @@ already in the topic. Ctrl+C stops after the current batch.`,
 				cfg.InputLog = f
 			}
 			cfg.Metrics = new(metrics.Run)
-			var line *progressLine
-			if !e.quiet && terminal(e.stderr) {
-				line = startProgress(e.stderr, cfg.Metrics, "produced", 500*time.Millisecond)
-			}
+			line := e.progress(cfg.Metrics, "produced", progressEvery, false)
 			st, err := producer.Run(cmd.Context(), cfg)
 			line.Stop()
 			if st.Elapsed == 0 {
@@ -88,5 +87,6 @@ already in the topic. Ctrl+C stops after the current batch.`,
 	f.StringVar(&cfg.Compression, "compression", cfg.Compression, "compress record batches with none, gzip, snappy, lz4 or zstd")
 	f.StringVar(&inputLog, "input-log", "", "append every record written to FILE, one JSON value per line (for verify)")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
+	f.DurationVar(&progressEvery, "progress-interval", 10*time.Second, "when stderr is not a terminal, log a status line this often (0: never)")
 	return cmd
 }

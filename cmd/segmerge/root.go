@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -38,6 +39,17 @@ func usage(err error) error {
 	return usageError{err}
 }
 
+// atStart is err of a run that failed before it read anything: a setting
+// the library found wrong then (a file that belongs to another topic, say)
+// is bad usage.
+func atStart(err error) error {
+	var se *setting.Error
+	if errors.As(err, &se) {
+		return usage(err)
+	}
+	return err
+}
+
 // errReported is an error already reported in full (say, a verify
 // summary): execute only sets the exit code.
 var errReported = errors.New("reported")
@@ -47,12 +59,17 @@ type env struct {
 	stdout, stderr io.Writer
 	// quiet hides progress and informational logs.
 	quiet bool
+	log   logFlags
+	con   console        // stderr, shared by log lines and a progress line
+	cmd   *cobra.Command // the command running: its flags name Config fields
+	lg    *slog.Logger   // made once a run (see logger)
 }
 
 // execute runs the command line with args and returns the exit code: the
 // one place errors become exit codes.
 func execute(args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr}
+	e.con.w = stderr
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -163,6 +180,12 @@ output topic. Records it cannot use go to <topic>.dlq with the reason.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	e.log.add(root)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		e.cmd = cmd
+		_, err := e.log.parse()
+		return err
+	}
 	root.AddCommand(newBroker(e), newProduce(e), newConsume(e), newVerify(e), newDemo(e), newBench(e), newBenchFetch(e))
 	return root
 }
