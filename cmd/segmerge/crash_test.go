@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // freeListen returns three free 127.0.0.1 ports as a --listen value, so a
@@ -136,6 +139,13 @@ func crashRun(t *testing.T, mode string, killBroker bool) {
 		first, interval = 900, "6ms"
 	}
 	prod := produce(first, interval)
+	// Bad records among the good ones: their dead letters must be exactly
+	// once too. Not with the broker killed: a produce cut off by the kill
+	// may or may not have landed, and the count would be a guess.
+	bad := func() int { return 0 }
+	if !killBroker {
+		bad = badRecords(t, listen)
+	}
 	args := func(extra ...string) []string {
 		return append([]string{"consume", "-b", listen, "--mode", mode, "-g", "crash", "--out-file", out,
 			"--output-topic", "merged", "--session-timeout", "6s"}, extra...)
@@ -164,8 +174,9 @@ func crashRun(t *testing.T, mode string, killBroker bool) {
 	if code := prod.wait(t, 120*time.Second); code != 0 {
 		t.Fatalf("produce: exit %d\n%s", code, prod.stderr.String())
 	}
+	nbad := bad()
 	// One more crash, then a consumer that runs to the end; then check:
-	// every batch exactly once.
+	// every batch exactly once, and every bad record's dead letter.
 	cons.kill(t)
 	g.evict()
 	last := keep(start(t, nil, args("-e")...))
@@ -183,9 +194,48 @@ func crashRun(t *testing.T, mode string, killBroker bool) {
 	if code := ver.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("verify of the output topic (read_committed): exit %d\n%s\n%s", code, ver.stderr.String(), dumpTopic(brokers, "merged"))
 	}
+	seen := map[string]int{}
+	for _, r := range readTopic(t, listen, "segment-topic.dlq") {
+		seen[string(r.Value)]++
+	}
+	for i := range nbad {
+		if v := fmt.Sprintf("bad record %d", i); seen[v] != 1 {
+			t.Fatalf("%q dead-lettered %d times (read_committed), want once; %d dead letters of %d bad records", v, seen[v], len(seen), nbad)
+		}
+	}
+	if len(seen) != nbad || !killBroker && nbad == 0 {
+		t.Fatalf("%d distinct dead letters, want the %d bad records (and some)", len(seen), nbad)
+	}
+	t.Logf("%d bad records among the batches, each dead-lettered once", nbad)
 	if code := br.interrupt(t); code != 0 {
 		t.Fatalf("broker after Ctrl+C: exit %d\n%s", code, br.stderr.String())
 	}
+}
+
+// badRecords writes a record that is not JSON ("bad record N") to the
+// input topic's partitions in turn, every 20ms, until the returned func is
+// called; that returns how many it wrote.
+func badRecords(t *testing.T, listen string) func() int {
+	t.Helper()
+	cl := rawClient(t, listen)
+	stop, done := make(chan struct{}), make(chan int)
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			r := &kgo.Record{Topic: "segment-topic", Partition: int32(n % 10), Value: fmt.Appendf(nil, "bad record %d", n)}
+			if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+				continue // the topic not yet made, or the broker down: try the next
+			}
+			n++
+		}
+	}()
+	return func() int { close(stop); return <-done }
 }
 
 // killBrokerUnder SIGKILLs the broker under cons, restarts it on its data

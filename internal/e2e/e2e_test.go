@@ -321,7 +321,7 @@ func TestUnassignedConsumerSaysSo(t *testing.T) {
 	c := cluster(t, "")
 	produce(t, c, 5, func(cfg *producer.Config) { cfg.Partitions, cfg.Segments = 1, 1 })
 	told := make(chan struct{})
-	log := slog.New(signalHandler{msg: "waiting for the group to assign", once: new(sync.Once), ch: told})
+	log := slog.New(signalHandler{msg: "no partition assigned yet", once: new(sync.Once), ch: told})
 	runCtx, cancel := context.WithCancel(ctx(t))
 	var done []<-chan error
 	for range 2 {

@@ -29,7 +29,7 @@ func TestBrokerFaultsKeepOutputExactlyOnce(t *testing.T) {
 	faults := []struct {
 		name     string
 		inject   func(k *kfake.Cluster) injected
-		fileOnly bool // no output topic: plain offset commits
+		fileOnly bool // scalable mode and no output topic: plain offset commits
 	}{
 		{"EndTxn UNKNOWN_SERVER_ERROR", func(k *kfake.Cluster) injected {
 			h := k.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.UnknownServerError, Count: 3})
@@ -43,7 +43,7 @@ func TestBrokerFaultsKeepOutputExactlyOnce(t *testing.T) {
 			h := k.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: kerr.RequestTimedOut, Count: 3})
 			return injected{h.Hits, h.Remove}
 		}, false},
-		{"OffsetCommit timing out, file only", func(k *kfake.Cluster) injected {
+		{"OffsetCommit timing out, scalable mode", func(k *kfake.Cluster) injected {
 			h := k.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Err: kerr.RequestTimedOut, Count: 3})
 			return injected{h.Hits, h.Remove}
 		}, true},
@@ -82,7 +82,11 @@ func TestBrokerFaultsKeepOutputExactlyOnce(t *testing.T) {
 			input := produce(t, c, n, nil)
 			fault := f.inject(c.Kfake())
 			defer fault.stop()
-			for _, mode := range []string{consumer.ModeSimple, consumer.ModeConcurrent} {
+			modes := []string{consumer.ModeSimple, consumer.ModeConcurrent}
+			if f.fileOnly {
+				modes = []string{consumer.ModeScalable}
+			}
+			for _, mode := range modes {
 				topic := "merged-" + mode
 				if f.fileOnly {
 					topic = ""
