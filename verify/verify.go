@@ -60,7 +60,12 @@ type Report struct {
 	Integers   int64
 	Expected   int64 // batches complete in the input log
 	Incomplete int64 // batches incomplete in the input log (not expected)
-	Problems   []Problem
+	// Partial is the length of the input log's last line when it is
+	// partial: no newline ends it and it is no whole record. A producer
+	// writing the log, or killed as it wrote, leaves one; verify ignores
+	// it and says so.
+	Partial  int64
+	Problems []Problem
 }
 
 // Problem is one mismatch.
@@ -79,10 +84,19 @@ func (r *Report) Summary() string {
 		if r.Incomplete > 0 {
 			s += fmt.Sprintf(" (%d batches incomplete in the input log, not expected)", r.Incomplete)
 		}
-		return s
+		return s + r.partialNote()
 	}
 	return fmt.Sprintf("verify: FAILED: %d problems in %d expected batches; first: batch %d: %s",
-		len(r.Problems), r.Expected, r.Problems[0].Batch, r.Problems[0].Msg)
+		len(r.Problems), r.Expected, r.Problems[0].Batch, r.Problems[0].Msg) + r.partialNote()
+}
+
+// partialNote says that the input log's partial last line was ignored, if
+// it was.
+func (r *Report) partialNote() string {
+	if r.Partial == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; the input log ends in a partial line of %d bytes, ignored (a producer is writing it, or died writing it)", r.Partial)
 }
 
 // print is the length and fingerprint (FNV-1a over the values) of a
@@ -132,20 +146,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, errors.New("give exactly one of --out-file and --output-topic")
 	}
 	var (
-		want       map[int64]print
-		incomplete int64
-		err        error
+		in  expectation
+		err error
 	)
 	if cfg.Generated != nil {
-		want, err = generated(ctx, cfg.Generated)
+		in.want, err = generated(ctx, cfg.Generated)
 	} else {
-		want, incomplete, err = expected(cfg.InputLog, cfg.Segments)
+		in, err = expected(cfg.InputLog, cfg.Segments)
 	}
 	if err != nil {
 		return nil, err
 	}
+	want := in.want
 	c := &checker{want: want, seen: map[int64]int{}, last: map[int32]int64{}, unordered: cfg.Unordered}
-	c.rep.Expected, c.rep.Incomplete = int64(len(want)), incomplete
+	c.rep.Expected, c.rep.Incomplete, c.rep.Partial = int64(len(want)), in.incomplete, in.partial
 	if cfg.OutFile != "" {
 		err = c.file(cfg.OutFile)
 	} else {
@@ -168,14 +182,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return &c.rep, nil
 }
 
-// expected reads the input log and returns the fingerprint of every batch
-// complete in it, and how many batches are not.
-func expected(path string, defSegs int64) (map[int64]print, int64, error) {
+// expectation is what the input side expects.
+type expectation struct {
+	want       map[int64]print // the fingerprint of every complete batch
+	incomplete int64           // batches not complete
+	partial    int64           // length of a partial last line, ignored
+}
+
+// expected reads the input log and returns what it expects.
+//
+// A producer may be writing the log as it is read, or may have been
+// killed as it wrote. The log is read up to its size when it is opened,
+// not what is appended later; its last line then, if no newline ends it,
+// is taken when it decodes as a record (only its newline is missing) and
+// ignored, its length noted in partial, when it does not. Any other line
+// that does not decode is an error.
+func expected(path string, defSegs int64) (expectation, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read --input-log: %w", err)
+		return expectation{}, fmt.Errorf("read --input-log: %w", err)
 	}
 	defer f.Close()
+	var r io.Reader = f
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		r = io.LimitReader(f, st.Size())
+	}
 	type seg struct {
 		chunks map[int64][]int64
 		last   int64
@@ -186,11 +217,22 @@ func expected(path string, defSegs int64) (map[int64]print, int64, error) {
 	batches := map[int64]*batch{}
 	var dec wire.Decoder
 	var s wire.Segment
-	sc := bufio.NewScanner(f)
+	var in expectation
+	unended := false // the line just scanned has no newline
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		n, tok, err := bufio.ScanLines(data, atEOF)
+		unended = tok != nil && n == len(data) && data[n-1] != '\n'
+		return n, tok, err
+	})
 	for line := 1; sc.Scan(); line++ {
 		if err := dec.Decode(sc.Bytes(), &s); err != nil {
-			return nil, 0, fmt.Errorf("--input-log %s line %d: %w", path, line, err)
+			if unended {
+				in.partial = int64(len(sc.Bytes()))
+				break
+			}
+			return expectation{}, fmt.Errorf("--input-log %s line %d: %w", path, line, err)
 		}
 		n := s.Segments
 		if n == 0 {
@@ -205,7 +247,7 @@ func expected(path string, defSegs int64) (map[int64]print, int64, error) {
 			batches[s.BatchID] = b
 		}
 		if s.SegmentID >= int64(len(b.segs)) {
-			return nil, 0, fmt.Errorf("--input-log %s line %d: segment %d outside batch %d of %d segments", path, line, s.SegmentID, s.BatchID, len(b.segs))
+			return expectation{}, fmt.Errorf("--input-log %s line %d: segment %d outside batch %d of %d segments", path, line, s.SegmentID, s.BatchID, len(b.segs))
 		}
 		sg := &b.segs[s.SegmentID]
 		sg.chunks[s.Chunk] = slices.Clone(s.Data)
@@ -214,10 +256,9 @@ func expected(path string, defSegs int64) (map[int64]print, int64, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, 0, fmt.Errorf("read --input-log: %w", err)
+		return expectation{}, fmt.Errorf("read --input-log: %w", err)
 	}
-	want := map[int64]print{}
-	var incomplete int64
+	in.want = map[int64]print{}
 	var m merge.Merger
 	buf := make([]int64, 4096)
 next:
@@ -225,7 +266,7 @@ next:
 		runs := make([]merge.Source, 0, len(b.segs))
 		for _, sg := range b.segs {
 			if sg.last < 0 || int64(len(sg.chunks)) != sg.last+1 {
-				incomplete++
+				in.incomplete++
 				continue next
 			}
 			run := []int64{}
@@ -237,11 +278,11 @@ next:
 		m.Reset(runs...)
 		p, err := mergedPrint(&m, buf)
 		if err != nil {
-			return nil, 0, fmt.Errorf("input batch %d: %w", id, err)
+			return expectation{}, fmt.Errorf("input batch %d: %w", id, err)
 		}
-		want[id] = p
+		in.want[id] = p
 	}
-	return want, incomplete, nil
+	return in, nil
 }
 
 type checker struct {

@@ -357,3 +357,56 @@ func TestVerifyUnordered(t *testing.T) {
 		}
 	}
 }
+
+// An input log being written, or left by a producer killed as it wrote,
+// ends in a partial line: verify ignores it and says so, takes a last line
+// that lacks only its newline, and still refuses a bad line anywhere else.
+func TestVerifyInputLogPartialLastLine(t *testing.T) {
+	const torn = `{"batch_id":3,"segment_id":1,"da`
+	const seg31 = `{"batch_id":3,"segment_id":1,"segments":2,"data":[9]}`
+	tests := []struct {
+		name    string
+		log     string
+		out     []string
+		partial int64  // Report.Partial
+		err     string // Run's error, if any
+	}{
+		{"whole lines", input, good, 0, ""},
+		{"partial last line", input + torn, good, int64(len(torn)), ""},
+		{"partial last line with CR", input + torn + "\r", good, int64(len(torn)), ""},
+		{"last line without its newline", input + seg31, append(good[:3:3], `{"batch_id":3,"data":[8,9]}`), 0, ""},
+		{"torn line inside", input + torn + "\n" + seg31 + "\n", good, 0, "line 9: wire: unexpected end of input"},
+		{"only a partial line", torn, nil, int64(len(torn)), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
+			os.WriteFile(in, []byte(tt.log), 0o644)
+			body := strings.Join(tt.out, "\n")
+			if len(tt.out) > 0 {
+				body += "\n"
+			}
+			os.WriteFile(out, []byte(body), 0o644)
+			rep, err := Run(context.Background(), Config{InputLog: in, OutFile: out})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Partial != tt.partial {
+				t.Fatalf("Partial %d, want %d (%s)", rep.Partial, tt.partial, rep.Summary())
+			}
+			if len(tt.out) > 0 && (!rep.OK() || rep.Batches != int64(len(tt.out))) {
+				t.Fatalf("%s %v", rep.Summary(), rep.Problems)
+			}
+			if said := strings.Contains(rep.Summary(), "partial line of"); said != (tt.partial > 0) {
+				t.Fatalf("summary %q says the partial line: %v, want %v", rep.Summary(), said, tt.partial > 0)
+			}
+		})
+	}
+}
