@@ -5,6 +5,10 @@
 // batches must be in ascending order (in a file; per partition in a topic),
 // unless Config.Unordered; nothing else may appear.
 //
+// The input log may be one a producer is writing, or one a producer killed
+// as it wrote left: it is read as it stands when verify opens it, and a
+// partial last line is ignored (see Report.Partial).
+//
 // A batch is compared by its length and a fingerprint of its sorted values,
 // so the output side streams: an output file is read through a fixed buffer
 // (see fileBuffer), a line of any length fingerprinted as it goes by, and a
@@ -21,7 +25,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -52,51 +55,6 @@ type Config struct {
 	// keep each input partition's batches in one output partition (one
 	// created with another partition count), or files concatenated.
 	Unordered bool
-}
-
-// Report is the outcome.
-type Report struct {
-	Batches    int64 // batches expected and found correct
-	Integers   int64
-	Expected   int64 // batches complete in the input log
-	Incomplete int64 // batches incomplete in the input log (not expected)
-	// Partial is the length of the input log's last line when it is
-	// partial: no newline ends it and it is no whole record. A producer
-	// writing the log, or killed as it wrote, leaves one; verify ignores
-	// it and says so.
-	Partial  int64
-	Problems []Problem
-}
-
-// Problem is one mismatch.
-type Problem struct {
-	Batch int64
-	Msg   string
-}
-
-// OK reports whether the output matched.
-func (r *Report) OK() bool { return len(r.Problems) == 0 }
-
-// Summary is a one-line account of the report.
-func (r *Report) Summary() string {
-	if r.OK() {
-		s := fmt.Sprintf("verify: OK: %d batches, %d integers, each once and equal to its input", r.Batches, r.Integers)
-		if r.Incomplete > 0 {
-			s += fmt.Sprintf(" (%d batches incomplete in the input log, not expected)", r.Incomplete)
-		}
-		return s + r.partialNote()
-	}
-	return fmt.Sprintf("verify: FAILED: %d problems in %d expected batches; first: batch %d: %s",
-		len(r.Problems), r.Expected, r.Problems[0].Batch, r.Problems[0].Msg) + r.partialNote()
-}
-
-// partialNote says that the input log's partial last line was ignored, if
-// it was.
-func (r *Report) partialNote() string {
-	if r.Partial == 0 {
-		return ""
-	}
-	return fmt.Sprintf("; the input log ends in a partial line of %d bytes, ignored (a producer is writing it, or died writing it)", r.Partial)
 }
 
 // print is the length and fingerprint (FNV-1a over the values) of a
@@ -176,9 +134,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		c.problem(id, "missing from the output")
+		c.probs.add(kindMissing, id, "missing from the output")
 	}
-	sort.SliceStable(c.rep.Problems, func(i, j int) bool { return c.rep.Problems[i].Batch < c.rep.Problems[j].Batch })
+	c.rep.Problems = c.probs.sorted()
 	return &c.rep, nil
 }
 
@@ -291,10 +249,7 @@ type checker struct {
 	last      map[int32]int64 // highest batch id seen per output partition (a file is partition 0)
 	unordered bool            // do not check last
 	rep       Report
-}
-
-func (c *checker) problem(id int64, format string, args ...any) {
-	c.rep.Problems = append(c.rep.Problems, Problem{Batch: id, Msg: fmt.Sprintf(format, args...)})
+	probs     problems
 }
 
 // batch checks one whole output batch found at where.
@@ -302,7 +257,7 @@ func (c *checker) batch(part int32, id int64, got print, where string) {
 	c.seen[id]++
 	last, ok := c.last[part]
 	if ok && id <= last && c.seen[id] == 1 && !c.unordered { // a repeat is reported as one below
-		c.problem(id, "%s: comes after batch %d (not ascending)", where, last)
+		c.probs.add(kindOrder, id, "%s: comes after batch %d (not ascending)", where, last)
 	}
 	if !ok || id > last {
 		c.last[part] = id
@@ -310,11 +265,12 @@ func (c *checker) batch(part int32, id int64, got print, where string) {
 	w, ok := c.want[id]
 	switch {
 	case !ok:
-		c.problem(id, "%s: not a complete batch of the input log", where)
+		c.probs.add(kindForeign, id, "%s: not a complete batch of the input log", where)
 	case c.seen[id] > 1:
-		c.problem(id, "%s: appears %d times", where, c.seen[id])
+		c.probs.add(kindRepeat, id, "%s: appears %d times", where, c.seen[id])
 	case w != got:
-		c.problem(id, "%s: %d integers (fingerprint %016x) where the input gives %d (%016x)", where, got.n, got.hash, w.n, w.hash)
+		c.probs.add(kindDiffer, id, "%s: %s (fingerprint %016x) where the input gives %d (%016x)",
+			where, plural(got.n, "integer", "integers"), got.hash, w.n, w.hash)
 	default:
 		c.rep.Batches++
 		c.rep.Integers += got.n
@@ -344,7 +300,7 @@ func (c *checker) file(path string) error {
 		where := fmt.Sprintf("%s line %d", path, sc.Line())
 		var bad *wire.Error
 		if errors.As(err, &bad) {
-			c.problem(-1, "%s: %v", where, err)
+			c.probs.add("line "+kind(bad.Reason), -1, "%s: %v", where, err)
 			continue
 		}
 		if err != nil {
@@ -429,7 +385,7 @@ func (c *checker) topic(ctx context.Context, cluster kafka.Cluster, topic string
 		})
 	}
 	for _, o := range j.partial {
-		c.problem(o.id, "output topic ends inside the batch (after chunk %d)", o.chunk)
+		c.probs.add(kindChunks, o.id, "output topic ends inside the batch (after chunk %d)", o.chunk)
 	}
 	return nil
 }
@@ -456,13 +412,15 @@ func (j *joiner) add(r *kgo.Record) {
 	c, s := j.c, &j.s
 	where := kafka.Source(r)
 	if err := j.dec.DecodeOutput(r.Value, s); err != nil {
-		c.problem(-1, "%s: %v", where, err)
+		var bad *wire.Error
+		errors.As(err, &bad) // DecodeOutput returns only *wire.Error values
+		c.probs.add("record "+kind(bad.Reason), -1, "%s: %v", where, err)
 		return
 	}
 	o := j.partial[r.Partition]
 	if s.Chunk == 0 && s.Last { // the usual: a whole batch
 		if o != nil {
-			c.problem(o.id, "%s: chunk %d is followed by another batch", where, o.chunk)
+			c.probs.add(kindChunks, o.id, "%s: chunk %d is followed by another batch", where, o.chunk)
 			delete(j.partial, r.Partition)
 		}
 		p := newPrint()
@@ -472,19 +430,19 @@ func (j *joiner) add(r *kgo.Record) {
 	}
 	if o == nil {
 		if s.Chunk != 0 {
-			c.problem(s.BatchID, "%s: chunk %d without chunk 0", where, s.Chunk)
+			c.probs.add(kindChunks, s.BatchID, "%s: chunk %d without chunk 0", where, s.Chunk)
 			return
 		}
 		o = &open{id: s.BatchID, p: newPrint(), chunk: -1}
 		j.partial[r.Partition] = o
 	}
 	if s.BatchID != o.id || s.Chunk != o.chunk+1 {
-		c.problem(o.id, "%s: batch %d chunk %d breaks batch %d after chunk %d", where, s.BatchID, s.Chunk, o.id, o.chunk)
+		c.probs.add(kindChunks, o.id, "%s: batch %d chunk %d breaks batch %d after chunk %d", where, s.BatchID, s.Chunk, o.id, o.chunk)
 		delete(j.partial, r.Partition)
 		return
 	}
 	if len(s.Data) > 0 && o.p.n > 0 && s.Data[0] < o.prev {
-		c.problem(o.id, "%s: chunk %d is not ascending from the chunk before", where, s.Chunk)
+		c.probs.add(kindChunks, o.id, "%s: chunk %d is not ascending from the chunk before", where, s.Chunk)
 	}
 	o.p.Add(s.Data)
 	if len(s.Data) > 0 {

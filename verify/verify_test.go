@@ -3,11 +3,13 @@ package verify
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -404,9 +406,78 @@ func TestVerifyInputLogPartialLastLine(t *testing.T) {
 			if len(tt.out) > 0 && (!rep.OK() || rep.Batches != int64(len(tt.out))) {
 				t.Fatalf("%s %v", rep.Summary(), rep.Problems)
 			}
-			if said := strings.Contains(rep.Summary(), "partial line of"); said != (tt.partial > 0) {
+			if said := strings.Contains(rep.Summary(), "partial line ("); said != (tt.partial > 0) {
 				t.Fatalf("summary %q says the partial line: %v, want %v", rep.Summary(), said, tt.partial > 0)
 			}
 		})
+	}
+}
+
+// A report keeps perKind problems of each kind and counts the rest: 1,100
+// bad lines and 9 missing batches make 6 lines of detail, not 1,109.
+func TestVerifyProblemsPerKind(t *testing.T) {
+	var in, out strings.Builder
+	for id := range 10 {
+		fmt.Fprintf(&in, `{"batch_id":%d,"segment_id":0,"segments":1,"data":[%d]}`+"\n", id, id)
+	}
+	fmt.Fprintf(&out, `{"batch_id":0,"data":[0]}`+"\n")
+	for range 1100 {
+		out.WriteString("[1]\n")
+	}
+	dir := t.TempDir()
+	inPath, outPath := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
+	os.WriteFile(inPath, []byte(in.String()), 0o644)
+	os.WriteFile(outPath, []byte(out.String()), 0o644)
+	rep, err := Run(context.Background(), Config{InputLog: inPath, OutFile: outPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count() != 1109 || len(rep.Problems) != 6 {
+		t.Fatalf("%d problems, %d kept, want 1109 and 6: %v", rep.Count(), len(rep.Problems), rep.Problems)
+	}
+	want := []string{
+		outPath + " line 2: wire: top level is not an object (byte 0)",
+		outPath + " line 3: wire: top level is not an object (byte 0)",
+		outPath + " line 4: wire: top level is not an object (byte 0)",
+		"... and 1097 more lines that fail the same way (not-json)",
+		"batch 1: missing from the output",
+		"batch 2: missing from the output",
+		"batch 3: missing from the output",
+		"... and 6 more batches missing from the output",
+	}
+	if got := rep.Details(); !slices.Equal(got, want) {
+		t.Fatalf("details:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if s := rep.Summary(); !strings.HasPrefix(s, "verify: FAILED: 1109 problems in 10 expected batches; first: "+outPath+" line 2:") {
+		t.Fatalf("summary %q", s)
+	}
+}
+
+// Counts of one say so in the singular.
+func TestSummaryPlurals(t *testing.T) {
+	one := Problem{Batch: 0, Msg: "missing from the output", kind: kindMissing}
+	tests := []struct {
+		rep  Report
+		want string
+	}{
+		{Report{Batches: 1, Integers: 1, Expected: 1}, "verify: OK: 1 batch, 1 integer, each once and equal to its input"},
+		{Report{Batches: 2, Integers: 0, Expected: 2, Incomplete: 1}, "verify: OK: 2 batches, 0 integers, each once and equal to its input (1 batch incomplete in the input log, not expected)"},
+		{Report{Batches: 2, Integers: 5, Expected: 2, Incomplete: 3, Partial: 1}, "verify: OK: 2 batches, 5 integers, each once and equal to its input (3 batches incomplete in the input log, not expected); the input log ends in a partial line (1 byte), ignored"},
+		{Report{Expected: 1, Problems: []Problem{one}}, "verify: FAILED: 1 problem in 1 expected batch; first: batch 0: missing from the output"},
+		{Report{Expected: 0, Problems: []Problem{{Batch: -1, Msg: "out line 1: wire: x", kind: "line not-json", More: 1}}}, "verify: FAILED: 2 problems in 0 expected batches; first: out line 1: wire: x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.rep.Summary(); !strings.HasPrefix(got, tt.want) {
+				t.Fatalf("summary\n%q\nwant it to start\n%q", got, tt.want)
+			}
+		})
+	}
+	if got := (&Report{Problems: []Problem{{Batch: 0, Msg: "x", kind: kindMissing, More: 1}}}).Details(); got[1] != "... and 1 more batch missing from the output" {
+		t.Fatalf("details %q", got)
+	}
+	rep := runWith(t, []string{good[0], `{"batch_id":1,"data":[3]}`, good[2]}, Config{})
+	if p := rep.Problems[0]; !strings.Contains(p.Msg, ": 1 integer (fingerprint") {
+		t.Fatalf("problem %q", p.Msg)
 	}
 }

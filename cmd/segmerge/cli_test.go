@@ -103,7 +103,7 @@ func TestVerifyExitCodes(t *testing.T) {
 	out := filepath.Join(dir, "out.jsonl")
 	os.WriteFile(in, []byte(`{"batch_id":0,"segment_id":0,"segments":1,"data":[2,3]}`+"\n"), 0o644)
 	os.WriteFile(out, []byte(`{"batch_id":0,"data":[2,3]}`+"\n"), 0o644)
-	if code, stdout, stderr := run("verify", "--input-log", in, "--out-file", out); code != 0 || !strings.HasPrefix(stdout, "verify: OK: 1 batches") {
+	if code, stdout, stderr := run("verify", "--input-log", in, "--out-file", out); code != 0 || !strings.HasPrefix(stdout, "verify: OK: 1 batch, 2 integers") {
 		t.Fatalf("good output: exit %d %q %q", code, stdout, stderr)
 	}
 	os.WriteFile(out, []byte(`{"batch_id":0,"data":[2,4]}`+"\n"), 0o644)

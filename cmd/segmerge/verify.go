@@ -21,7 +21,11 @@ func newVerify(e *env) *cobra.Command {
 the producer's --input-log, without trusting the consumer: every batch complete
 in the input appears exactly once, equal to the sorted union of its segments,
 in ascending batch order (per partition for a topic), and nothing else appears.
-Prints one line; exits 1 on any mismatch, naming the first bad batch.
+Prints one line, and on stderr the problems (the first few of each kind, with a
+count of the rest); exits 1 on any mismatch.
+
+The input log may be one a producer is still writing: verify reads it as it
+stands, ignoring a partial last line and saying so.
 
 --unordered checks exactly once without order between batches. An output topic
 that segmerge created keeps batch b in partition b mod P in ascending order
@@ -51,12 +55,8 @@ for a topic created with another partition count, or files concatenated.`,
 			}
 			fmt.Fprintln(e.stdout, rep.Summary())
 			if !rep.OK() {
-				for i, p := range rep.Problems {
-					if i == 10 {
-						fmt.Fprintf(e.stderr, "  ... and %d more\n", len(rep.Problems)-10)
-						break
-					}
-					fmt.Fprintf(e.stderr, "  batch %d: %s\n", p.Batch, p.Msg)
+				for _, line := range rep.Details() {
+					fmt.Fprintf(e.stderr, "  %s\n", line)
 				}
 				return errReported
 			}
