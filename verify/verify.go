@@ -31,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/internal/kafka"
+	"github.com/segmerge/segmerge/internal/setting"
 	"github.com/segmerge/segmerge/merge"
 	"github.com/segmerge/segmerge/wire"
 )
@@ -95,13 +96,14 @@ func mergedPrint(m *merge.Merger, buf []int64) (print, error) {
 }
 
 // Run verifies and returns the report; an error means the check could not
-// be made (unreadable files, broker trouble), not that it failed.
+// be made, not that it failed: unreadable files, broker trouble, a file
+// that is not what Config says it is (see ErrTextFormat and ErrSwapped).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Segments <= 0 {
 		cfg.Segments = 10
 	}
 	if (cfg.OutFile == "") == (cfg.Topic == "") {
-		return nil, errors.New("give exactly one of --out-file and --output-topic")
+		return nil, setting.Invalid("OutFile", cfg.OutFile, "give exactly one of {OutFile} and {Topic}")
 	}
 	var (
 		in  expectation
@@ -110,7 +112,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Generated != nil {
 		in.want, err = generated(ctx, cfg.Generated)
 	} else {
-		in, err = expected(cfg.InputLog, cfg.Segments)
+		in, err = expected(cfg.InputLog, cfg.Segments, cfg.OutFile)
 	}
 	if err != nil {
 		return nil, err
@@ -154,11 +156,13 @@ type expectation struct {
 // not what is appended later; its last line then, if no newline ends it,
 // is taken when it decodes as a record (only its newline is missing) and
 // ignored, its length noted in partial, when it does not. Any other line
-// that does not decode is an error.
-func expected(path string, defSegs int64) (expectation, error) {
+// that does not decode is an error, which says so if the line is an
+// output record, and that the two files look swapped if outFile's first
+// line is an input record.
+func expected(path string, defSegs int64, outFile string) (expectation, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return expectation{}, fmt.Errorf("read --input-log: %w", err)
+		return expectation{}, fmt.Errorf("read input log: %w", err)
 	}
 	defer f.Close()
 	var r io.Reader = f
@@ -190,7 +194,7 @@ func expected(path string, defSegs int64) (expectation, error) {
 				in.partial = int64(len(sc.Bytes()))
 				break
 			}
-			return expectation{}, fmt.Errorf("--input-log %s line %d: %w", path, line, err)
+			return expectation{}, badInputLine(path, line, sc.Bytes(), err, outFile)
 		}
 		n := s.Segments
 		if n == 0 {
@@ -205,7 +209,7 @@ func expected(path string, defSegs int64) (expectation, error) {
 			batches[s.BatchID] = b
 		}
 		if s.SegmentID >= int64(len(b.segs)) {
-			return expectation{}, fmt.Errorf("--input-log %s line %d: segment %d outside batch %d of %d segments", path, line, s.SegmentID, s.BatchID, len(b.segs))
+			return expectation{}, fmt.Errorf("input log %s line %d: segment %d outside batch %d of %d segments", path, line, s.SegmentID, s.BatchID, len(b.segs))
 		}
 		sg := &b.segs[s.SegmentID]
 		sg.chunks[s.Chunk] = slices.Clone(s.Data)
@@ -214,7 +218,7 @@ func expected(path string, defSegs int64) (expectation, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return expectation{}, fmt.Errorf("read --input-log: %w", err)
+		return expectation{}, fmt.Errorf("read input log: %w", err)
 	}
 	in.want = map[int64]print{}
 	var m merge.Merger
@@ -285,9 +289,12 @@ const fileBuffer = 256 << 10
 // file checks an output file, one batch a line, fingerprinting each line's
 // data as it reads it.
 func (c *checker) file(path string) error {
+	if err := checkOutputFile(path); err != nil {
+		return err
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("read --out-file: %w", err)
+		return fmt.Errorf("read output file: %w", err)
 	}
 	defer f.Close()
 	sc := wire.NewOutputScanner(f, fileBuffer)
@@ -304,7 +311,7 @@ func (c *checker) file(path string) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("read --out-file: %w", err)
+			return fmt.Errorf("read output file: %w", err)
 		}
 		c.batch(0, s.BatchID, p, where)
 	}

@@ -3,6 +3,7 @@ package verify
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -122,7 +123,7 @@ func TestVerifyCatches(t *testing.T) {
 		{"no batch id", []string{good[0], `{"data":[3,4,4,9]}`, good[2]}, "", -1, "line 2: wire: batch_id: required field is absent"},
 		{"no data", []string{good[0], `{"batch_id":1}`, good[2]}, "", -1, "line 2: wire: data: required field is absent"},
 		{"data not an array", []string{good[0], `{"batch_id":1,"data":{"0":3}}`, good[2]}, "", -1, "line 2: wire: data: got object, want array"},
-		{"text format", []string{"batch 0: 1 2 5", good[1], good[2]}, "", -1, "line 1: wire: invalid character 'b' looking for beginning of value"},
+		{"text format after line 1", []string{good[0], "batch 1: 3 4 4 9", good[2]}, "", -1, "line 2: wire: invalid character 'b' looking for beginning of value"},
 		{"dropped", []string{good[0], good[2]}, "", 1, "missing"},
 		{"duplicated", []string{good[0], good[1], good[1], good[2]}, "", 1, "appears 2 times"},
 		{"reordered", []string{good[1], good[0], good[2]}, "", 0, "not ascending"},
@@ -408,6 +409,55 @@ func TestVerifyInputLogPartialLastLine(t *testing.T) {
 			}
 			if said := strings.Contains(rep.Summary(), "partial line ("); said != (tt.partial > 0) {
 				t.Fatalf("summary %q says the partial line: %v, want %v", rep.Summary(), said, tt.partial > 0)
+			}
+		})
+	}
+}
+
+// A new user's mistakes get a message that says what is wrong with which
+// file, once, not a problem for every line.
+func TestVerifyWrongFiles(t *testing.T) {
+	var text, output strings.Builder
+	for i := range 1100 {
+		fmt.Fprintf(&text, "batch %d: 1 2 3\n", i)
+	}
+	for _, l := range good {
+		output.WriteString(l + "\n")
+	}
+	tests := []struct {
+		name    string
+		in, out string
+		is      error  // errors.Is the error, if set
+		want    string // in the error, with {in} and {out} the two paths
+	}{
+		{"text output", input, text.String(), ErrTextFormat,
+			`output file {out} is not JSON Lines output (it looks like the text format): line 1 is "batch 0: 1 2 3"`},
+		{"swapped", output.String(), input, ErrSwapped,
+			"the input log and the output file look swapped: input log {in} line 1 is an output record (batch_id and data, no segment_id), and output file {out} line 1 an input record (it has segment_id)"},
+		{"output as the input log", output.String(), output.String(), nil,
+			"input log {in} line 1 is an output record (batch_id and data, no segment_id), not a record the producer writes: is it the consumer's output?"},
+		{"text output as the input log", text.String(), output.String(), nil,
+			"input log {in} line 1 is an output line in the text format, not a record the producer writes"},
+		{"input log as the output", input, input, nil,
+			"output file {out} is not the consumer's output: line 1 is an input record (it has segment_id): is it the producer's input log?"},
+		{"bad input line", input + "{\n", output.String(), nil, "input log {in} line 9: wire: unexpected end of input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
+			os.WriteFile(in, []byte(tt.in), 0o644)
+			os.WriteFile(out, []byte(tt.out), 0o644)
+			rep, err := Run(context.Background(), Config{InputLog: in, OutFile: out})
+			if err == nil {
+				t.Fatalf("no error; report %s %v", rep.Summary(), rep.Problems)
+			}
+			want := strings.NewReplacer("{in}", in, "{out}", out).Replace(tt.want)
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, want)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Fatalf("error %v is not %v", err, tt.is)
 			}
 		})
 	}

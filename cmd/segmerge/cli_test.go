@@ -111,7 +111,7 @@ func TestVerifyExitCodes(t *testing.T) {
 	if code != exitFailure || !strings.Contains(stdout, "FAILED") || !strings.Contains(stderr, "batch 0:") {
 		t.Fatalf("bad output: exit %d %q %q", code, stdout, stderr)
 	}
-	if code, _, stderr := run("verify", "--input-log", filepath.Join(dir, "nope"), "--out-file", out); code != exitFailure || !strings.Contains(stderr, "read --input-log") {
+	if code, _, stderr := run("verify", "--input-log", filepath.Join(dir, "nope"), "--out-file", out); code != exitFailure || !strings.Contains(stderr, "read input log: open "+filepath.Join(dir, "nope")) {
 		t.Fatalf("missing input log: exit %d %q", code, stderr)
 	}
 }

@@ -34,7 +34,8 @@ for a topic created with another partition count, or files concatenated.`,
 		Example: `  segmerge verify --input-log input.jsonl --out-file out.jsonl
   segmerge verify --input-log input.jsonl --output-topic merged
   segmerge verify --input-log input.jsonl --output-topic merged --unordered`,
-		Args: cobra.NoArgs,
+		Annotations: map[string]string{"field:Topic": "--output-topic"},
+		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.InputLog == "" {
 				return usage(errors.New("--input-log is required"))
@@ -51,7 +52,7 @@ for a topic created with another partition count, or files concatenated.`,
 			}
 			rep, err := verify.Run(cmd.Context(), cfg)
 			if err != nil {
-				return err
+				return verifyHint(err)
 			}
 			fmt.Fprintln(e.stdout, rep.Summary())
 			if !rep.OK() {
@@ -71,4 +72,16 @@ for a topic created with another partition count, or files concatenated.`,
 	f.Int64Var(&cfg.Segments, "segments", 10, "segments per batch, for input records that do not say")
 	f.BoolVar(&cfg.Unordered, "unordered", false, "check each batch once and correct, in any order")
 	return cmd
+}
+
+// verifyHint adds to an error of verify.Run what to do about it, where
+// that is a flag to change.
+func verifyHint(err error) error {
+	switch {
+	case errors.Is(err, verify.ErrTextFormat):
+		return fmt.Errorf("%w; verify reads the JSON Lines that consume writes with --format jsonl (the default)", err)
+	case errors.Is(err, verify.ErrSwapped):
+		return fmt.Errorf("%w; give the producer's log as --input-log and the consumer's output as --out-file", err)
+	}
+	return err
 }

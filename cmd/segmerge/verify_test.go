@@ -8,8 +8,10 @@ import (
 	"testing"
 )
 
-// verify counts in the singular when a count is one, and shows the first
-// few problems of a kind with a count of the rest.
+// verify says a new user's mistakes once, plainly, naming the file and
+// what to change (a text-format output, swapped files), counts in the
+// singular when a count is one, and shows the first few problems of a
+// kind with a count of the rest.
 func TestVerifyMessages(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -19,12 +21,13 @@ func TestVerifyMessages(t *testing.T) {
 		}
 		return path
 	}
-	var in, out strings.Builder
+	var in, out, text strings.Builder
 	for id := range 1100 {
 		fmt.Fprintf(&in, `{"batch_id":%d,"segment_id":0,"segments":1,"data":[1,2,3]}`+"\n", id)
 		fmt.Fprintf(&out, `{"batch_id":%d,"data":[1,2,3]}`+"\n", id)
+		fmt.Fprintf(&text, "batch %d: 1 2 3\n", id)
 	}
-	input := write("in.jsonl", in.String())
+	input, output, textOut := write("in.jsonl", in.String()), write("out.jsonl", out.String()), write("out.txt", text.String())
 	one := write("one.jsonl", `{"batch_id":0,"segment_id":0,"segments":1,"data":[1]}`+"\n")
 	oneOut := write("one-out.jsonl", `{"batch_id":0,"data":[2]}`+"\n")
 	gap := write("gap.jsonl", strings.Join(strings.Split(out.String(), "\n")[:1], "\n")+"\n")
@@ -36,6 +39,12 @@ func TestVerifyMessages(t *testing.T) {
 		stderr []string // in stderr
 		lines  int      // lines of stderr, if set
 	}{
+		{"text output", []string{"--input-log", input, "--out-file", textOut}, "", []string{
+			"segmerge: output file " + textOut + ` is not JSON Lines output (it looks like the text format): line 1 is "batch 0: 1 2 3"`,
+			"consume writes with --format jsonl"}, 1},
+		{"swapped", []string{"--input-log", output, "--out-file", input}, "", []string{
+			"segmerge: the input log and the output file look swapped: input log " + output + " line 1 is an output record",
+			"give the producer's log as --input-log and the consumer's output as --out-file"}, 1},
 		{"one problem", []string{"--input-log", one, "--out-file", oneOut},
 			"verify: FAILED: 1 problem in 1 expected batch; first: batch 0: " + oneOut + " line 1: 1 integer (fingerprint",
 			[]string{"  batch 0: " + oneOut + " line 1: 1 integer (fingerprint"}, 1},
