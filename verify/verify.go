@@ -3,7 +3,8 @@
 // trusting nothing the consumer says: every batch that is complete in the
 // input must appear exactly once, equal to the sorted union of its segments;
 // batches must be in ascending order (in a file; per partition in a topic),
-// unless Config.Unordered; nothing else may appear.
+// unless Config.Unordered; nothing else may appear. Input that expects no
+// batch is an error, not a pass: nothing checked proves nothing.
 //
 // The input log may be one a producer is writing, or one a producer killed
 // as it wrote left: it is read as it stands when verify opens it, and a
@@ -97,7 +98,8 @@ func mergedPrint(m *merge.Merger, buf []int64) (print, error) {
 
 // Run verifies and returns the report; an error means the check could not
 // be made, not that it failed: unreadable files, broker trouble, a file
-// that is not what Config says it is (see ErrTextFormat and ErrSwapped).
+// that is not what Config says it is (see ErrTextFormat and ErrSwapped),
+// or input that expects no batch.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Segments <= 0 {
 		cfg.Segments = 10
@@ -113,6 +115,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		in.want, err = generated(ctx, cfg.Generated)
 	} else {
 		in, err = expected(cfg.InputLog, cfg.Segments, cfg.OutFile)
+	}
+	if err == nil && len(in.want) == 0 {
+		err = nothingExpected(cfg, in)
 	}
 	if err != nil {
 		return nil, err
@@ -140,6 +145,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	c.rep.Problems = c.probs.sorted()
 	return &c.rep, nil
+}
+
+// nothingExpected returns the error for input that expects no batch: a
+// check of nothing against nothing passes whatever the output holds, so
+// it is no pass. An empty input log is most often the wrong file, or a
+// producer run without --input-log (or killed before it logged a batch).
+func nothingExpected(cfg Config, in expectation) error {
+	const nothing = "nothing to verify"
+	switch {
+	case cfg.Generated != nil:
+		return fmt.Errorf("the generated input holds no batch: %s", nothing)
+	case in.incomplete > 0:
+		return fmt.Errorf("input log %s holds no complete batch (%s): %s",
+			cfg.InputLog, plural(in.incomplete, "incomplete batch", "incomplete batches"), nothing)
+	case in.partial > 0:
+		return fmt.Errorf("input log %s holds no batch, only a partial line (%s): %s",
+			cfg.InputLog, plural(in.partial, "byte", "bytes"), nothing)
+	}
+	if cfg.OutFile != "" {
+		if st, err := os.Stat(cfg.OutFile); err == nil && st.Size() == 0 {
+			return fmt.Errorf("input log %s and output file %s are both empty: %s (nothing expected and nothing found is no pass)",
+				cfg.InputLog, cfg.OutFile, nothing)
+		}
+	}
+	return fmt.Errorf("input log %s is empty: %s", cfg.InputLog, nothing)
 }
 
 // expectation is what the input side expects.

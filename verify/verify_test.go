@@ -379,7 +379,7 @@ func TestVerifyInputLogPartialLastLine(t *testing.T) {
 		{"partial last line with CR", input + torn + "\r", good, int64(len(torn)), ""},
 		{"last line without its newline", input + seg31, append(good[:3:3], `{"batch_id":3,"data":[8,9]}`), 0, ""},
 		{"torn line inside", input + torn + "\n" + seg31 + "\n", good, 0, "line 9: wire: unexpected end of input"},
-		{"only a partial line", torn, nil, int64(len(torn)), ""},
+		{"only a partial line", torn, nil, 0, "holds no batch, only a partial line (32 bytes): nothing to verify"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -440,6 +440,11 @@ func TestVerifyWrongFiles(t *testing.T) {
 			"input log {in} line 1 is an output line in the text format, not a record the producer writes"},
 		{"input log as the output", input, input, nil,
 			"output file {out} is not the consumer's output: line 1 is an input record (it has segment_id): is it the producer's input log?"},
+		{"both empty", "", "", nil,
+			"input log {in} and output file {out} are both empty: nothing to verify (nothing expected and nothing found is no pass)"},
+		{"empty input log", "", output.String(), nil, "input log {in} is empty: nothing to verify"},
+		{"no complete batch", `{"batch_id":3,"segment_id":0,"segments":2,"data":[8]}` + "\n", "", nil,
+			"input log {in} holds no complete batch (1 incomplete batch): nothing to verify"},
 		{"bad input line", input + "{\n", output.String(), nil, "input log {in} line 9: wire: unexpected end of input"},
 	}
 	for _, tt := range tests {

@@ -22,7 +22,8 @@ the producer's --input-log, without trusting the consumer: every batch complete
 in the input appears exactly once, equal to the sorted union of its segments,
 in ascending batch order (per partition for a topic), and nothing else appears.
 Prints one line, and on stderr the problems (the first few of each kind, with a
-count of the rest); exits 1 on any mismatch.
+count of the rest); exits 1 on any mismatch. An input log with no batch is a
+failure too: nothing checked proves nothing.
 
 The input log may be one a producer is still writing: verify reads it as it
 stands, ignoring a partial last line and saying so.

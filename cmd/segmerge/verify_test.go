@@ -9,9 +9,8 @@ import (
 )
 
 // verify says a new user's mistakes once, plainly, naming the file and
-// what to change (a text-format output, swapped files), counts in the
-// singular when a count is one, and shows the first few problems of a
-// kind with a count of the rest.
+// what to change: a text-format output, swapped files, empty files; and
+// counts in the singular when they are one.
 func TestVerifyMessages(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -28,6 +27,7 @@ func TestVerifyMessages(t *testing.T) {
 		fmt.Fprintf(&text, "batch %d: 1 2 3\n", id)
 	}
 	input, output, textOut := write("in.jsonl", in.String()), write("out.jsonl", out.String()), write("out.txt", text.String())
+	empty1, empty2 := write("empty1", ""), write("empty2", "")
 	one := write("one.jsonl", `{"batch_id":0,"segment_id":0,"segments":1,"data":[1]}`+"\n")
 	oneOut := write("one-out.jsonl", `{"batch_id":0,"data":[2]}`+"\n")
 	gap := write("gap.jsonl", strings.Join(strings.Split(out.String(), "\n")[:1], "\n")+"\n")
@@ -45,6 +45,10 @@ func TestVerifyMessages(t *testing.T) {
 		{"swapped", []string{"--input-log", output, "--out-file", input}, "", []string{
 			"segmerge: the input log and the output file look swapped: input log " + output + " line 1 is an output record",
 			"give the producer's log as --input-log and the consumer's output as --out-file"}, 1},
+		{"both empty", []string{"--input-log", empty1, "--out-file", empty2}, "", []string{
+			"segmerge: input log " + empty1 + " and output file " + empty2 + " are both empty: nothing to verify"}, 1},
+		{"empty input log", []string{"--input-log", empty1, "--out-file", output}, "", []string{
+			"segmerge: input log " + empty1 + " is empty: nothing to verify"}, 1},
 		{"one problem", []string{"--input-log", one, "--out-file", oneOut},
 			"verify: FAILED: 1 problem in 1 expected batch; first: batch 0: " + oneOut + " line 1: 1 integer (fingerprint",
 			[]string{"  batch 0: " + oneOut + " line 1: 1 integer (fingerprint"}, 1},
