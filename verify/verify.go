@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/internal/kafka"
@@ -356,7 +357,9 @@ func (c *checker) topic(ctx context.Context, cluster kafka.Cluster, topic string
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
-	if _, err := kafka.Partitions(ctx, adm, topic); err != nil {
+	if _, err := kafka.Partitions(ctx, adm, topic); errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return &noTopic{topic}
+	} else if err != nil {
 		return fmt.Errorf("output topic: %w", err)
 	}
 	ends, err := kafka.EndOffsets(ctx, adm, topic)
@@ -426,6 +429,14 @@ func (c *checker) topic(ctx context.Context, cluster kafka.Cluster, topic string
 	}
 	return nil
 }
+
+// noTopic is the error for an output topic that does not exist. It is a
+// kerr.UnknownTopicOrPartition, said plainly.
+type noTopic struct{ topic string }
+
+func (e *noTopic) Error() string { return fmt.Sprintf("output topic %s does not exist", e.topic) }
+
+func (e *noTopic) Unwrap() error { return kerr.UnknownTopicOrPartition }
 
 // joiner joins an output topic's chunk records into batches, a partition
 // at a time.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/segmerge/segmerge/verify"
 )
@@ -83,6 +84,8 @@ func verifyHint(err error) error {
 		return fmt.Errorf("%w; verify reads the JSON Lines that consume writes with --format jsonl (the default)", err)
 	case errors.Is(err, verify.ErrSwapped):
 		return fmt.Errorf("%w; give the producer's log as --input-log and the consumer's output as --out-file", err)
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return fmt.Errorf("%w; check --output-topic, and -b if the topic is on another cluster", err)
 	}
 	return err
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // verify says a new user's mistakes once, plainly, naming the file and
-// what to change: a text-format output, swapped files, empty files; and
-// counts in the singular when they are one.
+// what to change: a text-format output, swapped files, empty files, a
+// topic that does not exist; and counts in the singular when they are one.
 func TestVerifyMessages(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -32,6 +32,7 @@ func TestVerifyMessages(t *testing.T) {
 	oneOut := write("one-out.jsonl", `{"batch_id":0,"data":[2]}`+"\n")
 	gap := write("gap.jsonl", strings.Join(strings.Split(out.String(), "\n")[:1], "\n")+"\n")
 
+	_, addr := brokerProc(t, filepath.Join(dir, "data"))
 	tests := []struct {
 		name   string
 		args   []string
@@ -55,6 +56,8 @@ func TestVerifyMessages(t *testing.T) {
 		{"many missing", []string{"--input-log", input, "--out-file", gap},
 			"verify: FAILED: 1099 problems in 1100 expected batches; first: batch 1: missing from the output",
 			[]string{"  batch 1: missing from the output\n  batch 2: missing from the output\n  batch 3: missing from the output\n  ... and 1096 more batches missing from the output\n"}, 4},
+		{"no such topic", []string{"-b", addr, "--input-log", input, "--output-topic", "nosuch"}, "", []string{
+			"segmerge: output topic nosuch does not exist; check --output-topic, and -b if the topic is on another cluster"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
