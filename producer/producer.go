@@ -6,7 +6,6 @@
 package producer
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -55,8 +54,10 @@ type Config struct {
 	// Compression is the codec record batches are compressed with: one of
 	// Compressions. Default "snappy", franz-go's own default.
 	Compression string
-	// InputLog, if set, receives every record written (once the broker
-	// has acknowledged it), one JSON value per line.
+	// InputLog, if set, receives every record written, one JSON value
+	// a line, a batch at a time: each batch whole, written as soon as
+	// the broker has acknowledged all its records (see the comment at
+	// the top of inputlog.go). OpenInputLog opens a file for it.
 	InputLog io.Writer
 	// Log receives the run's log lines; default none.
 	Log *slog.Logger
@@ -185,7 +186,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 
 	p := &run{cfg: cfg, cl: cl, parts: parts, st: Stats{FirstBatch: first}}
 	if cfg.InputLog != nil {
-		p.log = bufio.NewWriterSize(cfg.InputLog, 1<<16)
+		p.log = startLog(cfg.InputLog, p.fail)
 	}
 	start := time.Now()
 	err = p.produce(ctx, first)
@@ -196,15 +197,15 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if ferr := cl.Flush(fctx); ferr != nil && err == nil {
 		err = fmt.Errorf("flush: %w", ferr)
 	}
+	if p.log != nil && p.log.close() == nil {
+		if lerr := syncLog(cfg.InputLog); lerr != nil {
+			p.fail(fmt.Errorf("sync input log: %w", lerr))
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
 		err = p.failed
-	}
-	if p.log != nil {
-		if lerr := p.log.Flush(); lerr != nil && err == nil {
-			err = fmt.Errorf("write --input-log: %w", lerr)
-		}
 	}
 	p.st.Elapsed = time.Since(start)
 	return p.st, err
@@ -215,10 +216,11 @@ type run struct {
 	cl    *kgo.Client
 	parts int32
 
+	log *inputLog // or nil; see inputlog.go
+
 	mu     sync.Mutex // guards what promises touch
 	st     Stats
 	failed error
-	log    *bufio.Writer
 }
 
 func (p *run) produce(ctx context.Context, first int64) error {
@@ -240,6 +242,11 @@ func (p *run) produce(ctx context.Context, first int64) error {
 		for s, n := range lens {
 			gs[s].Reset(spec, b, int64(s), n)
 		}
+		var bl *batchLog
+		if p.log != nil {
+			bl = new(batchLog)
+		}
+		records := 0
 		// Chunks go round robin over the segments (chunk 0 of each, then
 		// chunk 1, ...): a consumer merging a huge batch as it arrives
 		// needs every segment's next chunk at about the same time, and in
@@ -266,11 +273,15 @@ func (p *run) produce(ctx context.Context, first int64) error {
 				ints := int64(len(chunk))
 				// Produce blocks when the client's buffer is full:
 				// memory is bounded by its limits, not by the run.
-				p.cl.Produce(context.WithoutCancel(ctx), r, func(r *kgo.Record, err error) { p.acked(r, ints, err) })
+				p.cl.Produce(context.WithoutCancel(ctx), r, func(r *kgo.Record, err error) { p.acked(r, bl, ints, err) })
+				records++
 				if seg.Last {
 					left--
 				}
 			}
+		}
+		if bl != nil {
+			p.logProduced(bl, records)
 		}
 		p.cfg.Metrics.Batches.Add(1)
 		p.mu.Lock()
@@ -287,13 +298,24 @@ func (p *run) produce(ctx context.Context, first int64) error {
 	return nil
 }
 
+// fail makes err the run's error, unless it has one.
+func (p *run) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failed == nil {
+		p.failed = err
+	}
+}
+
 func (p *run) err() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.failed
 }
 
-func (p *run) acked(r *kgo.Record, ints int64, err error) {
+// acked takes the outcome of producing r, one of batch b's records (b is
+// nil without an input log).
+func (p *run) acked(r *kgo.Record, b *batchLog, ints int64, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
@@ -308,11 +330,8 @@ func (p *run) acked(r *kgo.Record, ints int64, err error) {
 	p.st.Bytes += int64(len(r.Value))
 	p.cfg.Metrics.Records.Add(1)
 	p.cfg.Metrics.Integers.Add(ints)
-	if p.log != nil && p.failed == nil {
-		p.log.Write(r.Value)
-		if err := p.log.WriteByte('\n'); err != nil {
-			p.failed = fmt.Errorf("write --input-log: %w", err)
-		}
+	if b != nil {
+		p.logAcked(b, r.Value)
 	}
 }
 

@@ -33,10 +33,16 @@ import (
 // such a batch, re-read after a crash, would be taken for written.
 
 // Open opens the file at path for batches in format. A missing file is
-// created. An existing one is resumed as described above, unless overwrite
-// is set, which truncates it. It returns the Writer and the id of the last
+// created. An existing regular file is resumed as described above, unless
+// overwrite is set, which truncates it. Any other existing file that can be
+// written (a character device such as /dev/null, a named pipe) is only
+// written: it holds nothing to resume, cannot be truncated or cut back (see
+// Abort), and is not fsynced. It returns the Writer and the id of the last
 // batch already in the file (-1 if none).
 func Open(path string, format Format, overwrite bool) (*Writer, int64, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		return openStream(path, format)
+	}
 	flag := os.O_RDWR | os.O_CREATE
 	if overwrite {
 		flag |= os.O_TRUNC
@@ -60,6 +66,19 @@ func Open(path string, format Format, overwrite bool) (*Writer, int64, error) {
 	w.c, w.file, w.sync, w.skipThrough = f, f, f.Sync, last
 	w.written = size
 	return w, last, nil
+}
+
+// openStream opens path, a file that is not regular, write only: there is
+// nothing to read back from a device or a pipe. A pipe's open waits for a
+// reader, as a shell's redirection does.
+func openStream(path string, format Format) (*Writer, int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, -1, err
+	}
+	w := NewWriter(f, format, false)
+	w.c = f
+	return w, -1, nil
 }
 
 // lastBatch returns the batch id of the last whole line of f (-1 if none)

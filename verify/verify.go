@@ -3,7 +3,12 @@
 // trusting nothing the consumer says: every batch that is complete in the
 // input must appear exactly once, equal to the sorted union of its segments;
 // batches must be in ascending order (in a file; per partition in a topic),
-// unless Config.Unordered; nothing else may appear.
+// unless Config.Unordered; nothing else may appear. Input that expects no
+// batch is an error, not a pass: nothing checked proves nothing.
+//
+// The input log may be one a producer is writing, or one a producer killed
+// as it wrote left: it is read as it stands when verify opens it, and a
+// partial last line is ignored (see Report.Partial).
 //
 // A batch is compared by its length and a fingerprint of its sorted values,
 // so the output side streams: an output file is read through a fixed buffer
@@ -21,13 +26,14 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/internal/kafka"
+	"github.com/segmerge/segmerge/internal/setting"
 	"github.com/segmerge/segmerge/merge"
 	"github.com/segmerge/segmerge/wire"
 )
@@ -52,37 +58,6 @@ type Config struct {
 	// keep each input partition's batches in one output partition (one
 	// created with another partition count), or files concatenated.
 	Unordered bool
-}
-
-// Report is the outcome.
-type Report struct {
-	Batches    int64 // batches expected and found correct
-	Integers   int64
-	Expected   int64 // batches complete in the input log
-	Incomplete int64 // batches incomplete in the input log (not expected)
-	Problems   []Problem
-}
-
-// Problem is one mismatch.
-type Problem struct {
-	Batch int64
-	Msg   string
-}
-
-// OK reports whether the output matched.
-func (r *Report) OK() bool { return len(r.Problems) == 0 }
-
-// Summary is a one-line account of the report.
-func (r *Report) Summary() string {
-	if r.OK() {
-		s := fmt.Sprintf("verify: OK: %d batches, %d integers, each once and equal to its input", r.Batches, r.Integers)
-		if r.Incomplete > 0 {
-			s += fmt.Sprintf(" (%d batches incomplete in the input log, not expected)", r.Incomplete)
-		}
-		return s
-	}
-	return fmt.Sprintf("verify: FAILED: %d problems in %d expected batches; first: batch %d: %s",
-		len(r.Problems), r.Expected, r.Problems[0].Batch, r.Problems[0].Msg)
 }
 
 // print is the length and fingerprint (FNV-1a over the values) of a
@@ -123,29 +98,34 @@ func mergedPrint(m *merge.Merger, buf []int64) (print, error) {
 }
 
 // Run verifies and returns the report; an error means the check could not
-// be made (unreadable files, broker trouble), not that it failed.
+// be made, not that it failed: unreadable files, broker trouble, a file
+// that is not what Config says it is (see ErrTextFormat and ErrSwapped),
+// or input that expects no batch.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Segments <= 0 {
 		cfg.Segments = 10
 	}
 	if (cfg.OutFile == "") == (cfg.Topic == "") {
-		return nil, errors.New("give exactly one of --out-file and --output-topic")
+		return nil, setting.Invalid("OutFile", cfg.OutFile, "give exactly one of {OutFile} and {Topic}")
 	}
 	var (
-		want       map[int64]print
-		incomplete int64
-		err        error
+		in  expectation
+		err error
 	)
 	if cfg.Generated != nil {
-		want, err = generated(ctx, cfg.Generated)
+		in.want, err = generated(ctx, cfg.Generated)
 	} else {
-		want, incomplete, err = expected(cfg.InputLog, cfg.Segments)
+		in, err = expected(cfg.InputLog, cfg.Segments, cfg.OutFile)
+	}
+	if err == nil && len(in.want) == 0 {
+		err = nothingExpected(cfg, in)
 	}
 	if err != nil {
 		return nil, err
 	}
+	want := in.want
 	c := &checker{want: want, seen: map[int64]int{}, last: map[int32]int64{}, unordered: cfg.Unordered}
-	c.rep.Expected, c.rep.Incomplete = int64(len(want)), incomplete
+	c.rep.Expected, c.rep.Incomplete, c.rep.Partial = int64(len(want)), in.incomplete, in.partial
 	if cfg.OutFile != "" {
 		err = c.file(cfg.OutFile)
 	} else {
@@ -162,20 +142,64 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		c.problem(id, "missing from the output")
+		c.probs.add(kindMissing, id, "missing from the output")
 	}
-	sort.SliceStable(c.rep.Problems, func(i, j int) bool { return c.rep.Problems[i].Batch < c.rep.Problems[j].Batch })
+	c.rep.Problems = c.probs.sorted()
 	return &c.rep, nil
 }
 
-// expected reads the input log and returns the fingerprint of every batch
-// complete in it, and how many batches are not.
-func expected(path string, defSegs int64) (map[int64]print, int64, error) {
+// nothingExpected returns the error for input that expects no batch: a
+// check of nothing against nothing passes whatever the output holds, so
+// it is no pass. An empty input log is most often the wrong file, or a
+// producer run without --input-log (or killed before it logged a batch).
+func nothingExpected(cfg Config, in expectation) error {
+	const nothing = "nothing to verify"
+	switch {
+	case cfg.Generated != nil:
+		return fmt.Errorf("the generated input holds no batch: %s", nothing)
+	case in.incomplete > 0:
+		return fmt.Errorf("input log %s holds no complete batch (%s): %s",
+			cfg.InputLog, plural(in.incomplete, "incomplete batch", "incomplete batches"), nothing)
+	case in.partial > 0:
+		return fmt.Errorf("input log %s holds no batch, only a partial line (%s): %s",
+			cfg.InputLog, plural(in.partial, "byte", "bytes"), nothing)
+	}
+	if cfg.OutFile != "" {
+		if st, err := os.Stat(cfg.OutFile); err == nil && st.Size() == 0 {
+			return fmt.Errorf("input log %s and output file %s are both empty: %s (nothing expected and nothing found is no pass)",
+				cfg.InputLog, cfg.OutFile, nothing)
+		}
+	}
+	return fmt.Errorf("input log %s is empty: %s", cfg.InputLog, nothing)
+}
+
+// expectation is what the input side expects.
+type expectation struct {
+	want       map[int64]print // the fingerprint of every complete batch
+	incomplete int64           // batches not complete
+	partial    int64           // length of a partial last line, ignored
+}
+
+// expected reads the input log and returns what it expects.
+//
+// A producer may be writing the log as it is read, or may have been
+// killed as it wrote. The log is read up to its size when it is opened,
+// not what is appended later; its last line then, if no newline ends it,
+// is taken when it decodes as a record (only its newline is missing) and
+// ignored, its length noted in partial, when it does not. Any other line
+// that does not decode is an error, which says so if the line is an
+// output record, and that the two files look swapped if outFile's first
+// line is an input record.
+func expected(path string, defSegs int64, outFile string) (expectation, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read --input-log: %w", err)
+		return expectation{}, fmt.Errorf("read input log: %w", err)
 	}
 	defer f.Close()
+	var r io.Reader = f
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		r = io.LimitReader(f, st.Size())
+	}
 	type seg struct {
 		chunks map[int64][]int64
 		last   int64
@@ -186,11 +210,22 @@ func expected(path string, defSegs int64) (map[int64]print, int64, error) {
 	batches := map[int64]*batch{}
 	var dec wire.Decoder
 	var s wire.Segment
-	sc := bufio.NewScanner(f)
+	var in expectation
+	unended := false // the line just scanned has no newline
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		n, tok, err := bufio.ScanLines(data, atEOF)
+		unended = tok != nil && n == len(data) && data[n-1] != '\n'
+		return n, tok, err
+	})
 	for line := 1; sc.Scan(); line++ {
 		if err := dec.Decode(sc.Bytes(), &s); err != nil {
-			return nil, 0, fmt.Errorf("--input-log %s line %d: %w", path, line, err)
+			if unended {
+				in.partial = int64(len(sc.Bytes()))
+				break
+			}
+			return expectation{}, badInputLine(path, line, sc.Bytes(), err, outFile)
 		}
 		n := s.Segments
 		if n == 0 {
@@ -205,7 +240,7 @@ func expected(path string, defSegs int64) (map[int64]print, int64, error) {
 			batches[s.BatchID] = b
 		}
 		if s.SegmentID >= int64(len(b.segs)) {
-			return nil, 0, fmt.Errorf("--input-log %s line %d: segment %d outside batch %d of %d segments", path, line, s.SegmentID, s.BatchID, len(b.segs))
+			return expectation{}, fmt.Errorf("input log %s line %d: segment %d outside batch %d of %d segments", path, line, s.SegmentID, s.BatchID, len(b.segs))
 		}
 		sg := &b.segs[s.SegmentID]
 		sg.chunks[s.Chunk] = slices.Clone(s.Data)
@@ -214,10 +249,9 @@ func expected(path string, defSegs int64) (map[int64]print, int64, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, 0, fmt.Errorf("read --input-log: %w", err)
+		return expectation{}, fmt.Errorf("read input log: %w", err)
 	}
-	want := map[int64]print{}
-	var incomplete int64
+	in.want = map[int64]print{}
 	var m merge.Merger
 	buf := make([]int64, 4096)
 next:
@@ -225,7 +259,7 @@ next:
 		runs := make([]merge.Source, 0, len(b.segs))
 		for _, sg := range b.segs {
 			if sg.last < 0 || int64(len(sg.chunks)) != sg.last+1 {
-				incomplete++
+				in.incomplete++
 				continue next
 			}
 			run := []int64{}
@@ -237,11 +271,11 @@ next:
 		m.Reset(runs...)
 		p, err := mergedPrint(&m, buf)
 		if err != nil {
-			return nil, 0, fmt.Errorf("input batch %d: %w", id, err)
+			return expectation{}, fmt.Errorf("input batch %d: %w", id, err)
 		}
-		want[id] = p
+		in.want[id] = p
 	}
-	return want, incomplete, nil
+	return in, nil
 }
 
 type checker struct {
@@ -250,10 +284,7 @@ type checker struct {
 	last      map[int32]int64 // highest batch id seen per output partition (a file is partition 0)
 	unordered bool            // do not check last
 	rep       Report
-}
-
-func (c *checker) problem(id int64, format string, args ...any) {
-	c.rep.Problems = append(c.rep.Problems, Problem{Batch: id, Msg: fmt.Sprintf(format, args...)})
+	probs     problems
 }
 
 // batch checks one whole output batch found at where.
@@ -261,7 +292,7 @@ func (c *checker) batch(part int32, id int64, got print, where string) {
 	c.seen[id]++
 	last, ok := c.last[part]
 	if ok && id <= last && c.seen[id] == 1 && !c.unordered { // a repeat is reported as one below
-		c.problem(id, "%s: comes after batch %d (not ascending)", where, last)
+		c.probs.add(kindOrder, id, "%s: comes after batch %d (not ascending)", where, last)
 	}
 	if !ok || id > last {
 		c.last[part] = id
@@ -269,11 +300,12 @@ func (c *checker) batch(part int32, id int64, got print, where string) {
 	w, ok := c.want[id]
 	switch {
 	case !ok:
-		c.problem(id, "%s: not a complete batch of the input log", where)
+		c.probs.add(kindForeign, id, "%s: not a complete batch of the input log", where)
 	case c.seen[id] > 1:
-		c.problem(id, "%s: appears %d times", where, c.seen[id])
+		c.probs.add(kindRepeat, id, "%s: appears %d times", where, c.seen[id])
 	case w != got:
-		c.problem(id, "%s: %d integers (fingerprint %016x) where the input gives %d (%016x)", where, got.n, got.hash, w.n, w.hash)
+		c.probs.add(kindDiffer, id, "%s: %s (fingerprint %016x) where the input gives %d (%016x)",
+			where, plural(got.n, "integer", "integers"), got.hash, w.n, w.hash)
 	default:
 		c.rep.Batches++
 		c.rep.Integers += got.n
@@ -288,9 +320,12 @@ const fileBuffer = 256 << 10
 // file checks an output file, one batch a line, fingerprinting each line's
 // data as it reads it.
 func (c *checker) file(path string) error {
+	if err := checkOutputFile(path); err != nil {
+		return err
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("read --out-file: %w", err)
+		return fmt.Errorf("read output file: %w", err)
 	}
 	defer f.Close()
 	sc := wire.NewOutputScanner(f, fileBuffer)
@@ -303,11 +338,11 @@ func (c *checker) file(path string) error {
 		where := fmt.Sprintf("%s line %d", path, sc.Line())
 		var bad *wire.Error
 		if errors.As(err, &bad) {
-			c.problem(-1, "%s: %v", where, err)
+			c.probs.add("line "+kind(bad.Reason), -1, "%s: %v", where, err)
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("read --out-file: %w", err)
+			return fmt.Errorf("read output file: %w", err)
 		}
 		c.batch(0, s.BatchID, p, where)
 	}
@@ -322,7 +357,9 @@ func (c *checker) topic(ctx context.Context, cluster kafka.Cluster, topic string
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
-	if _, err := kafka.Partitions(ctx, adm, topic); err != nil {
+	if _, err := kafka.Partitions(ctx, adm, topic); errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return &noTopic{topic}
+	} else if err != nil {
 		return fmt.Errorf("output topic: %w", err)
 	}
 	ends, err := kafka.EndOffsets(ctx, adm, topic)
@@ -388,10 +425,18 @@ func (c *checker) topic(ctx context.Context, cluster kafka.Cluster, topic string
 		})
 	}
 	for _, o := range j.partial {
-		c.problem(o.id, "output topic ends inside the batch (after chunk %d)", o.chunk)
+		c.probs.add(kindChunks, o.id, "output topic ends inside the batch (after chunk %d)", o.chunk)
 	}
 	return nil
 }
+
+// noTopic is the error for an output topic that does not exist. It is a
+// kerr.UnknownTopicOrPartition, said plainly.
+type noTopic struct{ topic string }
+
+func (e *noTopic) Error() string { return fmt.Sprintf("output topic %s does not exist", e.topic) }
+
+func (e *noTopic) Unwrap() error { return kerr.UnknownTopicOrPartition }
 
 // joiner joins an output topic's chunk records into batches, a partition
 // at a time.
@@ -415,13 +460,15 @@ func (j *joiner) add(r *kgo.Record) {
 	c, s := j.c, &j.s
 	where := kafka.Source(r)
 	if err := j.dec.DecodeOutput(r.Value, s); err != nil {
-		c.problem(-1, "%s: %v", where, err)
+		var bad *wire.Error
+		errors.As(err, &bad) // DecodeOutput returns only *wire.Error values
+		c.probs.add("record "+kind(bad.Reason), -1, "%s: %v", where, err)
 		return
 	}
 	o := j.partial[r.Partition]
 	if s.Chunk == 0 && s.Last { // the usual: a whole batch
 		if o != nil {
-			c.problem(o.id, "%s: chunk %d is followed by another batch", where, o.chunk)
+			c.probs.add(kindChunks, o.id, "%s: chunk %d is followed by another batch", where, o.chunk)
 			delete(j.partial, r.Partition)
 		}
 		p := newPrint()
@@ -431,19 +478,19 @@ func (j *joiner) add(r *kgo.Record) {
 	}
 	if o == nil {
 		if s.Chunk != 0 {
-			c.problem(s.BatchID, "%s: chunk %d without chunk 0", where, s.Chunk)
+			c.probs.add(kindChunks, s.BatchID, "%s: chunk %d without chunk 0", where, s.Chunk)
 			return
 		}
 		o = &open{id: s.BatchID, p: newPrint(), chunk: -1}
 		j.partial[r.Partition] = o
 	}
 	if s.BatchID != o.id || s.Chunk != o.chunk+1 {
-		c.problem(o.id, "%s: batch %d chunk %d breaks batch %d after chunk %d", where, s.BatchID, s.Chunk, o.id, o.chunk)
+		c.probs.add(kindChunks, o.id, "%s: batch %d chunk %d breaks batch %d after chunk %d", where, s.BatchID, s.Chunk, o.id, o.chunk)
 		delete(j.partial, r.Partition)
 		return
 	}
 	if len(s.Data) > 0 && o.p.n > 0 && s.Data[0] < o.prev {
-		c.problem(o.id, "%s: chunk %d is not ascending from the chunk before", where, s.Chunk)
+		c.probs.add(kindChunks, o.id, "%s: chunk %d is not ascending from the chunk before", where, s.Chunk)
 	}
 	o.p.Add(s.Data)
 	if len(s.Data) > 0 {

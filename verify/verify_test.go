@@ -3,11 +3,14 @@ package verify
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,7 +123,7 @@ func TestVerifyCatches(t *testing.T) {
 		{"no batch id", []string{good[0], `{"data":[3,4,4,9]}`, good[2]}, "", -1, "line 2: wire: batch_id: required field is absent"},
 		{"no data", []string{good[0], `{"batch_id":1}`, good[2]}, "", -1, "line 2: wire: data: required field is absent"},
 		{"data not an array", []string{good[0], `{"batch_id":1,"data":{"0":3}}`, good[2]}, "", -1, "line 2: wire: data: got object, want array"},
-		{"text format", []string{"batch 0: 1 2 5", good[1], good[2]}, "", -1, "line 1: wire: invalid character 'b' looking for beginning of value"},
+		{"text format after line 1", []string{good[0], "batch 1: 3 4 4 9", good[2]}, "", -1, "line 2: wire: invalid character 'b' looking for beginning of value"},
 		{"dropped", []string{good[0], good[2]}, "", 1, "missing"},
 		{"duplicated", []string{good[0], good[1], good[1], good[2]}, "", 1, "appears 2 times"},
 		{"reordered", []string{good[1], good[0], good[2]}, "", 0, "not ascending"},
@@ -355,5 +358,181 @@ func TestVerifyUnordered(t *testing.T) {
 		if rep := runWith(t, lines, Config{Unordered: true}); rep.OK() {
 			t.Fatalf("%v passed --unordered: %s", lines, rep.Summary())
 		}
+	}
+}
+
+// An input log being written, or left by a producer killed as it wrote,
+// ends in a partial line: verify ignores it and says so, takes a last line
+// that lacks only its newline, and still refuses a bad line anywhere else.
+func TestVerifyInputLogPartialLastLine(t *testing.T) {
+	const torn = `{"batch_id":3,"segment_id":1,"da`
+	const seg31 = `{"batch_id":3,"segment_id":1,"segments":2,"data":[9]}`
+	tests := []struct {
+		name    string
+		log     string
+		out     []string
+		partial int64  // Report.Partial
+		err     string // Run's error, if any
+	}{
+		{"whole lines", input, good, 0, ""},
+		{"partial last line", input + torn, good, int64(len(torn)), ""},
+		{"partial last line with CR", input + torn + "\r", good, int64(len(torn)), ""},
+		{"last line without its newline", input + seg31, append(good[:3:3], `{"batch_id":3,"data":[8,9]}`), 0, ""},
+		{"torn line inside", input + torn + "\n" + seg31 + "\n", good, 0, "line 9: wire: unexpected end of input"},
+		{"only a partial line", torn, nil, 0, "holds no batch, only a partial line (32 bytes): nothing to verify"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
+			os.WriteFile(in, []byte(tt.log), 0o644)
+			body := strings.Join(tt.out, "\n")
+			if len(tt.out) > 0 {
+				body += "\n"
+			}
+			os.WriteFile(out, []byte(body), 0o644)
+			rep, err := Run(context.Background(), Config{InputLog: in, OutFile: out})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Partial != tt.partial {
+				t.Fatalf("Partial %d, want %d (%s)", rep.Partial, tt.partial, rep.Summary())
+			}
+			if len(tt.out) > 0 && (!rep.OK() || rep.Batches != int64(len(tt.out))) {
+				t.Fatalf("%s %v", rep.Summary(), rep.Problems)
+			}
+			if said := strings.Contains(rep.Summary(), "partial line ("); said != (tt.partial > 0) {
+				t.Fatalf("summary %q says the partial line: %v, want %v", rep.Summary(), said, tt.partial > 0)
+			}
+		})
+	}
+}
+
+// A new user's mistakes get a message that says what is wrong with which
+// file, once, not a problem for every line.
+func TestVerifyWrongFiles(t *testing.T) {
+	var text, output strings.Builder
+	for i := range 1100 {
+		fmt.Fprintf(&text, "batch %d: 1 2 3\n", i)
+	}
+	for _, l := range good {
+		output.WriteString(l + "\n")
+	}
+	tests := []struct {
+		name    string
+		in, out string
+		is      error  // errors.Is the error, if set
+		want    string // in the error, with {in} and {out} the two paths
+	}{
+		{"text output", input, text.String(), ErrTextFormat,
+			`output file {out} is not JSON Lines output (it looks like the text format): line 1 is "batch 0: 1 2 3"`},
+		{"swapped", output.String(), input, ErrSwapped,
+			"the input log and the output file look swapped: input log {in} line 1 is an output record (batch_id and data, no segment_id), and output file {out} line 1 an input record (it has segment_id)"},
+		{"output as the input log", output.String(), output.String(), nil,
+			"input log {in} line 1 is an output record (batch_id and data, no segment_id), not a record the producer writes: is it the consumer's output?"},
+		{"text output as the input log", text.String(), output.String(), nil,
+			"input log {in} line 1 is an output line in the text format, not a record the producer writes"},
+		{"input log as the output", input, input, nil,
+			"output file {out} is not the consumer's output: line 1 is an input record (it has segment_id): is it the producer's input log?"},
+		{"both empty", "", "", nil,
+			"input log {in} and output file {out} are both empty: nothing to verify (nothing expected and nothing found is no pass)"},
+		{"empty input log", "", output.String(), nil, "input log {in} is empty: nothing to verify"},
+		{"no complete batch", `{"batch_id":3,"segment_id":0,"segments":2,"data":[8]}` + "\n", "", nil,
+			"input log {in} holds no complete batch (1 incomplete batch): nothing to verify"},
+		{"bad input line", input + "{\n", output.String(), nil, "input log {in} line 9: wire: unexpected end of input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
+			os.WriteFile(in, []byte(tt.in), 0o644)
+			os.WriteFile(out, []byte(tt.out), 0o644)
+			rep, err := Run(context.Background(), Config{InputLog: in, OutFile: out})
+			if err == nil {
+				t.Fatalf("no error; report %s %v", rep.Summary(), rep.Problems)
+			}
+			want := strings.NewReplacer("{in}", in, "{out}", out).Replace(tt.want)
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, want)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Fatalf("error %v is not %v", err, tt.is)
+			}
+		})
+	}
+}
+
+// A report keeps perKind problems of each kind and counts the rest: 1,100
+// bad lines and 9 missing batches make 6 lines of detail, not 1,109.
+func TestVerifyProblemsPerKind(t *testing.T) {
+	var in, out strings.Builder
+	for id := range 10 {
+		fmt.Fprintf(&in, `{"batch_id":%d,"segment_id":0,"segments":1,"data":[%d]}`+"\n", id, id)
+	}
+	fmt.Fprintf(&out, `{"batch_id":0,"data":[0]}`+"\n")
+	for range 1100 {
+		out.WriteString("[1]\n")
+	}
+	dir := t.TempDir()
+	inPath, outPath := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
+	os.WriteFile(inPath, []byte(in.String()), 0o644)
+	os.WriteFile(outPath, []byte(out.String()), 0o644)
+	rep, err := Run(context.Background(), Config{InputLog: inPath, OutFile: outPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count() != 1109 || len(rep.Problems) != 6 {
+		t.Fatalf("%d problems, %d kept, want 1109 and 6: %v", rep.Count(), len(rep.Problems), rep.Problems)
+	}
+	want := []string{
+		outPath + " line 2: wire: top level is not an object (byte 0)",
+		outPath + " line 3: wire: top level is not an object (byte 0)",
+		outPath + " line 4: wire: top level is not an object (byte 0)",
+		"... and 1097 more lines that fail the same way (not-json)",
+		"batch 1: missing from the output",
+		"batch 2: missing from the output",
+		"batch 3: missing from the output",
+		"... and 6 more batches missing from the output",
+	}
+	if got := rep.Details(); !slices.Equal(got, want) {
+		t.Fatalf("details:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if s := rep.Summary(); !strings.HasPrefix(s, "verify: FAILED: 1109 problems in 10 expected batches; first: "+outPath+" line 2:") {
+		t.Fatalf("summary %q", s)
+	}
+}
+
+// Counts of one say so in the singular.
+func TestSummaryPlurals(t *testing.T) {
+	one := Problem{Batch: 0, Msg: "missing from the output", kind: kindMissing}
+	tests := []struct {
+		rep  Report
+		want string
+	}{
+		{Report{Batches: 1, Integers: 1, Expected: 1}, "verify: OK: 1 batch, 1 integer, each once and equal to its input"},
+		{Report{Batches: 2, Integers: 0, Expected: 2, Incomplete: 1}, "verify: OK: 2 batches, 0 integers, each once and equal to its input (1 batch incomplete in the input log, not expected)"},
+		{Report{Batches: 2, Integers: 5, Expected: 2, Incomplete: 3, Partial: 1}, "verify: OK: 2 batches, 5 integers, each once and equal to its input (3 batches incomplete in the input log, not expected); the input log ends in a partial line (1 byte), ignored"},
+		{Report{Expected: 1, Problems: []Problem{one}}, "verify: FAILED: 1 problem in 1 expected batch; first: batch 0: missing from the output"},
+		{Report{Expected: 0, Problems: []Problem{{Batch: -1, Msg: "out line 1: wire: x", kind: "line not-json", More: 1}}}, "verify: FAILED: 2 problems in 0 expected batches; first: out line 1: wire: x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.rep.Summary(); !strings.HasPrefix(got, tt.want) {
+				t.Fatalf("summary\n%q\nwant it to start\n%q", got, tt.want)
+			}
+		})
+	}
+	if got := (&Report{Problems: []Problem{{Batch: 0, Msg: "x", kind: kindMissing, More: 1}}}).Details(); got[1] != "... and 1 more batch missing from the output" {
+		t.Fatalf("details %q", got)
+	}
+	rep := runWith(t, []string{good[0], `{"batch_id":1,"data":[3]}`, good[2]}, Config{})
+	if p := rep.Problems[0]; !strings.Contains(p.Msg, ": 1 integer (fingerprint") {
+		t.Fatalf("problem %q", p.Msg)
 	}
 }

@@ -103,7 +103,7 @@ func TestVerifyExitCodes(t *testing.T) {
 	out := filepath.Join(dir, "out.jsonl")
 	os.WriteFile(in, []byte(`{"batch_id":0,"segment_id":0,"segments":1,"data":[2,3]}`+"\n"), 0o644)
 	os.WriteFile(out, []byte(`{"batch_id":0,"data":[2,3]}`+"\n"), 0o644)
-	if code, stdout, stderr := run("verify", "--input-log", in, "--out-file", out); code != 0 || !strings.HasPrefix(stdout, "verify: OK: 1 batches") {
+	if code, stdout, stderr := run("verify", "--input-log", in, "--out-file", out); code != 0 || !strings.HasPrefix(stdout, "verify: OK: 1 batch, 2 integers") {
 		t.Fatalf("good output: exit %d %q %q", code, stdout, stderr)
 	}
 	os.WriteFile(out, []byte(`{"batch_id":0,"data":[2,4]}`+"\n"), 0o644)
@@ -111,7 +111,7 @@ func TestVerifyExitCodes(t *testing.T) {
 	if code != exitFailure || !strings.Contains(stdout, "FAILED") || !strings.Contains(stderr, "batch 0:") {
 		t.Fatalf("bad output: exit %d %q %q", code, stdout, stderr)
 	}
-	if code, _, stderr := run("verify", "--input-log", filepath.Join(dir, "nope"), "--out-file", out); code != exitFailure || !strings.Contains(stderr, "read --input-log") {
+	if code, _, stderr := run("verify", "--input-log", filepath.Join(dir, "nope"), "--out-file", out); code != exitFailure || !strings.Contains(stderr, "read input log: open "+filepath.Join(dir, "nope")) {
 		t.Fatalf("missing input log: exit %d %q", code, stderr)
 	}
 }

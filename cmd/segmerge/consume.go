@@ -158,7 +158,7 @@ func newConsume(e *env) *cobra.Command {
 	f.BoolVar(&cfg.FromBeginning, "from-beginning", false, "a group with no committed offset starts at the oldest record (not the newest)")
 	f.BoolVarP(&cfg.ExitAtEnd, "exit-at-end", "e", false, "stop at the end offsets read at start")
 	f.Int64VarP(&cfg.Count, "count", "c", 0, "stop after N batches (0: no limit)")
-	f.StringVar(&o.outFile, "out-file", "", "write batches to FILE; an existing FILE is resumed after its last batch (see --overwrite)")
+	f.StringVar(&o.outFile, "out-file", "", "write batches to FILE; an existing FILE is resumed after its last batch (see --overwrite); a device or pipe (/dev/null) is only written")
 	f.BoolVar(&o.overwrite, "overwrite", false, "truncate --out-file instead of resuming it")
 	f.StringVar(&o.format, "format", "jsonl", "jsonl or text, for --out-file (and stdout when given)")
 	f.StringVar(&cfg.OutputTopic, "output-topic", "", "write batches to this topic, keyed by batch id (created if missing)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,11 +49,14 @@ already in the topic. Ctrl+C stops after the current batch.`,
 				return usage(err)
 			}
 			if inputLog != "" {
-				f, err := os.OpenFile(inputLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+				f, cut, err := producer.OpenInputLog(inputLog)
 				if err != nil {
 					return fmt.Errorf("open --input-log: %w", err)
 				}
 				defer f.Close()
+				if cut > 0 {
+					cfg.Log.Warn("--input-log ended in a torn line, left by a producer killed as it wrote; cut it", "file", inputLog, "bytes", cut)
+				}
 				cfg.InputLog = f
 			}
 			cfg.Metrics = new(metrics.Run)
@@ -85,7 +87,7 @@ already in the topic. Ctrl+C stops after the current batch.`,
 	f.StringVar(&cfg.Layout, "layout", cfg.Layout, "segment: segment s on partition s mod P; batch: batch b on partition b mod P, keyed by b")
 	f.IntVar(&cfg.ChunkSize, "chunk-size", 0, "split segments into records of at most N integers (0: one record per segment)")
 	f.StringVar(&cfg.Compression, "compression", cfg.Compression, "compress record batches with none, gzip, snappy, lz4 or zstd")
-	f.StringVar(&inputLog, "input-log", "", "append every record written to FILE, one JSON value per line (for verify)")
+	f.StringVar(&inputLog, "input-log", "", "append every record written to FILE, one JSON value per line, each batch once the broker has acknowledged it whole (for verify)")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
 	f.DurationVar(&progressEvery, "progress-interval", 10*time.Second, "when stderr is not a terminal, log a status line this often (0: never)")
 	return cmd
