@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -26,6 +27,10 @@ type Config struct {
 	// Default DefaultListen.
 	Listen []string
 	// DataDir persists the cluster's state; "" keeps it in memory only.
+	// One Cluster at a time runs on a data dir: Start refuses a data
+	// dir another Cluster, in this process or another, holds. The hold
+	// is an flock(2) the kernel drops when its holder ends, however it
+	// ends (not where flock does not exist: there nothing is held).
 	DataDir string
 	// Partitions is the partition count of topics created implicitly;
 	// default 10.
@@ -80,11 +85,12 @@ type Cluster struct {
 	c        *kfake.Cluster
 	addrs    []string
 	dataDir  string
+	lock     *os.File // holds the data dir's lock; nil without a data dir
 	recovery Recovery
 }
 
 // Start starts a cluster and returns once every broker is listening.
-func Start(cfg Config) (*Cluster, error) {
+func Start(cfg Config) (_ *Cluster, err error) {
 	listen := cfg.Listen
 	if len(listen) == 0 {
 		listen = DefaultListen
@@ -105,10 +111,20 @@ func Start(cfg Config) (*Cluster, error) {
 	if cfg.Log != nil && cfg.LogLevel > LogNone {
 		opts = append(opts, kfake.WithLogger(kfake.BasicLogger(cfg.Log, cfg.LogLevel)))
 	}
-	var rec Recovery
+	var (
+		rec  Recovery
+		lock *os.File
+	)
 	if cfg.DataDir != "" {
+		if lock, err = openDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.Close()
+			}
+		}()
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
-		var err error
 		if rec, err = recoverDataDir(cfg.DataDir, opts); err != nil {
 			return nil, err
 		}
@@ -131,7 +147,7 @@ func Start(cfg Config) (*Cluster, error) {
 		}
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
-	return &Cluster{c: c, addrs: c.ListenAddrs(), dataDir: cfg.DataDir, recovery: rec}, nil
+	return &Cluster{c: c, addrs: c.ListenAddrs(), dataDir: cfg.DataDir, lock: lock, recovery: rec}, nil
 }
 
 // Recovery says what Start did to recover from an unclean stop (see
@@ -147,11 +163,13 @@ func (c *Cluster) Bootstrap() string { return strings.Join(c.addrs, ",") }
 // Kfake is the underlying cluster, for tests that inject faults.
 func (c *Cluster) Kfake() *kfake.Cluster { return c.c }
 
-// Close stops the cluster, saving its state to the data directory and
-// marking the stop clean; it is idempotent.
+// Close stops the cluster, saving its state to the data directory,
+// marking the stop clean and then releasing the data dir's lock; it is
+// idempotent.
 func (c *Cluster) Close() {
 	c.c.Close()
 	if c.dataDir != "" {
 		markStopped(c.dataDir) // a leftover mark costs a recovery scan, no more
 	}
+	c.lock.Close() // a second call, or a nil lock, returns an error and does nothing
 }
