@@ -31,6 +31,12 @@ type Config struct {
 	// dir another Cluster, in this process or another, holds. The hold
 	// is an flock(2) the kernel drops when its holder ends, however it
 	// ends (not where flock does not exist: there nothing is held).
+	// Start creates a missing DataDir 0700 and makes an existing one
+	// 0700, so that nothing in it is open to other users; the files it
+	// writes itself are 0600. kfake creates its files 0644 and its
+	// directories 0755 less the process umask: a process that wants
+	// them 0600 and 0700 as they are written sets umask 077, as
+	// `segmerge broker` does.
 	DataDir string
 	// Partitions is the partition count of topics created implicitly;
 	// default 10.

@@ -256,10 +256,7 @@ func abortAll(ctx context.Context, addrs []string, open map[partitionKey]map[int
 
 // markRunning marks dir in use by this process.
 func markRunning(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, runningFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	return writeFile(filepath.Join(dir, runningFile), []byte(strconv.Itoa(os.Getpid())+"\n"))
 }
 
 // markStopped records a clean stop.

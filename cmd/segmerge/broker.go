@@ -18,6 +18,8 @@ func newBroker(e *env) *cobra.Command {
 		Long: `Run segmerge's embedded cluster: franz-go's kfake, which speaks the real
 Kafka protocol, one broker per --listen address, with topics, records and
 committed offsets persisted under --data-dir so that a restart keeps them.
+One broker process runs on a data dir at a time; the dir is made 0700 and
+everything the broker writes in it 0600.
 After an unclean stop (a crash, SIGKILL) it first closes the transactions the
 crash left open, with an ABORT marker, as kafka-transactions.sh abort would.
 
@@ -41,6 +43,7 @@ production point produce and consume at a real cluster with -b.`,
 			if err != nil {
 				return usage(fmt.Errorf("invalid --log-level: %w", err))
 			}
+			privateFiles() // the data dir holds every record and committed offset
 			c, err := broker.Start(broker.Config{Listen: addrs, DataDir: dataDir, Log: e.stderr, LogLevel: level})
 			if err != nil {
 				return err

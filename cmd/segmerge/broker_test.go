@@ -66,3 +66,51 @@ func TestKilledBrokerLeavesDataDirFree(t *testing.T) {
 		t.Fatalf("broker after a SIGKILL: exit %d; stderr:\n%s", code, again.stderr.String())
 	}
 }
+
+// Everything a broker writes under its data dir is the owner's alone:
+// directories 0700, files 0600, while it runs and after it stops.
+func TestBrokerDataDirIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	br, addr := brokerProc(t, data)
+	if p := start(t, nil, "produce", "-b", addr, "--batches", "3"); p.wait(t, 60*time.Second) != 0 {
+		t.Fatalf("produce: %s", p.stderr.String())
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	if p := start(t, nil, "consume", "-b", addr, "-e", "--from-beginning", "-g", "private", "--out-file", out); p.wait(t, 60*time.Second) != 0 {
+		t.Fatalf("consume: %s", p.stderr.String())
+	}
+	private := func(when string) {
+		t.Helper()
+		n := 0
+		err := filepath.WalkDir(data, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			want := os.FileMode(0o600)
+			if d.IsDir() {
+				want = 0o700 | os.ModeDir
+			}
+			if fi.Mode() != want {
+				t.Errorf("%s: %s is %v, want %v", when, path, fi.Mode(), want)
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < 10 {
+			t.Fatalf("%s: %d entries under %s: the broker wrote less than the test expects", when, n, data)
+		}
+	}
+	private("running")
+	if code := br.interrupt(t); code != 0 {
+		t.Fatalf("broker after Ctrl+C: exit %d; stderr:\n%s", code, br.stderr.String())
+	}
+	private("stopped")
+}
