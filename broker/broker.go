@@ -8,47 +8,17 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/segmerge/segmerge/internal/setting"
 )
-
-// DefaultListen is where `segmerge broker` listens unless told otherwise: the
-// ports of the original Docker setup.
-var DefaultListen = []string{"127.0.0.1:9091", "127.0.0.1:9092", "127.0.0.1:9093"}
-
-// Config sets up a Cluster.
-type Config struct {
-	// Listen is one host:port per broker; port 0 picks a free port.
-	// Default DefaultListen.
-	Listen []string
-	// DataDir persists the cluster's state; "" keeps it in memory only.
-	// One Cluster at a time runs on a data dir: Start refuses a data
-	// dir another Cluster, in this process or another, holds. The hold
-	// is an flock(2) the kernel drops when its holder ends, however it
-	// ends (not where flock does not exist: there nothing is held).
-	// Start creates a missing DataDir 0700 and makes an existing one
-	// 0700, so that nothing in it is open to other users; the files it
-	// writes itself are 0600. kfake creates its files 0644 and its
-	// directories 0755 less the process umask: a process that wants
-	// them 0600 and 0700 as they are written sets umask 077, as
-	// `segmerge broker` does.
-	DataDir string
-	// Partitions is the partition count of topics created implicitly;
-	// default 10.
-	Partitions int
-	// Log receives kfake's own log lines (requests, transaction aborts,
-	// what a restart replayed from DataDir) at LogLevel and above; nil
-	// (the default) logs nothing.
-	Log io.Writer
-	// LogLevel is kfake's level: LogNone (the default), LogError,
-	// LogWarn, LogInfo or LogDebug.
-	LogLevel LogLevel
-}
 
 // LogLevel is how much of kfake's log a Cluster writes to Config.Log.
 type LogLevel = kfake.LogLevel
@@ -95,17 +65,13 @@ type Cluster struct {
 	recovery Recovery
 }
 
-// Start starts a cluster and returns once every broker is listening.
+// Start starts a cluster and returns once every broker is listening. It
+// refuses a Config that Validate refuses.
 func Start(cfg Config) (_ *Cluster, err error) {
-	listen := cfg.Listen
-	if len(listen) == 0 {
-		listen = DefaultListen
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	for _, a := range listen {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, fmt.Errorf("listen address %q: %w", a, err)
-		}
-	}
+	listen := cfg.listen()
 	parts := cfg.Partitions
 	if parts <= 0 {
 		parts = 10
@@ -144,13 +110,14 @@ func Start(cfg Config) (_ *Cluster, err error) {
 	opts = append(opts, kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 		addr := listen[next]
 		next++
-		return net.Listen(network, addr)
+		l, err := net.Listen(network, addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, setting.Invalid("Listen", addr, "the address is in use (is another broker running?): pick other ports")
+		}
+		return l, err
 	}))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		if strings.Contains(err.Error(), "address already in use") {
-			return nil, fmt.Errorf("start broker: %w (is another broker running? pick other ports with --listen)", err)
-		}
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
 	return &Cluster{c: c, addrs: c.ListenAddrs(), dataDir: cfg.DataDir, lock: lock, recovery: rec}, nil

@@ -43,8 +43,12 @@ production point produce and consume at a real cluster with -b.`,
 			if err != nil {
 				return usage(fmt.Errorf("invalid --log-level: %w", err))
 			}
+			cfg := broker.Config{Listen: addrs, DataDir: dataDir, Log: e.stderr, LogLevel: level}
+			if err := cfg.Validate(); err != nil {
+				return usage(err)
+			}
 			privateFiles() // the data dir holds every record and committed offset
-			c, err := broker.Start(broker.Config{Listen: addrs, DataDir: dataDir, Log: e.stderr, LogLevel: level})
+			c, err := broker.Start(cfg)
 			if err != nil {
 				return err
 			}

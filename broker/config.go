@@ -1,0 +1,77 @@
+package broker
+
+import (
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/segmerge/segmerge/internal/setting"
+)
+
+// DefaultListen is where `segmerge broker` listens unless told otherwise: the
+// ports of the original Docker setup.
+var DefaultListen = []string{"127.0.0.1:9091", "127.0.0.1:9092", "127.0.0.1:9093"}
+
+// Config sets up a Cluster. Validate says what makes no sense in it.
+type Config struct {
+	// Listen is one host:port per broker; port 0 picks a free port.
+	// Default DefaultListen.
+	Listen []string
+	// DataDir persists the cluster's state; "" keeps it in memory only.
+	// One Cluster at a time runs on a data dir: Start refuses a data
+	// dir another Cluster, in this process or another, holds. The hold
+	// is an flock(2) the kernel drops when its holder ends, however it
+	// ends (not where flock does not exist: there nothing is held).
+	// Start creates a missing DataDir 0700 and makes an existing one
+	// 0700, so that nothing in it is open to other users; the files it
+	// writes itself are 0600. kfake creates its files 0644 and its
+	// directories 0755 less the process umask: a process that wants
+	// them 0600 and 0700 as they are written sets umask 077, as
+	// `segmerge broker` does.
+	DataDir string
+	// Partitions is the partition count of topics created implicitly;
+	// default 10.
+	Partitions int
+	// Log receives kfake's own log lines (requests, transaction aborts,
+	// what a restart replayed from DataDir) at LogLevel and above; nil
+	// (the default) logs nothing.
+	Log io.Writer
+	// LogLevel is kfake's level: LogNone (the default), LogError,
+	// LogWarn, LogInfo or LogDebug.
+	LogLevel LogLevel
+}
+
+// listen is Listen or its default.
+func (cfg *Config) listen() []string {
+	if len(cfg.Listen) == 0 {
+		return DefaultListen
+	}
+	return cfg.Listen
+}
+
+// Validate rejects settings that make no sense, naming the field at fault
+// (a *setting.Error).
+func (cfg *Config) Validate() error {
+	for _, a := range cfg.listen() {
+		if _, err := splitListen(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitListen checks a Listen entry and returns its host.
+func splitListen(a string) (string, error) {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		example := "127.0.0.1:9091"
+		if _, err := strconv.ParseUint(a, 10, 16); err == nil {
+			example = "127.0.0.1:" + a
+		}
+		return "", setting.Invalid("Listen", a, "needs host:port, as in %s (an IPv6 host in brackets, as in [::1]:9091)", example)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", setting.Invalid("Listen", a, "the port must be a number from 0 to 65535 (0 picks a free one)")
+	}
+	return host, nil
+}
