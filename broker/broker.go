@@ -83,6 +83,7 @@ func Start(cfg Config) (_ *Cluster, err error) {
 	if cfg.Log != nil && cfg.LogLevel > LogNone {
 		opts = append(opts, kfake.WithLogger(kfake.BasicLogger(cfg.Log, cfg.LogLevel)))
 	}
+	opts = append(opts, cfg.saslOpts()...)
 	var (
 		rec  Recovery
 		lock *os.File
@@ -96,8 +97,13 @@ func Start(cfg Config) (_ *Cluster, err error) {
 				lock.Close()
 			}
 		}()
+		// Once, before any cluster runs on the dir: each saves the
+		// users it was given when it stops.
+		if err = dropSavedUsers(cfg.DataDir); err != nil {
+			return nil, err
+		}
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
-		if rec, err = recoverDataDir(cfg.DataDir, opts); err != nil {
+		if rec, err = recoverDataDir(cfg.DataDir, opts, cfg.superuser()); err != nil {
 			return nil, err
 		}
 		if err := markRunning(cfg.DataDir); err != nil {

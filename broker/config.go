@@ -32,14 +32,48 @@ type Config struct {
 	// Partitions is the partition count of topics created implicitly;
 	// default 10.
 	Partitions int
+
+	// SASL makes clients authenticate as one of these users before
+	// anything else. The first is the superuser, whom ACLs never stop.
+	// The users are these and no others at every start: kfake saves
+	// its users in DataDir and would load them over these, so Start
+	// drops the saved ones first, and SCRAM credentials changed through
+	// the protocol last until the next start.
+	SASL []User
+	// ACLs enforces ACLs: a user other than the superuser may do only
+	// what an ACL allows. The superuser grants them (CreateACLs, as
+	// kafka-acls.sh --add does), and DataDir keeps them. It needs SASL.
+	ACLs bool
+
 	// Log receives kfake's own log lines (requests, transaction aborts,
 	// what a restart replayed from DataDir) at LogLevel and above; nil
-	// (the default) logs nothing.
+	// (the default) logs nothing. They never hold a password.
 	Log io.Writer
 	// LogLevel is kfake's level: LogNone (the default), LogError,
 	// LogWarn, LogInfo or LogDebug.
 	LogLevel LogLevel
 }
+
+// User is a SASL user. Its String and GoString leave the password out,
+// so that printing a Config never shows one.
+type User struct {
+	Mechanism string // MechanismPlain, MechanismScramSHA256 or MechanismScramSHA512
+	Name      string
+	Password  string
+}
+
+// The SASL mechanisms a User may have.
+const (
+	MechanismPlain       = "PLAIN"
+	MechanismScramSHA256 = "SCRAM-SHA-256"
+	MechanismScramSHA512 = "SCRAM-SHA-512"
+)
+
+// String is MECHANISM:NAME, without the password.
+func (u User) String() string { return u.Mechanism + ":" + u.Name }
+
+// GoString is String, for %#v.
+func (u User) GoString() string { return "broker.User{" + u.String() + "}" }
 
 // listen is Listen or its default.
 func (cfg *Config) listen() []string {
@@ -50,12 +84,32 @@ func (cfg *Config) listen() []string {
 }
 
 // Validate rejects settings that make no sense, naming the field at fault
-// (a *setting.Error).
+// (a *setting.Error). A password is never part of an error.
 func (cfg *Config) Validate() error {
 	for _, a := range cfg.listen() {
 		if _, err := splitListen(a); err != nil {
 			return err
 		}
+	}
+	seen := map[User]bool{}
+	for i, u := range cfg.SASL {
+		key := User{Mechanism: u.Mechanism, Name: u.Name}
+		switch {
+		case u.Mechanism != MechanismPlain && u.Mechanism != MechanismScramSHA256 && u.Mechanism != MechanismScramSHA512:
+			// Nothing of the user: fields out of place may put
+			// the password anywhere.
+			return setting.Invalid("SASL", "", "user %d's mechanism must be %s, %s or %s", i+1, MechanismPlain, MechanismScramSHA256, MechanismScramSHA512)
+		case u.Name == "":
+			return setting.Invalid("SASL", u.String(), "the user name is empty")
+		case u.Password == "":
+			return setting.Invalid("SASL", u.String(), "the password is empty")
+		case seen[key]:
+			return setting.Invalid("SASL", u.String(), "the user is given twice")
+		}
+		seen[key] = true
+	}
+	if cfg.ACLs && len(cfg.SASL) == 0 {
+		return setting.Invalid("ACLs", "", "needs {SASL} users: the first is the superuser, who grants the others")
 	}
 	return nil
 }

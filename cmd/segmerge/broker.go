@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -10,8 +11,15 @@ import (
 	"github.com/segmerge/segmerge/broker"
 )
 
+// brokerFlags are the flags of `segmerge broker`.
+type brokerFlags struct {
+	listen, dataDir, logLevel string
+	sasl                      []string
+	acls                      bool
+}
+
 func newBroker(e *env) *cobra.Command {
-	var listen, dataDir, logLevel string
+	var f brokerFlags
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run the embedded Kafka cluster (3 brokers, persisted to --data-dir)",
@@ -23,49 +31,103 @@ everything the broker writes in it 0600.
 After an unclean stop (a crash, SIGKILL) it first closes the transactions the
 crash left open, with an ABORT marker, as kafka-transactions.sh abort would.
 
+With --sasl, clients authenticate as one of the users given (PLAIN,
+SCRAM-SHA-256 or SCRAM-SHA-512); the first is the superuser. The users are
+those given at every start. With --acls, every other user may do only what an
+ACL allows: the superuser grants them, with kafka-acls.sh or any Kafka admin
+client, and the data dir keeps them.
+
+After the bootstrap line, stdout says the client settings to use, as
+librdkafka properties (security.protocol, sasl.mechanism, sasl.username: the
+first --sasl user's; never a password).
+
 It is one process with no replication, for development and demos. In
 production point produce and consume at a real cluster with -b.`,
 		Example: `  segmerge broker
   segmerge broker --listen 127.0.0.1:19091,127.0.0.1:19092,127.0.0.1:19093 --data-dir /tmp/kafka
-  SEGMERGE_BROKERS=127.0.0.1:19091 segmerge produce --batches 10`,
+  SEGMERGE_BROKERS=127.0.0.1:19091 segmerge produce --batches 10
+
+  # SASL/SCRAM, with ACLs: admin is the superuser, alice needs grants
+  segmerge broker --sasl SCRAM-SHA-512:admin:$ADMIN_PASSWORD --sasl SCRAM-SHA-512:alice:$ALICE_PASSWORD --acls
+  kafka-acls.sh --bootstrap-server 127.0.0.1:9091 --command-config admin.properties \
+    --add --allow-principal User:alice --operation All --topic '*' --group '*' --transactional-id '*'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var addrs []string
-			for _, a := range strings.Split(listen, ",") {
-				if a = strings.TrimSpace(a); a != "" {
-					addrs = append(addrs, a)
-				}
-			}
-			if len(addrs) == 0 {
-				return usage(fmt.Errorf("invalid --listen %q: give host:port addresses", listen))
-			}
-			level, err := broker.ParseLogLevel(logLevel)
+			cfg, err := f.config(e.stderr)
 			if err != nil {
-				return usage(fmt.Errorf("invalid --log-level: %w", err))
+				return err
 			}
-			cfg := broker.Config{Listen: addrs, DataDir: dataDir, Log: e.stderr, LogLevel: level}
 			if err := cfg.Validate(); err != nil {
 				return usage(err)
 			}
-			privateFiles() // the data dir holds every record and committed offset
+			privateFiles() // the data dir holds every record, committed offset and user
 			c, err := broker.Start(cfg)
 			if err != nil {
 				return err
 			}
 			if r := c.Recovery(); r.Unclean {
 				fmt.Fprintf(e.stderr, "segmerge broker: the last run on %s did not stop cleanly: read %d records, closed %d transactions left open with an ABORT marker (%v)\n",
-					dataDir, r.Records, r.Aborted, r.Took.Round(time.Millisecond))
+					f.dataDir, r.Records, r.Aborted, r.Took.Round(time.Millisecond))
 			}
-			fmt.Fprintf(e.stdout, "segmerge broker: %d brokers listening, data in %s\n", len(c.Addrs()), dataDir)
+			fmt.Fprintf(e.stdout, "segmerge broker: %d brokers listening, data in %s\n", len(c.Addrs()), f.dataDir)
 			fmt.Fprintf(e.stdout, "bootstrap: %s\n", c.Bootstrap())
+			for _, kv := range clientSettings(cfg) {
+				fmt.Fprintf(e.stdout, "%s: %s\n", kv[0], kv[1])
+			}
 			<-cmd.Context().Done()
 			c.Close()
 			fmt.Fprintln(e.stdout, "segmerge broker: stopped, state saved")
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", strings.Join(broker.DefaultListen, ","), "comma-separated host:port per broker (port 0 picks a free one)")
-	cmd.Flags().StringVar(&dataDir, "data-dir", "./data/broker", "directory the cluster's state is persisted in")
-	cmd.Flags().StringVar(&logLevel, "log-level", "none", "kfake's own log on stderr: none, error, warn, info or debug")
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", strings.Join(broker.DefaultListen, ","), "comma-separated host:port per broker (port 0 picks a free one)")
+	fl.StringVar(&f.dataDir, "data-dir", "./data/broker", "directory the cluster's state is persisted in")
+	fl.StringVar(&f.logLevel, "log-level", "none", "kfake's own log on stderr: none, error, warn, info or debug")
+	fl.StringArrayVar(&f.sasl, "sasl", nil, "a SASL user, `MECHANISM:USER:PASSWORD` with MECHANISM PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; repeat for more users; the first is the superuser")
+	fl.BoolVar(&f.acls, "acls", false, "enforce ACLs: users other than the first --sasl user need grants")
 	return cmd
+}
+
+// config is the broker.Config the flags ask for; its errors are usage
+// errors, and never hold a password.
+func (f *brokerFlags) config(log io.Writer) (broker.Config, error) {
+	var addrs []string
+	for _, a := range strings.Split(f.listen, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return broker.Config{}, usage(fmt.Errorf("invalid --listen %q: give host:port addresses", f.listen))
+	}
+	level, err := broker.ParseLogLevel(f.logLevel)
+	if err != nil {
+		return broker.Config{}, usage(fmt.Errorf("invalid --log-level: %w", err))
+	}
+	cfg := broker.Config{Listen: addrs, DataDir: f.dataDir, ACLs: f.acls, Log: log, LogLevel: level}
+	for i, v := range f.sasl {
+		// The value is never quoted back: with a field missing, what
+		// sits where the name should be may be the password.
+		fields := strings.SplitN(v, ":", 3)
+		if len(fields) != 3 {
+			return broker.Config{}, usage(fmt.Errorf("invalid --sasl value %d: want MECHANISM:USER:PASSWORD, as in SCRAM-SHA-512:admin:secret", i+1))
+		}
+		cfg.SASL = append(cfg.SASL, broker.User{Mechanism: strings.ToUpper(fields[0]), Name: fields[1], Password: fields[2]})
+	}
+	return cfg, nil
+}
+
+// clientSettings are the librdkafka properties a client sets to reach a
+// cluster started with cfg, as its first SASL user: all but the password.
+func clientSettings(cfg broker.Config) [][2]string {
+	protocol := "PLAINTEXT"
+	if len(cfg.SASL) > 0 {
+		protocol = "SASL_PLAINTEXT"
+	}
+	out := [][2]string{{"security.protocol", protocol}}
+	if len(cfg.SASL) > 0 {
+		out = append(out, [2]string{"sasl.mechanism", cfg.SASL[0].Mechanism}, [2]string{"sasl.username", cfg.SASL[0].Name})
+	}
+	return out
 }

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// brokerOut is what a `segmerge broker` process says on stdout.
+type brokerOut struct {
+	lines chan string // closed at EOF
+	all   syncBuffer
+}
+
+// secureBroker starts `segmerge broker` on free 127.0.0.1 ports with data
+// dir data and the extra args, and returns it with the bootstrap line and
+// client settings it printed, key by key: it reads until it has the
+// bootstrap line and every key in want.
+func secureBroker(t *testing.T, data string, want []string, args ...string) (*proc, map[string]string, *brokerOut) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, w, append([]string{"broker", "--listen", "127.0.0.1:0,127.0.0.1:0,127.0.0.1:0", "--data-dir", data}, args...)...)
+	w.Close()
+	out := &brokerOut{lines: make(chan string, 100)}
+	go func() {
+		defer close(out.lines)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			out.all.Write([]byte(sc.Text() + "\n"))
+			out.lines <- sc.Text()
+		}
+	}()
+	got := map[string]string{}
+	deadline := time.After(60 * time.Second)
+	for slices.ContainsFunc(append([]string{"bootstrap"}, want...), func(k string) bool { _, ok := got[k]; return !ok }) {
+		select {
+		case line, ok := <-out.lines:
+			if !ok {
+				t.Fatalf("broker %v exited having printed:\n%s\nstderr:\n%s", args, out.all.String(), p.stderr.String())
+			}
+			if k, v, ok := strings.Cut(line, ": "); ok && !strings.HasPrefix(k, "segmerge ") {
+				got[k] = v
+			}
+		case <-deadline:
+			t.Fatalf("broker %v printed in 60s:\n%s\nstderr:\n%s", args, out.all.String(), p.stderr.String())
+		}
+	}
+	return p, got, out
+}
+
+// rest is every line out holds until EOF, once p has stopped.
+func (out *brokerOut) rest() []string {
+	var lines []string
+	for l := range out.lines {
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// roundTrip creates topic, produces one record to it and consumes it
+// back, within 20s.
+func roundTrip(bootstrap, topic string, opts ...kgo.Opt) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(strings.Split(bootstrap, ",")...),
+		kgo.DefaultProduceTopic(topic), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return err
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("hello")}).FirstErr(); err != nil {
+		return err
+	}
+	for {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fs.Err(); err != nil {
+			return err
+		}
+		if fs.NumRecords() > 0 {
+			return nil
+		}
+	}
+}
+
+// ping lists the cluster's topics, within 10s.
+func ping(bootstrap string, opts ...kgo.Opt) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(strings.Split(bootstrap, ",")...))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	_, err = kadm.NewClient(cl).ListTopics(ctx)
+	return err
+}
+
+// SASL/SCRAM-SHA-512: the right password reaches the cluster, a wrong one
+// or none does not, and no password is ever printed.
+func TestBrokerSASL(t *testing.T) {
+	const pass = "p4ss-word-ZX81"
+	br, got, out := secureBroker(t, filepath.Join(t.TempDir(), "data"), []string{"security.protocol", "sasl.mechanism", "sasl.username"},
+		"--sasl", "scram-sha-512:admin:"+pass, "--sasl", "PLAIN:bob:"+pass+"-bob", "--log-level", "info")
+	want := map[string]string{"bootstrap": got["bootstrap"], "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "admin"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("stdout said %v, want %v", got, want)
+	}
+	admin := scram.Auth{User: "admin", Pass: pass}.AsSha512Mechanism()
+	if err := roundTrip(got["bootstrap"], "t", kgo.SASL(admin)); err != nil {
+		t.Fatalf("admin with the right password: %v", err)
+	}
+	wrong := scram.Auth{User: "admin", Pass: pass + "x"}.AsSha512Mechanism()
+	if err := ping(got["bootstrap"], kgo.SASL(wrong)); err == nil {
+		t.Fatal("admin with a wrong password got in")
+	} else {
+		t.Logf("with a wrong password: %v", err)
+	}
+	// kfake drops the connection of a failed authentication (the client
+	// sees EOF) rather than answering SASL_AUTHENTICATION_FAILED; its log
+	// says why.
+	if !strings.Contains(br.stderr.String(), "invalid password") {
+		t.Fatalf("the broker's log does not say the password was wrong:\n%s", br.stderr.String())
+	}
+	if err := ping(got["bootstrap"]); err == nil {
+		t.Fatal("a client with no SASL got in")
+	}
+	if code := br.interrupt(t); code != 0 {
+		t.Fatalf("broker after Ctrl+C: exit %d; stderr:\n%s", code, br.stderr.String())
+	}
+	if rest := out.rest(); !slices.Equal(rest, []string{"segmerge broker: stopped, state saved"}) {
+		t.Fatalf("stdout after the settings: %q", rest)
+	}
+	if strings.Contains(out.all.String()+br.stderr.String(), pass) {
+		t.Fatalf("a password was printed:\nstdout:\n%s\nstderr:\n%s", out.all.String(), br.stderr.String())
+	}
+}
+
+// With --acls, a user other than the superuser is denied until the
+// superuser grants it, and the grant outlives a restart.
+func TestBrokerACLs(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	args := []string{"--sasl", "SCRAM-SHA-256:admin:admin-secret", "--sasl", "SCRAM-SHA-256:alice:alice-secret", "--acls"}
+	br, got, _ := secureBroker(t, data, []string{"sasl.username"}, args...)
+	alice := kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha256Mechanism())
+	admin := kgo.SASL(scram.Auth{User: "admin", Pass: "admin-secret"}.AsSha256Mechanism())
+	if err := roundTrip(got["bootstrap"], "t", admin); err != nil {
+		t.Fatalf("the superuser: %v", err)
+	}
+	err := roundTrip(got["bootstrap"], "t", alice)
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("alice before a grant: %v, want %v", err, kerr.TopicAuthorizationFailed)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(got["bootstrap"], ",")...), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := kadm.NewClient(cl).CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").AllowHosts("*").
+		Topics("t").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpAll))
+	if err == nil {
+		for _, r := range res {
+			err = errors.Join(err, r.Err)
+		}
+	}
+	if err != nil {
+		t.Fatalf("grant: %v", err)
+	}
+	if err := roundTrip(got["bootstrap"], "t", alice); err != nil {
+		t.Fatalf("alice after a grant: %v", err)
+	}
+	if err := roundTrip(got["bootstrap"], "other", alice); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("alice on a topic she has no grant for: %v, want %v", err, kerr.TopicAuthorizationFailed)
+	}
+
+	if code := br.interrupt(t); code != 0 {
+		t.Fatalf("broker after Ctrl+C: exit %d; stderr:\n%s", code, br.stderr.String())
+	}
+	br, got, _ = secureBroker(t, data, []string{"sasl.username"}, args...)
+	if err := roundTrip(got["bootstrap"], "t", alice); err != nil {
+		t.Fatalf("alice after a restart: %v", err)
+	}
+	br.interrupt(t)
+}
+
+// A malformed --sasl is a usage error naming the flag, and never quotes
+// the password back.
+func TestBrokerSASLErrorsHideThePassword(t *testing.T) {
+	const pass = "hunter2-secret"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sasl", pass}, "invalid --sasl value 1: want MECHANISM:USER:PASSWORD"},
+		{[]string{"--sasl", "admin:" + pass}, "invalid --sasl value 1: want MECHANISM:USER:PASSWORD"},
+		{[]string{"--sasl", "PLAIN:admin:x", "--sasl", pass + ":admin:x"}, "invalid --sasl: user 2's mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
+		{[]string{"--sasl", "admin:" + pass + ":x"}, "invalid --sasl: user 1's mechanism must be"},
+		{[]string{"--sasl", "PLAIN::" + pass}, `invalid --sasl "PLAIN:": the user name is empty`},
+		{[]string{"--sasl", "PLAIN:admin:"}, `invalid --sasl "PLAIN:admin": the password is empty`},
+		{[]string{"--sasl", "PLAIN:admin:" + pass, "--sasl", "plain:admin:" + pass}, `invalid --sasl "PLAIN:admin": the user is given twice`},
+		{[]string{"--acls"}, "invalid --acls: needs --sasl users"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, stdout, stderr := run(append([]string{"broker"}, tc.args...)...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.want)
+			}
+			if strings.Contains(strings.ToLower(stdout+stderr), pass) {
+				t.Fatalf("the password is in the output: %q %q", stdout, stderr)
+			}
+		})
+	}
+}
