@@ -61,6 +61,7 @@ type Cluster struct {
 	c        *kfake.Cluster
 	addrs    []string
 	dataDir  string
+	caFile   string
 	lock     *os.File // holds the data dir's lock; nil without a data dir
 	recovery Recovery
 }
@@ -102,13 +103,26 @@ func Start(cfg Config) (_ *Cluster, err error) {
 		if err = dropSavedUsers(cfg.DataDir); err != nil {
 			return nil, err
 		}
+	}
+	// Before the recovery, which may read the whole log: a certificate
+	// that cannot be served fails the start at once.
+	serverTLS, caFile, err := cfg.serverTLS()
+	if err != nil {
+		return nil, fmt.Errorf("start broker: %w", err)
+	}
+	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
+		// Its cluster is reached over loopback only, and by Start's
+		// own clients: no TLS.
 		if rec, err = recoverDataDir(cfg.DataDir, opts, cfg.superuser()); err != nil {
 			return nil, err
 		}
 		if err := markRunning(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("start broker: %w", err)
 		}
+	}
+	if serverTLS != nil {
+		opts = append(opts, kfake.TLS(serverTLS))
 	}
 	next := 0
 	// kfake binds 127.0.0.1; bind the address asked for instead.
@@ -126,7 +140,7 @@ func Start(cfg Config) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
-	return &Cluster{c: c, addrs: c.ListenAddrs(), dataDir: cfg.DataDir, lock: lock, recovery: rec}, nil
+	return &Cluster{c: c, addrs: c.ListenAddrs(), dataDir: cfg.DataDir, caFile: caFile, lock: lock, recovery: rec}, nil
 }
 
 // Recovery says what Start did to recover from an unclean stop (see
@@ -138,6 +152,11 @@ func (c *Cluster) Addrs() []string { return c.addrs }
 
 // Bootstrap is Addrs joined by commas, as -b takes it.
 func (c *Cluster) Bootstrap() string { return strings.Join(c.addrs, ",") }
+
+// CAFile is the absolute path of the PEM file of the CA that signed the
+// certificate the brokers serve, when Start made it (Config.TLS with no
+// TLSCert); "" otherwise. Clients trust it to verify the brokers.
+func (c *Cluster) CAFile() string { return c.caFile }
 
 // Kfake is the underlying cluster, for tests that inject faults.
 func (c *Cluster) Kfake() *kfake.Cluster { return c.c }

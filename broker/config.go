@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/segmerge/segmerge/internal/setting"
 )
@@ -32,6 +33,23 @@ type Config struct {
 	// Partitions is the partition count of topics created implicitly;
 	// default 10.
 	Partitions int
+
+	// TLS serves TLS on every listener, with the certificate chain in
+	// TLSCert and its key in TLSKey or, with both empty, a certificate
+	// Start makes, for every Listen host but a wildcard and for
+	// localhost, 127.0.0.1 and ::1, signed by a CA it makes (ECDSA
+	// P-256). Both are kept under DataDir/tls (ca.pem, ca-key.pem,
+	// server.pem, server-key.pem; 0600) and reused by later starts: the
+	// server certificate is made again, by the same CA, when it is
+	// missing, does not name every host, or expires within 30 days (it
+	// lasts a year); the CA (ten years) only when it is missing or
+	// unusable. Cluster.CAFile says where the CA is.
+	TLS bool
+	// TLSCert is a PEM certificate chain file, the brokers' own
+	// certificate first; it needs TLS and TLSKey.
+	TLSCert string
+	// TLSKey is the PEM file of TLSCert's private key.
+	TLSKey string
 
 	// SASL makes clients authenticate as one of these users before
 	// anything else. The first is the superuser, whom ACLs never stop.
@@ -108,8 +126,17 @@ func (cfg *Config) Validate() error {
 		}
 		seen[key] = true
 	}
-	if cfg.ACLs && len(cfg.SASL) == 0 {
+	switch {
+	case cfg.ACLs && len(cfg.SASL) == 0:
 		return setting.Invalid("ACLs", "", "needs {SASL} users: the first is the superuser, who grants the others")
+	case cfg.TLSCert == "" && cfg.TLSKey != "":
+		return setting.Invalid("TLSKey", cfg.TLSKey, "needs {TLSCert} too")
+	case cfg.TLSCert != "" && cfg.TLSKey == "":
+		return setting.Invalid("TLSCert", cfg.TLSCert, "needs {TLSKey} too")
+	case cfg.TLSCert != "" && !cfg.TLS:
+		return setting.Invalid("TLSCert", cfg.TLSCert, "is served only with {TLS}")
+	case cfg.TLS && cfg.TLSCert == "" && cfg.DataDir == "":
+		return setting.Invalid("TLS", "", "with no {TLSCert} needs a {DataDir} to keep the CA it makes in")
 	}
 	return nil
 }
@@ -128,4 +155,32 @@ func splitListen(a string) (string, error) {
 		return "", setting.Invalid("Listen", a, "the port must be a number from 0 to 65535 (0 picks a free one)")
 	}
 	return host, nil
+}
+
+// What a host reaches.
+const (
+	hostLoopback = iota // this machine only
+	hostNetwork         // one interface, which others may reach
+	hostWildcard        // every interface
+)
+
+// hostKind says what a Listen host reaches. A name other than localhost
+// counts as the network: what it resolves to can change.
+func hostKind(host string) int {
+	if host == "" {
+		return hostWildcard
+	}
+	if strings.EqualFold(host, "localhost") {
+		return hostLoopback
+	}
+	ip := net.ParseIP(strings.SplitN(host, "%", 2)[0]) // fe80::1%eth0
+	switch {
+	case ip == nil:
+		return hostNetwork
+	case ip.IsUnspecified():
+		return hostWildcard
+	case ip.IsLoopback():
+		return hostLoopback
+	}
+	return hostNetwork
 }

@@ -14,8 +14,9 @@ import (
 // brokerFlags are the flags of `segmerge broker`.
 type brokerFlags struct {
 	listen, dataDir, logLevel string
+	tlsCert, tlsKey           string
 	sasl                      []string
-	acls                      bool
+	tls, acls                 bool
 }
 
 func newBroker(e *env) *cobra.Command {
@@ -31,6 +32,11 @@ everything the broker writes in it 0600.
 After an unclean stop (a crash, SIGKILL) it first closes the transactions the
 crash left open, with an ABORT marker, as kafka-transactions.sh abort would.
 
+With --tls every listener serves TLS, with the certificate of --tls-cert or
+one the broker makes for the listen hosts (and localhost, 127.0.0.1 and ::1),
+signed by a CA it makes: both are kept under <data-dir>/tls and reused by
+later starts, and clients trust its ca.pem.
+
 With --sasl, clients authenticate as one of the users given (PLAIN,
 SCRAM-SHA-256 or SCRAM-SHA-512); the first is the superuser. The users are
 those given at every start. With --acls, every other user may do only what an
@@ -39,7 +45,7 @@ client, and the data dir keeps them.
 
 After the bootstrap line, stdout says the client settings to use, as
 librdkafka properties (security.protocol, sasl.mechanism, sasl.username: the
-first --sasl user's; never a password).
+first --sasl user's, never a password; ssl.ca.location: the CA it made).
 
 It is one process with no replication, for development and demos. In
 production point produce and consume at a real cluster with -b.`,
@@ -47,11 +53,16 @@ production point produce and consume at a real cluster with -b.`,
   segmerge broker --listen 127.0.0.1:19091,127.0.0.1:19092,127.0.0.1:19093 --data-dir /tmp/kafka
   SEGMERGE_BROKERS=127.0.0.1:19091 segmerge produce --batches 10
 
+  # TLS, with a certificate and CA made and kept in the data dir
+  segmerge broker --tls
+  kcat -b 127.0.0.1:9091 -X security.protocol=SSL -X ssl.ca.location=data/broker/tls/ca.pem -L
+
   # SASL/SCRAM, with ACLs: admin is the superuser, alice needs grants
   segmerge broker --sasl SCRAM-SHA-512:admin:$ADMIN_PASSWORD --sasl SCRAM-SHA-512:alice:$ALICE_PASSWORD --acls
   kafka-acls.sh --bootstrap-server 127.0.0.1:9091 --command-config admin.properties \
     --add --allow-principal User:alice --operation All --topic '*' --group '*' --transactional-id '*'`,
-		Args: cobra.NoArgs,
+		Annotations: map[string]string{"field:TLSCert": "--tls-cert", "field:TLSKey": "--tls-key"},
+		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config(e.stderr)
 			if err != nil {
@@ -71,7 +82,7 @@ production point produce and consume at a real cluster with -b.`,
 			}
 			fmt.Fprintf(e.stdout, "segmerge broker: %d brokers listening, data in %s\n", len(c.Addrs()), f.dataDir)
 			fmt.Fprintf(e.stdout, "bootstrap: %s\n", c.Bootstrap())
-			for _, kv := range clientSettings(cfg) {
+			for _, kv := range clientSettings(cfg, c.CAFile()) {
 				fmt.Fprintf(e.stdout, "%s: %s\n", kv[0], kv[1])
 			}
 			<-cmd.Context().Done()
@@ -84,6 +95,9 @@ production point produce and consume at a real cluster with -b.`,
 	fl.StringVar(&f.listen, "listen", strings.Join(broker.DefaultListen, ","), "comma-separated host:port per broker (port 0 picks a free one)")
 	fl.StringVar(&f.dataDir, "data-dir", "./data/broker", "directory the cluster's state is persisted in")
 	fl.StringVar(&f.logLevel, "log-level", "none", "kfake's own log on stderr: none, error, warn, info or debug")
+	fl.BoolVar(&f.tls, "tls", false, "serve TLS on every listener, with a certificate made for the listen hosts (and kept, with its CA, under <data-dir>/tls), or --tls-cert's")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "with --tls, serve this PEM certificate chain (the broker's certificate first) in place of one made")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fl.StringArrayVar(&f.sasl, "sasl", nil, "a SASL user, `MECHANISM:USER:PASSWORD` with MECHANISM PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; repeat for more users; the first is the superuser")
 	fl.BoolVar(&f.acls, "acls", false, "enforce ACLs: users other than the first --sasl user need grants")
 	return cmd
@@ -105,7 +119,7 @@ func (f *brokerFlags) config(log io.Writer) (broker.Config, error) {
 	if err != nil {
 		return broker.Config{}, usage(fmt.Errorf("invalid --log-level: %w", err))
 	}
-	cfg := broker.Config{Listen: addrs, DataDir: f.dataDir, ACLs: f.acls, Log: log, LogLevel: level}
+	cfg := broker.Config{Listen: addrs, DataDir: f.dataDir, TLS: f.tls, TLSCert: f.tlsCert, TLSKey: f.tlsKey, ACLs: f.acls, Log: log, LogLevel: level}
 	for i, v := range f.sasl {
 		// The value is never quoted back: with a field missing, what
 		// sits where the name should be may be the password.
@@ -120,14 +134,18 @@ func (f *brokerFlags) config(log io.Writer) (broker.Config, error) {
 
 // clientSettings are the librdkafka properties a client sets to reach a
 // cluster started with cfg, as its first SASL user: all but the password.
-func clientSettings(cfg broker.Config) [][2]string {
-	protocol := "PLAINTEXT"
-	if len(cfg.SASL) > 0 {
-		protocol = "SASL_PLAINTEXT"
-	}
+// caFile is the CA the cluster made, if it made one.
+func clientSettings(cfg broker.Config, caFile string) [][2]string {
+	protocol := map[[2]bool]string{
+		{false, false}: "PLAINTEXT", {true, false}: "SSL",
+		{false, true}: "SASL_PLAINTEXT", {true, true}: "SASL_SSL",
+	}[[2]bool{cfg.TLS, len(cfg.SASL) > 0}]
 	out := [][2]string{{"security.protocol", protocol}}
 	if len(cfg.SASL) > 0 {
 		out = append(out, [2]string{"sasl.mechanism", cfg.SASL[0].Mechanism}, [2]string{"sasl.username", cfg.SASL[0].Name})
+	}
+	if caFile != "" {
+		out = append(out, [2]string{"ssl.ca.location", caFile})
 	}
 	return out
 }

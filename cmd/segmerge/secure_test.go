@@ -2,9 +2,19 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"maps"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,22 +126,75 @@ func ping(bootstrap string, opts ...kgo.Opt) error {
 	return err
 }
 
-// SASL/SCRAM-SHA-512: the right password reaches the cluster, a wrong one
-// or none does not, and no password is ever printed.
-func TestBrokerSASL(t *testing.T) {
-	const pass = "p4ss-word-ZX81"
-	br, got, out := secureBroker(t, filepath.Join(t.TempDir(), "data"), []string{"security.protocol", "sasl.mechanism", "sasl.username"},
-		"--sasl", "scram-sha-512:admin:"+pass, "--sasl", "PLAIN:bob:"+pass+"-bob", "--log-level", "info")
-	want := map[string]string{"bootstrap": got["bootstrap"], "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "admin"}
+// trust is a client's TLS that trusts the CA in the PEM file path.
+func trust(t *testing.T, path string) kgo.Opt {
+	t.Helper()
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", path)
+	}
+	return kgo.DialTLSConfig(&tls.Config{RootCAs: roots})
+}
+
+// With --tls, a client that trusts the CA the broker made (and names in
+// ssl.ca.location) produces and consumes; a plaintext client fails, within
+// a bound. A restart keeps the CA, so the client keeps trusting it.
+func TestBrokerTLS(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	br, got, _ := secureBroker(t, data, []string{"security.protocol", "ssl.ca.location"}, "--tls")
+	want := map[string]string{"bootstrap": got["bootstrap"], "security.protocol": "SSL", "ssl.ca.location": filepath.Join(data, "tls", "ca.pem")}
 	if !maps.Equal(got, want) {
 		t.Fatalf("stdout said %v, want %v", got, want)
 	}
+	ca, err := os.ReadFile(got["ssl.ca.location"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsOpt := trust(t, got["ssl.ca.location"])
+	if err := roundTrip(got["bootstrap"], "t", tlsOpt); err != nil {
+		t.Fatalf("TLS client: %v", err)
+	}
+	began := time.Now()
+	if err := ping(got["bootstrap"]); err == nil {
+		t.Fatal("a plaintext client reached a TLS broker")
+	} else {
+		t.Logf("plaintext client: %v after %v", err, time.Since(began).Round(time.Millisecond))
+	}
+	if code := br.interrupt(t); code != 0 {
+		t.Fatalf("broker after Ctrl+C: exit %d; stderr:\n%s", code, br.stderr.String())
+	}
+
+	br, got, _ = secureBroker(t, data, []string{"ssl.ca.location"}, "--tls")
+	if again, err := os.ReadFile(got["ssl.ca.location"]); err != nil || !bytes.Equal(again, ca) {
+		t.Fatalf("the CA after a restart: %v; the same bytes: %v", err, bytes.Equal(again, ca))
+	}
+	if err := roundTrip(got["bootstrap"], "t", tlsOpt); err != nil {
+		t.Fatalf("TLS client after a restart: %v", err)
+	}
+	br.interrupt(t)
+}
+
+// SASL/SCRAM-SHA-512 over TLS: the right password reaches the cluster, a
+// wrong one or none does not, and no password is ever printed.
+func TestBrokerSASL(t *testing.T) {
+	const pass = "p4ss-word-ZX81"
+	br, got, out := secureBroker(t, filepath.Join(t.TempDir(), "data"), []string{"security.protocol", "sasl.mechanism", "sasl.username", "ssl.ca.location"},
+		"--tls", "--sasl", "scram-sha-512:admin:"+pass, "--sasl", "PLAIN:bob:"+pass+"-bob", "--log-level", "info")
+	want := map[string]string{"bootstrap": got["bootstrap"], "security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "admin", "ssl.ca.location": got["ssl.ca.location"]}
+	if !maps.Equal(got, want) {
+		t.Fatalf("stdout said %v, want %v", got, want)
+	}
+	tlsOpt := trust(t, got["ssl.ca.location"])
 	admin := scram.Auth{User: "admin", Pass: pass}.AsSha512Mechanism()
-	if err := roundTrip(got["bootstrap"], "t", kgo.SASL(admin)); err != nil {
+	if err := roundTrip(got["bootstrap"], "t", tlsOpt, kgo.SASL(admin)); err != nil {
 		t.Fatalf("admin with the right password: %v", err)
 	}
 	wrong := scram.Auth{User: "admin", Pass: pass + "x"}.AsSha512Mechanism()
-	if err := ping(got["bootstrap"], kgo.SASL(wrong)); err == nil {
+	if err := ping(got["bootstrap"], tlsOpt, kgo.SASL(wrong)); err == nil {
 		t.Fatal("admin with a wrong password got in")
 	} else {
 		t.Logf("with a wrong password: %v", err)
@@ -142,7 +205,7 @@ func TestBrokerSASL(t *testing.T) {
 	if !strings.Contains(br.stderr.String(), "invalid password") {
 		t.Fatalf("the broker's log does not say the password was wrong:\n%s", br.stderr.String())
 	}
-	if err := ping(got["bootstrap"]); err == nil {
+	if err := ping(got["bootstrap"], tlsOpt); err == nil {
 		t.Fatal("a client with no SASL got in")
 	}
 	if code := br.interrupt(t); code != 0 {
@@ -232,5 +295,66 @@ func TestBrokerSASLErrorsHideThePassword(t *testing.T) {
 				t.Fatalf("the password is in the output: %q %q", stdout, stderr)
 			}
 		})
+	}
+}
+
+// writeCert writes a CA and a certificate it signed for 127.0.0.1 to dir
+// and returns the paths of the CA, the certificate and its key.
+func writeCert(t *testing.T, dir string) (caPath, certPath, keyPath string) {
+	t.Helper()
+	pemFile := func(name, typ string, der []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "test broker"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	return pemFile("ca.pem", "CERTIFICATE", caDER), pemFile("cert.pem", "CERTIFICATE", der), pemFile("key.pem", "PRIVATE KEY", keyDER)
+}
+
+// With --tls-cert and --tls-key, the brokers serve that certificate and
+// make none; the client settings name no CA, as the broker knows none.
+func TestBrokerTLSCertGiven(t *testing.T) {
+	dir := t.TempDir()
+	caPath, certPath, keyPath := writeCert(t, dir)
+	data := filepath.Join(dir, "data")
+	br, got, out := secureBroker(t, data, []string{"security.protocol"}, "--tls", "--tls-cert", certPath, "--tls-key", keyPath)
+	if err := roundTrip(got["bootstrap"], "t", trust(t, caPath)); err != nil {
+		t.Fatalf("client trusting the given certificate's CA: %v", err)
+	}
+	if code := br.interrupt(t); code != 0 {
+		t.Fatalf("broker after Ctrl+C: exit %d; stderr:\n%s", code, br.stderr.String())
+	}
+	if got["security.protocol"] != "SSL" || strings.Contains(out.all.String(), "ssl.ca.location") {
+		t.Fatalf("stdout:\n%s", out.all.String())
+	}
+	if _, err := os.Stat(filepath.Join(data, "tls")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the broker made a certificate it does not serve: %v", err)
+	}
+
+	// A key that is not the certificate's fails the start, naming the flag.
+	_, _, otherKey := writeCert(t, t.TempDir())
+	p := start(t, nil, "broker", "--listen", "127.0.0.1:0", "--data-dir", data, "--tls", "--tls-cert", certPath, "--tls-key", otherKey)
+	code := p.wait(t, 30*time.Second)
+	if code != exitFailure || !strings.Contains(p.stderr.String(), `invalid --tls-cert "`+certPath+`": with --tls-key "`+otherKey+`": tls: private key does not match public key`) {
+		t.Fatalf("a mismatched key: exit %d, %s", code, p.stderr.String())
 	}
 }
