@@ -121,9 +121,6 @@ func Start(cfg Config) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("start broker: %w", err)
 		}
 	}
-	if serverTLS != nil {
-		opts = append(opts, kfake.TLS(serverTLS))
-	}
 	next := 0
 	// kfake binds 127.0.0.1; bind the address asked for instead.
 	// Brokers are created one after another, in order.
@@ -134,7 +131,12 @@ func Start(cfg Config) (_ *Cluster, err error) {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, setting.Invalid("Listen", addr, "the address is in use (is another broker running?): pick other ports")
 		}
-		return l, err
+		if err != nil {
+			return nil, err
+		}
+		// TLS here rather than with kfake.TLS, around the
+		// listener: saslConn reads what TLS carries.
+		return &listener{Listener: l, tls: serverTLS, sasl: len(cfg.SASL) > 0}, nil
 	}))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -356,5 +357,55 @@ func TestBrokerTLSCertGiven(t *testing.T) {
 	code := p.wait(t, 30*time.Second)
 	if code != exitFailure || !strings.Contains(p.stderr.String(), `invalid --tls-cert "`+certPath+`": with --tls-key "`+otherKey+`": tls: private key does not match public key`) {
 		t.Fatalf("a mismatched key: exit %d, %s", code, p.stderr.String())
+	}
+}
+
+// kcat (librdkafka) reaches a broker with --tls and --sasl with the client
+// settings the broker printed, and the password: it produces and consumes
+// as a PLAIN and as a SCRAM user, and a wrong password fails
+// authentication.
+func TestKcatWithPrintedSettings(t *testing.T) {
+	if _, err := exec.LookPath("kcat"); err != nil {
+		msg := "kcat not found (Debian package kcat): TestKcatWithPrintedSettings not run"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	br, got, _ := secureBroker(t, filepath.Join(t.TempDir(), "data"), []string{"security.protocol", "sasl.mechanism", "sasl.username", "ssl.ca.location"},
+		"--tls", "--sasl", "SCRAM-SHA-512:admin:admin-secret", "--sasl", "PLAIN:bob:bob-secret")
+	defer br.interrupt(t)
+	admin := kgo.SASL(scram.Auth{User: "admin", Pass: "admin-secret"}.AsSha512Mechanism())
+	if err := roundTrip(got["bootstrap"], "kcat", trust(t, got["ssl.ca.location"]), admin); err != nil {
+		t.Fatal(err)
+	}
+	kcat := func(stdin string, settings map[string]string, args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		all := []string{"-b", got["bootstrap"], "-t", "kcat"}
+		for k, v := range settings {
+			if k != "bootstrap" {
+				all = append(all, "-X", k+"="+v)
+			}
+		}
+		cmd := exec.CommandContext(ctx, "kcat", append(all, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	asBob := maps.Clone(got)
+	asBob["sasl.mechanism"], asBob["sasl.username"], asBob["sasl.password"] = "PLAIN", "bob", "bob-secret"
+	if out, err := kcat("from-bob\n", asBob, "-P"); err != nil {
+		t.Fatalf("kcat -P as bob: %v\n%s", err, out)
+	}
+	asAdmin := maps.Clone(got)
+	asAdmin["sasl.password"] = "admin-secret"
+	out, err := kcat("", asAdmin, "-C", "-e", "-q", "-f", "%s\n")
+	if err != nil || out != "hello\nfrom-bob\n" {
+		t.Fatalf("kcat -C as admin: %v\n%s", err, out)
+	}
+	asAdmin["sasl.password"] = "wrong"
+	if out, err := kcat("", asAdmin, "-L", "-m", "5"); err == nil || !strings.Contains(out, "SASL authentication error") {
+		t.Fatalf("kcat -L with a wrong password: %v\n%s", err, out)
 	}
 }
