@@ -125,7 +125,7 @@ func Start(cfg Config) (_ *Cluster, err error) {
 	// kfake binds 127.0.0.1; bind the address asked for instead.
 	// Brokers are created one after another, in order.
 	opts = append(opts, kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-		addr := listen[next]
+		i, addr := next, listen[next]
 		next++
 		l, err := net.Listen(network, addr)
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -136,7 +136,7 @@ func Start(cfg Config) (_ *Cluster, err error) {
 		}
 		// TLS here rather than with kfake.TLS, around the
 		// listener: saslConn reads what TLS carries.
-		return &listener{Listener: l, tls: serverTLS, sasl: len(cfg.SASL) > 0}, nil
+		return &listener{Listener: l, addr: cfg.advertise(i, l.Addr()), tls: serverTLS, sasl: len(cfg.SASL) > 0}, nil
 	}))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
@@ -149,7 +149,8 @@ func Start(cfg Config) (_ *Cluster, err error) {
 // recover.go); its Unclean is false after a clean one.
 func (c *Cluster) Recovery() Recovery { return c.recovery }
 
-// Addrs is the bootstrap address of every broker.
+// Addrs is the address every broker advertises (Config.Advertise, else
+// the one it is bound to): what clients bootstrap from.
 func (c *Cluster) Addrs() []string { return c.addrs }
 
 // Bootstrap is Addrs joined by commas, as -b takes it.

@@ -7,13 +7,19 @@ import (
 	"sync"
 )
 
-// listener is a broker's listener: its connections are TLS when tls is
-// set, and, with sasl, show librdkafka the SASL handshake (saslConn).
+// listener is a broker's listener: its Addr is the address the broker
+// advertises (kfake advertises its listener's Addr), its connections are
+// TLS when tls is set, and, with sasl, show librdkafka the SASL handshake
+// (saslConn).
 type listener struct {
 	net.Listener
+	addr net.Addr
 	tls  *tls.Config
 	sasl bool
 }
+
+// Addr is the address clients are told to connect to.
+func (l *listener) Addr() net.Addr { return l.addr }
 
 // Accept waits for the next connection; its TLS handshake happens on its
 // first read or write, in the broker's goroutine for it.

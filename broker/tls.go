@@ -70,15 +70,23 @@ func serve(cert tls.Certificate) *tls.Config {
 }
 
 // certHosts are the names and addresses a certificate Start makes must be
-// valid for: every Listen host but a wildcard, and the loopback names.
+// valid for: every Listen host but a wildcard, every Advertise host, and
+// the loopback names.
 func (cfg *Config) certHosts() []string {
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	for _, a := range cfg.listen() {
-		h, _, _ := net.SplitHostPort(a)
+	add := func(h string) {
 		h = strings.SplitN(h, "%", 2)[0] // fe80::1%eth0: the address
 		if hostKind(h) != hostWildcard && !slices.Contains(hosts, h) {
 			hosts = append(hosts, h)
 		}
+	}
+	for _, a := range cfg.listen() {
+		h, _, _ := net.SplitHostPort(a)
+		add(h)
+	}
+	for _, a := range cfg.Advertise {
+		h, _, _ := splitAdvertise(a)
+		add(h)
 	}
 	return hosts
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"maps"
 	"math/big"
 	"net"
@@ -20,12 +21,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
@@ -184,7 +187,7 @@ func TestBrokerTLS(t *testing.T) {
 func TestBrokerSASL(t *testing.T) {
 	const pass = "p4ss-word-ZX81"
 	br, got, out := secureBroker(t, filepath.Join(t.TempDir(), "data"), []string{"security.protocol", "sasl.mechanism", "sasl.username", "ssl.ca.location"},
-		"--tls", "--sasl", "scram-sha-512:admin:"+pass, "--sasl", "PLAIN:bob:"+pass+"-bob", "--log-level", "info")
+		"--tls", "--sasl", "scram-sha-512:admin:"+pass, "--sasl", "PLAIN:bob:"+pass+"-bob", "--log-level", "debug")
 	want := map[string]string{"bootstrap": got["bootstrap"], "security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "admin", "ssl.ca.location": got["ssl.ca.location"]}
 	if !maps.Equal(got, want) {
 		t.Fatalf("stdout said %v, want %v", got, want)
@@ -208,6 +211,14 @@ func TestBrokerSASL(t *testing.T) {
 	}
 	if err := ping(got["bootstrap"], tlsOpt); err == nil {
 		t.Fatal("a client with no SASL got in")
+	}
+	bob := plain.Auth{User: "bob", Pass: pass + "-bob"}.AsMechanism()
+	if err := ping(got["bootstrap"], tlsOpt, kgo.SASL(bob)); err != nil {
+		t.Fatalf("bob, a PLAIN user: %v", err)
+	}
+	wrongBob := plain.Auth{User: "bob", Pass: pass}.AsMechanism()
+	if err := ping(got["bootstrap"], tlsOpt, kgo.SASL(wrongBob)); err == nil {
+		t.Fatal("bob with a wrong password got in")
 	}
 	if code := br.interrupt(t); code != 0 {
 		t.Fatalf("broker after Ctrl+C: exit %d; stderr:\n%s", code, br.stderr.String())
@@ -408,4 +419,91 @@ func TestKcatWithPrintedSettings(t *testing.T) {
 	if out, err := kcat("", asAdmin, "-L", "-m", "5"); err == nil || !strings.Contains(out, "SASL authentication error") {
 		t.Fatalf("kcat -L with a wrong password: %v\n%s", err, out)
 	}
+}
+
+// --insecure lets a wildcard --listen with no --sasl through, which
+// without it is refused. (Checked on the config the flags make, not on a
+// process: tests listen on 127.0.0.1 only.)
+func TestBrokerInsecureAllowsOpenListen(t *testing.T) {
+	for _, insecure := range []bool{false, true} {
+		f := brokerFlags{listen: "0.0.0.0:9091,0.0.0.0:9092", advertise: "kafka.example", dataDir: "data", logLevel: "none", insecure: insecure}
+		cfg, err := f.config(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.Validate()
+		if insecure && err != nil {
+			t.Errorf("with --insecure: %v", err)
+		}
+		if !insecure && (err == nil || !strings.Contains(err.Error(), "Insecure")) {
+			t.Errorf("without --insecure: %v", err)
+		}
+	}
+}
+
+// With --advertise, the brokers tell clients the name given, on the port
+// each is bound to, in the bootstrap line and in metadata, and the
+// certificate made for --tls names it: a client that reaches the brokers
+// by that name alone (its dialer resolves it, and refuses any other)
+// verifies them and produces and consumes.
+func TestBrokerAdvertise(t *testing.T) {
+	const name = "kafka.segmerge.example"
+	br, got, _ := secureBroker(t, filepath.Join(t.TempDir(), "data"), []string{"ssl.ca.location"}, "--advertise", name, "--tls")
+	defer br.interrupt(t)
+	bootstrap := strings.Split(got["bootstrap"], ",")
+	for _, a := range bootstrap {
+		if host, port, _ := net.SplitHostPort(a); host != name || port == "0" {
+			t.Fatalf("bootstrap %s: want %s:PORT for each broker", got["bootstrap"], name)
+		}
+	}
+	pem, err := os.ReadFile(got["ssl.ca.location"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	var dials atomic.Int32
+	dial := kgo.Dialer(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if host != name {
+			return nil, fmt.Errorf("dialed %s, not %s", addr, name)
+		}
+		dials.Add(1)
+		conn, err := net.Dial(network, net.JoinHostPort("127.0.0.1", port))
+		if err != nil {
+			return nil, err
+		}
+		tc := tls.Client(conn, &tls.Config{RootCAs: roots, ServerName: name})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return tc, nil
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...), dial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	brokers, err := kadm.NewClient(cl).ListBrokers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(brokers) != 3 {
+		t.Fatalf("metadata names %d brokers, want 3", len(brokers))
+	}
+	for _, b := range brokers {
+		if b.Host != name {
+			t.Fatalf("metadata advertises broker %d at %s:%d, want %s", b.NodeID, b.Host, b.Port, name)
+		}
+	}
+	if err := roundTrip(got["bootstrap"], "t", dial); err != nil {
+		t.Fatalf("client dialing %s: %v", name, err)
+	}
+	t.Logf("%d dials, all to %s", dials.Load(), name)
 }
