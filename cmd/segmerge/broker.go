@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 // brokerFlags are the flags of `segmerge broker`.
 type brokerFlags struct {
 	listen, advertise, dataDir, logLevel string
-	tlsCert, tlsKey                      string
+	tlsCert, tlsKey, saslFile            string
 	sasl                                 []string
 	tls, acls, insecure                  bool
 }
@@ -46,9 +47,11 @@ one the broker makes for the listen and advertised hosts (and localhost,
 
 With --sasl, clients authenticate as one of the users given (PLAIN,
 SCRAM-SHA-256 or SCRAM-SHA-512); the first is the superuser. The users are
-those given at every start. With --acls, every other user may do only what
-an ACL allows: the superuser grants them, with kafka-acls.sh or any Kafka
-admin client, and the data dir keeps the grants.
+those given at every start. A password on the command line is visible to
+other local users (ps): --sasl-file reads the users from a file instead, one
+MECHANISM:USER:PASSWORD a line. With --acls, every other user may do only
+what an ACL allows: the superuser grants them, with kafka-acls.sh or any
+Kafka admin client, and the data dir keeps the grants.
 
 After the bootstrap line, stdout says the client settings to use, as
 librdkafka properties (-X for kcat): security.protocol, sasl.mechanism and
@@ -70,8 +73,9 @@ production point produce and consume at a real cluster with -b.`,
   kcat -b 127.0.0.1:9091 -X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512 \
     -X sasl.username=admin -X sasl.password=admin-secret -X ssl.ca.location=data/broker/tls/ca.pem -L
 
-  # with ACLs: admin is the superuser, alice needs grants
-  segmerge broker --tls --acls --sasl SCRAM-SHA-512:admin:admin-secret --sasl SCRAM-SHA-512:alice:alice-secret
+  # with ACLs: users.txt holds SCRAM-SHA-512:admin:..., then SCRAM-SHA-512:alice:...;
+  # admin is the superuser, alice needs grants
+  segmerge broker --tls --acls --sasl-file users.txt
   # kcat reads alice's settings (the ones printed, and her password) from alice.conf
   kcat -b 127.0.0.1:9091 -F alice.conf -L
   # admin grants alice what produce and consume need; admin.properties holds
@@ -82,13 +86,16 @@ production point produce and consume at a real cluster with -b.`,
 
   # on the network: every interface, advertised by name, SCRAM over TLS
   segmerge broker --listen 0.0.0.0:9091,0.0.0.0:9092,0.0.0.0:9093 --advertise kafka1.example.com \
-    --tls --sasl SCRAM-SHA-512:admin:admin-secret`,
+    --tls --sasl-file users.txt`,
 		Annotations: map[string]string{"field:TLSCert": "--tls-cert", "field:TLSKey": "--tls-key"},
 		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config(e.stderr)
 			if err != nil {
 				return err
+			}
+			if f.saslFile != "" {
+				cmd.Annotations["field:SASL"] = "--sasl/--sasl-file" // where a user came from
 			}
 			if err := cfg.Validate(); err != nil {
 				return usage(err)
@@ -122,6 +129,7 @@ production point produce and consume at a real cluster with -b.`,
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "with --tls, serve this PEM certificate chain (the broker's certificate first) in place of one made")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fl.StringArrayVar(&f.sasl, "sasl", nil, "a SASL user, `MECHANISM:USER:PASSWORD` with MECHANISM PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; repeat for more users; the first is the superuser")
+	fl.StringVar(&f.saslFile, "sasl-file", "", "read SASL users from this file, one MECHANISM:USER:PASSWORD a line (blank lines and # comments skipped), after the --sasl ones")
 	fl.BoolVar(&f.acls, "acls", false, "enforce ACLs: users other than the first --sasl user need grants")
 	fl.BoolVar(&f.insecure, "insecure", false, "allow a --listen address other than loopback with no --sasl, or with PLAIN users and no --tls")
 	return cmd
@@ -148,6 +156,23 @@ func (f *brokerFlags) config(log io.Writer) (broker.Config, error) {
 			return broker.Config{}, usage(fmt.Errorf("invalid --sasl value %d: want MECHANISM:USER:PASSWORD, as in SCRAM-SHA-512:admin:secret", i+1))
 		}
 		cfg.SASL = append(cfg.SASL, u)
+	}
+	if f.saslFile != "" {
+		b, err := os.ReadFile(f.saslFile)
+		if err != nil {
+			return broker.Config{}, usage(fmt.Errorf("invalid --sasl-file: %w", err))
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSuffix(line, "\r") // a password keeps its spaces
+			if t := strings.TrimSpace(line); t == "" || strings.HasPrefix(t, "#") {
+				continue
+			}
+			u, ok := parseUser(line)
+			if !ok {
+				return broker.Config{}, usage(fmt.Errorf("invalid --sasl-file %s: line %d: want MECHANISM:USER:PASSWORD, as in SCRAM-SHA-512:admin:secret", f.saslFile, i+1))
+			}
+			cfg.SASL = append(cfg.SASL, u)
+		}
 	}
 	return cfg, nil
 }

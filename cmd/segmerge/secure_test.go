@@ -507,3 +507,44 @@ func TestBrokerAdvertise(t *testing.T) {
 	}
 	t.Logf("%d dials, all to %s", dials.Load(), name)
 }
+
+// --sasl-file gives the users one a line, after the --sasl ones, so that
+// no password is in the process's arguments; a bad line is a usage error
+// that names the file and the line, not what is on it.
+func TestBrokerSASLFile(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.txt")
+	if err := os.WriteFile(users, []byte("# the superuser comes from --sasl\n\nscram-sha-256:alice:alice secret \r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	br, got, _ := secureBroker(t, filepath.Join(dir, "data"), []string{"sasl.username"},
+		"--sasl", "SCRAM-SHA-256:admin:admin-secret", "--sasl-file", users, "--acls")
+	defer br.interrupt(t)
+	if got["sasl.username"] != "admin" {
+		t.Fatalf("the first user is %q, want admin, from --sasl", got["sasl.username"])
+	}
+	alice := kgo.SASL(scram.Auth{User: "alice", Pass: "alice secret "}.AsSha256Mechanism())
+	if err := ping(got["bootstrap"], alice); err != nil {
+		t.Fatalf("alice, from the file, with the password as written: %v", err)
+	}
+	if err := roundTrip(got["bootstrap"], "t", alice); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("alice, not the superuser: %v, want %v", err, kerr.TopicAuthorizationFailed)
+	}
+
+	const pass = "hunter2-secret"
+	for _, tc := range []struct{ file, want string }{
+		{"PLAIN:bob:x\n" + pass + "\n", `invalid --sasl-file ` + users + `: line 2: want MECHANISM:USER:PASSWORD`},
+		{"PLAIN:bob:\n", `invalid --sasl/--sasl-file "PLAIN:bob": the password is empty`},
+	} {
+		if err := os.WriteFile(users, []byte(tc.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := run("broker", "--sasl-file", users)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) || strings.Contains(stdout+stderr, pass) {
+			t.Errorf("--sasl-file holding %q: exit %d, %q; want exit 2 and %q, no password", tc.file, code, stderr, tc.want)
+		}
+	}
+	if code, _, stderr := run("broker", "--sasl-file", filepath.Join(dir, "nope")); code != exitUsage || !strings.Contains(stderr, "invalid --sasl-file: open ") {
+		t.Errorf("a missing --sasl-file: exit %d, %q", code, stderr)
+	}
+}
