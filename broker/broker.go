@@ -1,10 +1,3 @@
-// Package broker runs segmerge's embedded Kafka cluster: franz-go's kfake,
-// which speaks the real Kafka protocol, with one listener per broker and its
-// state (topics, records, committed offsets, transactions) persisted to a
-// data directory so that a restart keeps it.
-//
-// It is one process with no replication: for development, demos and tests.
-// Production points segmerge at a real cluster with -b.
 package broker
 
 import (

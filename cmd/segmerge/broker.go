@@ -125,7 +125,7 @@ production point produce and consume at a real cluster with -b.`,
 	fl.StringVar(&f.advertise, "advertise", "", "what the brokers tell clients to connect to: one HOST for all (each keeps its port), or one HOST[:PORT] per --listen address (default: the --listen address; required with a wildcard one, 0.0.0.0 or ::)")
 	fl.StringVar(&f.dataDir, "data-dir", "./data/broker", "directory the cluster's state is persisted in")
 	fl.StringVar(&f.logLevel, "log-level", "none", "kfake's own log on stderr: none, error, warn, info or debug")
-	fl.BoolVar(&f.tls, "tls", false, "serve TLS on every listener, with a certificate made for the listen hosts (and kept, with its CA, under <data-dir>/tls), or --tls-cert's")
+	fl.BoolVar(&f.tls, "tls", false, "serve TLS on every listener, with a certificate made for the listen and advertised hosts (and kept, with its CA, under <data-dir>/tls), or --tls-cert's")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "with --tls, serve this PEM certificate chain (the broker's certificate first) in place of one made")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fl.StringArrayVar(&f.sasl, "sasl", nil, "a SASL user, `MECHANISM:USER:PASSWORD` with MECHANISM PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; repeat for more users; the first is the superuser")
