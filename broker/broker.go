@@ -60,7 +60,9 @@ type Cluster struct {
 }
 
 // Start starts a cluster and returns once every broker is listening. It
-// refuses a Config that Validate refuses.
+// refuses a Config that Validate refuses, and a DataDir another Cluster
+// holds. Its order: hold DataDir, make or load the TLS certificate,
+// recover from an unclean stop, listen; a failure releases what it took.
 func Start(cfg Config) (_ *Cluster, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
