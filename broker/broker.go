@@ -1,43 +1,17 @@
-// Package broker runs segmerge's embedded Kafka cluster: franz-go's kfake,
-// which speaks the real Kafka protocol, with one listener per broker and its
-// state (topics, records, committed offsets, transactions) persisted to a
-// data directory so that a restart keeps it.
-//
-// It is one process with no replication: for development, demos and tests.
-// Production points segmerge at a real cluster with -b.
 package broker
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/segmerge/segmerge/internal/setting"
 )
-
-// DefaultListen is where `segmerge broker` listens unless told otherwise: the
-// ports of the original Docker setup.
-var DefaultListen = []string{"127.0.0.1:9091", "127.0.0.1:9092", "127.0.0.1:9093"}
-
-// Config sets up a Cluster.
-type Config struct {
-	// Listen is one host:port per broker; port 0 picks a free port.
-	// Default DefaultListen.
-	Listen []string
-	// DataDir persists the cluster's state; "" keeps it in memory only.
-	DataDir string
-	// Partitions is the partition count of topics created implicitly;
-	// default 10.
-	Partitions int
-	// Log receives kfake's own log lines (requests, transaction aborts,
-	// what a restart replayed from DataDir) at LogLevel and above; nil
-	// (the default) logs nothing.
-	Log io.Writer
-	// LogLevel is kfake's level: LogNone (the default), LogError,
-	// LogWarn, LogInfo or LogDebug.
-	LogLevel LogLevel
-}
 
 // LogLevel is how much of kfake's log a Cluster writes to Config.Log.
 type LogLevel = kfake.LogLevel
@@ -80,20 +54,20 @@ type Cluster struct {
 	c        *kfake.Cluster
 	addrs    []string
 	dataDir  string
+	caFile   string
+	lock     *os.File // holds the data dir's lock; nil without a data dir
 	recovery Recovery
 }
 
-// Start starts a cluster and returns once every broker is listening.
-func Start(cfg Config) (*Cluster, error) {
-	listen := cfg.Listen
-	if len(listen) == 0 {
-		listen = DefaultListen
+// Start starts a cluster and returns once every broker is listening. It
+// refuses a Config that Validate refuses, and a DataDir another Cluster
+// holds. Its order: hold DataDir, make or load the TLS certificate,
+// recover from an unclean stop, listen; a failure releases what it took.
+func Start(cfg Config) (_ *Cluster, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	for _, a := range listen {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, fmt.Errorf("listen address %q: %w", a, err)
-		}
-	}
+	listen := cfg.listen()
 	parts := cfg.Partitions
 	if parts <= 0 {
 		parts = 10
@@ -105,11 +79,37 @@ func Start(cfg Config) (*Cluster, error) {
 	if cfg.Log != nil && cfg.LogLevel > LogNone {
 		opts = append(opts, kfake.WithLogger(kfake.BasicLogger(cfg.Log, cfg.LogLevel)))
 	}
-	var rec Recovery
+	opts = append(opts, cfg.saslOpts()...)
+	var (
+		rec  Recovery
+		lock *os.File
+	)
+	if cfg.DataDir != "" {
+		if lock, err = openDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.Close()
+			}
+		}()
+		// Once, before any cluster runs on the dir: each saves the
+		// users it was given when it stops.
+		if err = dropSavedUsers(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	// Before the recovery, which may read the whole log: a certificate
+	// that cannot be served fails the start at once.
+	serverTLS, caFile, err := cfg.serverTLS()
+	if err != nil {
+		return nil, fmt.Errorf("start broker: %w", err)
+	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
-		var err error
-		if rec, err = recoverDataDir(cfg.DataDir, opts); err != nil {
+		// Its cluster is reached over loopback only, and by Start's
+		// own clients: no TLS.
+		if rec, err = recoverDataDir(cfg.DataDir, opts, cfg.superuser()); err != nil {
 			return nil, err
 		}
 		if err := markRunning(cfg.DataDir); err != nil {
@@ -120,38 +120,52 @@ func Start(cfg Config) (*Cluster, error) {
 	// kfake binds 127.0.0.1; bind the address asked for instead.
 	// Brokers are created one after another, in order.
 	opts = append(opts, kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-		addr := listen[next]
+		i, addr := next, listen[next]
 		next++
-		return net.Listen(network, addr)
+		l, err := net.Listen(network, addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, setting.Invalid("Listen", addr, "the address is in use (is another broker running?): pick other ports")
+		}
+		if err != nil {
+			return nil, err
+		}
+		// TLS here rather than with kfake.TLS, around the
+		// listener: saslConn reads what TLS carries.
+		return &listener{Listener: l, addr: cfg.advertise(i, l.Addr()), tls: serverTLS, sasl: len(cfg.SASL) > 0}, nil
 	}))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		if strings.Contains(err.Error(), "address already in use") {
-			return nil, fmt.Errorf("start broker: %w (is another broker running? pick other ports with --listen)", err)
-		}
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
-	return &Cluster{c: c, addrs: c.ListenAddrs(), dataDir: cfg.DataDir, recovery: rec}, nil
+	return &Cluster{c: c, addrs: c.ListenAddrs(), dataDir: cfg.DataDir, caFile: caFile, lock: lock, recovery: rec}, nil
 }
 
 // Recovery says what Start did to recover from an unclean stop (see
 // recover.go); its Unclean is false after a clean one.
 func (c *Cluster) Recovery() Recovery { return c.recovery }
 
-// Addrs is the bootstrap address of every broker.
+// Addrs is the address every broker advertises (Config.Advertise, else
+// the one it is bound to): what clients bootstrap from.
 func (c *Cluster) Addrs() []string { return c.addrs }
 
 // Bootstrap is Addrs joined by commas, as -b takes it.
 func (c *Cluster) Bootstrap() string { return strings.Join(c.addrs, ",") }
 
+// CAFile is the absolute path of the PEM file of the CA that signed the
+// certificate the brokers serve, when Start made it (Config.TLS with no
+// TLSCert); "" otherwise. Clients trust it to verify the brokers.
+func (c *Cluster) CAFile() string { return c.caFile }
+
 // Kfake is the underlying cluster, for tests that inject faults.
 func (c *Cluster) Kfake() *kfake.Cluster { return c.c }
 
-// Close stops the cluster, saving its state to the data directory and
-// marking the stop clean; it is idempotent.
+// Close stops the cluster, saving its state to the data directory,
+// marking the stop clean and then releasing the data dir's lock; it is
+// idempotent.
 func (c *Cluster) Close() {
 	c.c.Close()
 	if c.dataDir != "" {
 		markStopped(c.dataDir) // a leftover mark costs a recovery scan, no more
 	}
+	c.lock.Close() // a second call, or a nil lock, returns an error and does nothing
 }

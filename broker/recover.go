@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -66,8 +67,9 @@ type Recovery struct {
 
 // recoverDataDir runs the recovery described above if the data dir's last
 // run did not stop cleanly. opts are the cluster's options without a
-// listener.
-func recoverDataDir(dir string, opts []kfake.Opt) (Recovery, error) {
+// listener or TLS; client are the options its clients need besides the
+// seed brokers (SASL as the superuser).
+func recoverDataDir(dir string, opts []kfake.Opt, client []kgo.Opt) (Recovery, error) {
 	var rec Recovery
 	if _, err := os.Stat(filepath.Join(dir, runningFile)); err != nil {
 		return rec, nil // a clean stop, or a fresh dir
@@ -83,10 +85,11 @@ func recoverDataDir(dir string, opts []kfake.Opt) (Recovery, error) {
 	defer c.Close() // saves what was repaired
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	open, n, err := openTransactions(ctx, c.ListenAddrs())
+	client = append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, client...)
+	open, n, err := openTransactions(ctx, client)
 	rec.Records = n
 	if err == nil {
-		rec.Aborted, err = abortAll(ctx, c.ListenAddrs(), open)
+		rec.Aborted, err = abortAll(ctx, client, open)
 	}
 	rec.Took = time.Since(start)
 	if err != nil {
@@ -109,9 +112,10 @@ type partitionKey struct {
 
 // openTransactions reads every partition of every topic to its end and
 // returns, per partition and producer id, the transactional records no
-// control marker ends. It also returns how many records it read.
-func openTransactions(ctx context.Context, addrs []string) (map[partitionKey]map[int64]run, int64, error) {
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+// control marker ends. It also returns how many records it read. client
+// are the options that reach the cluster.
+func openTransactions(ctx context.Context, client []kgo.Opt) (map[partitionKey]map[int64]run, int64, error) {
+	admCl, err := kgo.NewClient(client...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -152,11 +156,11 @@ func openTransactions(ctx context.Context, addrs []string) (map[partitionKey]map
 	if len(want) == 0 {
 		return open, 0, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...),
+	cl, err := kgo.NewClient(slices.Concat(client, []kgo.Opt{
 		kgo.ConsumePartitions(want),
 		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
 		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(100*time.Millisecond))
+		kgo.FetchMaxWait(100 * time.Millisecond)})...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -208,8 +212,8 @@ func openTransactions(ctx context.Context, addrs []string) (map[partitionKey]map
 }
 
 // abortAll writes an ABORT marker for every open run and returns how many
-// it wrote.
-func abortAll(ctx context.Context, addrs []string, open map[partitionKey]map[int64]run) (int, error) {
+// it wrote. client are the options that reach the cluster.
+func abortAll(ctx context.Context, client []kgo.Opt, open map[partitionKey]map[int64]run) (int, error) {
 	type producer struct {
 		id    int64
 		epoch int16
@@ -232,7 +236,7 @@ func abortAll(ctx context.Context, addrs []string, open map[partitionKey]map[int
 	for pe, ts := range byProducer {
 		markers = append(markers, kadm.TxnMarkers{ProducerID: pe.id, ProducerEpoch: pe.epoch, Commit: false, Topics: ts})
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	cl, err := kgo.NewClient(client...)
 	if err != nil {
 		return 0, err
 	}
@@ -256,10 +260,7 @@ func abortAll(ctx context.Context, addrs []string, open map[partitionKey]map[int
 
 // markRunning marks dir in use by this process.
 func markRunning(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, runningFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	return writeFile(filepath.Join(dir, runningFile), []byte(strconv.Itoa(os.Getpid())+"\n"))
 }
 
 // markStopped records a clean stop.
