@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,7 +17,7 @@ func newBench(e *env) *cobra.Command {
 	var (
 		cfg       bench.Config
 		workloads []string
-		brokers   string
+		client    clientFlags
 		asJSON    bool
 	)
 	var about strings.Builder
@@ -60,7 +61,7 @@ segmerge-bench-* and deleted when each workload is done.`,
   segmerge bench -b kafka1:9092 --workload bulk --out-dir /tmp/bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := benchConfig(&cfg, workloads, brokers); err != nil {
+			if err := benchConfig(&cfg, workloads, &client); err != nil {
 				return err
 			}
 			cfg.Log = e.logger()
@@ -70,7 +71,8 @@ segmerge-bench-* and deleted when each workload is done.`,
 	f := cmd.Flags()
 	f.StringSliceVar(&workloads, "workload", []string{"seed", "bulk"}, "workloads to run, repeated or comma-separated: "+strings.Join(bench.Names(), ", "))
 	f.StringSliceVar(&cfg.Modes, "mode", []string{"concurrent"}, "consumer modes to run each workload in, repeated or comma-separated")
-	f.StringVarP(&brokers, "brokers", "b", "", "run against this cluster instead of an embedded one (comma-separated host:port)")
+	client.add(cmd, e)
+	f.Lookup("brokers").Usage = "run against this cluster instead of an embedded one (comma-separated host:port; -X and --config with it)"
 	f.Int64Var(&cfg.Batches, "batches", 0, "batches to produce for every workload (0: each workload's own count)")
 	f.StringVar(&cfg.Compression, "compression", producer.DefaultConfig().Compression, "producer compression: none, gzip, snappy, lz4 or zstd")
 	f.StringVar(&cfg.OutDir, "out-dir", "", "keep the consumers' output files here (default: a temporary directory, removed)")
@@ -81,7 +83,7 @@ segmerge-bench-* and deleted when each workload is done.`,
 }
 
 // benchConfig checks the flags and fills cfg.Workloads and cfg.Brokers.
-func benchConfig(cfg *bench.Config, workloads []string, brokers string) error {
+func benchConfig(cfg *bench.Config, workloads []string, client *clientFlags) error {
 	for _, name := range workloads {
 		w, ok := bench.Lookup(name)
 		if !ok {
@@ -103,13 +105,17 @@ func benchConfig(cfg *bench.Config, workloads []string, brokers string) error {
 	if _, ok := producer.Compressions[cfg.Compression]; !ok {
 		return usage(fmt.Errorf("invalid --compression %q: must be none, gzip, snappy, lz4 or zstd", cfg.Compression))
 	}
-	if brokers != "" {
-		bs, err := resolveBrokers(brokers)
-		if err != nil {
-			return err
+	if client.brokers == "" {
+		if len(client.x) > 0 || client.file != "" {
+			return usage(errors.New("-X and --config go with -b: without it the bench runs its own cluster"))
 		}
-		cfg.Brokers = bs
+		return nil
 	}
+	var err error
+	if cfg.Brokers, cfg.ClientOpts, err = client.resolve(); err != nil {
+		return err
+	}
+	cfg.ClientArgs = client.args()
 	return nil
 }
 
@@ -147,28 +153,31 @@ func runBench(ctx context.Context, e *env, cfg bench.Config, asJSON bool) error 
 
 // newBenchFetch is the ceiling's child process: not for people, so hidden.
 func newBenchFetch(e *env) *cobra.Command {
-	var brokers, topic, statsFile string
+	var (
+		client           clientFlags
+		topic, statsFile string
+	)
 	cmd := &cobra.Command{
 		Use:    "bench-fetch",
 		Short:  "Read a topic to its end with no decoding and report the time (run by bench)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bs, err := resolveBrokers(brokers)
+			bs, opts, err := client.resolve()
 			if err != nil {
 				return err
 			}
 			if statsFile == "" {
 				return usage(fmt.Errorf("--stats-file is required"))
 			}
-			r, err := bench.Fetch(cmd.Context(), bs, topic)
+			r, err := bench.Fetch(cmd.Context(), bs, opts, topic)
 			if err != nil {
 				return err
 			}
 			return bench.WriteChildReport(statsFile, r)
 		},
 	}
-	brokersFlag(cmd, &brokers)
+	client.add(cmd, e)
 	cmd.Flags().StringVarP(&topic, "topic", "t", "segment-topic", "topic to read")
 	cmd.Flags().StringVar(&statsFile, "stats-file", "", "write the report here, as JSON")
 	return cmd

@@ -92,26 +92,6 @@ func TestHelpHasExamples(t *testing.T) {
 	}
 }
 
-func TestResolveBrokers(t *testing.T) {
-	t.Setenv("SEGMERGE_BROKERS", "")
-	t.Setenv("KAFKA_BROKERS", "")
-	got, _ := resolveBrokers("")
-	if strings.Join(got, ",") != "127.0.0.1:9091,127.0.0.1:9092,127.0.0.1:9093" {
-		t.Fatalf("default %v", got)
-	}
-	t.Setenv("KAFKA_BROKERS", "k:1")
-	if got, _ := resolveBrokers(""); got[0] != "k:1" {
-		t.Fatalf("KAFKA_BROKERS ignored: %v", got)
-	}
-	t.Setenv("SEGMERGE_BROKERS", "s:1, s:2")
-	if got, _ := resolveBrokers(""); strings.Join(got, ",") != "s:1,s:2" {
-		t.Fatalf("SEGMERGE_BROKERS not first: %v", got)
-	}
-	if got, _ := resolveBrokers("f:1"); got[0] != "f:1" {
-		t.Fatalf("flag not first: %v", got)
-	}
-}
-
 func TestVerifyExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")

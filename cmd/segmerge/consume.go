@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/cmd/segmerge/internal/bench"
 	"github.com/segmerge/segmerge/consumer"
@@ -111,7 +112,7 @@ const consumeExample = `  segmerge consume                                  # fo
 // consumeFlags are consume's flags that are not a library Config field.
 type consumeFlags struct {
 	cfg       consumer.Config
-	brokers   string
+	client    clientFlags
 	stage     string
 	outFile   string
 	format    string
@@ -149,7 +150,7 @@ func newConsume(e *env) *cobra.Command {
 	}
 	cfg := &o.cfg
 	f := cmd.Flags()
-	brokersFlag(cmd, &o.brokers)
+	o.client.add(cmd, e)
 	f.StringVarP(&cfg.Topic, "topic", "t", cfg.Topic, "topic to read")
 	f.StringVarP(&cfg.Group, "group", "g", cfg.Group, "consumer group (resumes from its committed offsets)")
 	f.StringVar(&cfg.Mode, "mode", cfg.Mode, "simple, scalable or concurrent")
@@ -190,7 +191,7 @@ func newConsume(e *env) *cobra.Command {
 // runConsume runs the merge stage.
 func runConsume(cmd *cobra.Command, e *env, o *consumeFlags) (err error) {
 	cfg := o.cfg
-	if err := o.common(&cfg.Brokers, &cfg.Memory); err != nil {
+	if err := o.common(&cfg.Brokers, &cfg.ClientOpts, &cfg.Memory); err != nil {
 		return err
 	}
 	sinks, file, err := o.sinks(cmd, e, &cfg)
@@ -236,13 +237,13 @@ func runConsume(cmd *cobra.Command, e *env, o *consumeFlags) (err error) {
 	return err
 }
 
-// common resolves what both stages take: the brokers and the memory budget.
-func (o *consumeFlags) common(brokers *[]string, memory *int64) error {
-	bs, err := resolveBrokers(o.brokers)
-	if err != nil {
+// common resolves what both stages take: the cluster and the memory
+// budget.
+func (o *consumeFlags) common(brokers *[]string, opts *[]kgo.Opt, memory *int64) error {
+	var err error
+	if *brokers, *opts, err = o.client.resolve(); err != nil {
 		return err
 	}
-	*brokers = bs
 	if *memory, err = parseBytes(o.memory); err != nil {
 		return usage(fmt.Errorf("invalid --memory: %w", err))
 	}
@@ -361,7 +362,7 @@ func runRepartition(cmd *cobra.Command, e *env, o *consumeFlags) error {
 		return usage(fmt.Errorf("invalid --layout %s with --stage repartition: a batch-layout topic needs no repartition stage; merge it with --layout batch", c.Layout))
 	}
 	cfg := repartition.DefaultConfig()
-	if err := o.common(&cfg.Brokers, &cfg.Memory); err != nil {
+	if err := o.common(&cfg.Brokers, &cfg.ClientOpts, &cfg.Memory); err != nil {
 		return err
 	}
 	cfg.Topic, cfg.OutputTopic, cfg.FromBeginning, cfg.ExitAtEnd = c.Topic, c.OutputTopic, c.FromBeginning, c.ExitAtEnd

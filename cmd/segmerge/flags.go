@@ -10,46 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/segmerge/segmerge/broker"
 	"github.com/segmerge/segmerge/metrics"
 )
-
-// brokersFlag adds -b/--brokers.
-func brokersFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVarP(dst, "brokers", "b", "", "comma-separated bootstrap brokers (default $SEGMERGE_BROKERS, else $KAFKA_BROKERS, else the embedded cluster "+strings.Join(broker.DefaultListen, ",")+")")
-}
-
-// resolveBrokers applies the documented order: flag, SEGMERGE_BROKERS,
-// KAFKA_BROKERS, the embedded cluster's default.
-func resolveBrokers(flag string) ([]string, error) {
-	s := flag
-	for _, v := range []string{"SEGMERGE_BROKERS", "KAFKA_BROKERS"} {
-		if s == "" {
-			s = os.Getenv(v)
-		}
-	}
-	if s == "" {
-		return broker.DefaultListen, nil
-	}
-	var out []string
-	for _, b := range strings.Split(s, ",") {
-		b = strings.TrimSpace(b)
-		if b == "" {
-			continue
-		}
-		if !strings.Contains(b, ":") {
-			return nil, usage(fmt.Errorf("invalid --brokers %q: %q needs host:port", s, b))
-		}
-		out = append(out, b)
-	}
-	if len(out) == 0 {
-		return nil, usage(fmt.Errorf("invalid --brokers %q: no broker in it", s))
-	}
-	return out, nil
-}
 
 // parseBytes reads a size: 64MiB, 1GiB, 512KiB, 100MB, 64mb, 1048576.
 // Units are binary with an i or a bare K, M, G (64M is 64MiB), decimal

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/segmerge/segmerge/internal/setting"
 )
@@ -208,3 +210,27 @@ func (c *console) clearStatus() {
 		c.shown = false
 	}
 }
+
+// kgoLog is the option that routes the Kafka client's own log through the
+// command's: at warn and above, or everything at --log-level debug.
+func (e *env) kgoLog() kgo.Opt {
+	lg := e.logger()
+	min := slog.LevelWarn
+	if level, _ := e.log.parse(); level <= slog.LevelDebug {
+		min = slog.LevelDebug
+	}
+	return kgo.WithLogger(kslog.New(slog.New(atLeast{lg.Handler(), min}).With("client", "franz-go")))
+}
+
+// atLeast passes on records of level min and above.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(as []slog.Attr) slog.Handler { return atLeast{h.Handler.WithAttrs(as), h.min} }
+func (h atLeast) WithGroup(g string) slog.Handler       { return atLeast{h.Handler.WithGroup(g), h.min} }

@@ -13,7 +13,7 @@ import (
 func newProduce(e *env) *cobra.Command {
 	var (
 		cfg      = producer.DefaultConfig()
-		brokers  string
+		client   clientFlags
 		inputLog string
 		seed     int64
 		// progressEvery: see consume's --progress-interval.
@@ -35,11 +35,10 @@ already in the topic. Ctrl+C stops after the current batch.`,
   segmerge produce --compression zstd --batches 100`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bs, err := resolveBrokers(brokers)
-			if err != nil {
+			var err error
+			if cfg.Brokers, cfg.ClientOpts, err = client.resolve(); err != nil {
 				return err
 			}
-			cfg.Brokers = bs
 			cfg.Seed = uint64(seed)
 			if !cmd.Flags().Changed("seed") {
 				cfg.Seed = uint64(time.Now().UnixNano())
@@ -72,7 +71,7 @@ already in the topic. Ctrl+C stops after the current batch.`,
 		},
 	}
 	f := cmd.Flags()
-	brokersFlag(cmd, &brokers)
+	client.add(cmd, e)
 	f.StringVarP(&cfg.Topic, "topic", "t", cfg.Topic, "topic to write")
 	f.Int32Var(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of the topic when it is created")
 	f.BoolVar(&cfg.Recreate, "recreate", false, "delete the topic and create it again first")

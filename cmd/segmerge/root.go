@@ -186,6 +186,6 @@ output topic. Records it cannot use go to <topic>.dlq with the reason.`,
 		_, err := e.log.parse()
 		return err
 	}
-	root.AddCommand(newBroker(e), newProduce(e), newConsume(e), newVerify(e), newDemo(e), newBench(e), newBenchFetch(e))
+	root.AddCommand(newBroker(e), newProduce(e), newConsume(e), newVerify(e), newDemo(e), newBench(e), newBenchFetch(e), newClientHelp())
 	return root
 }

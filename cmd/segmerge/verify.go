@@ -13,7 +13,7 @@ import (
 func newVerify(e *env) *cobra.Command {
 	var (
 		cfg     verify.Config
-		brokers string
+		client  clientFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -46,11 +46,10 @@ for a topic created with another partition count, or files concatenated.`,
 				return usage(errors.New("give exactly one of --out-file and --output-topic"))
 			}
 			if cfg.Topic != "" {
-				bs, err := resolveBrokers(brokers)
-				if err != nil {
+				var err error
+				if cfg.Brokers, cfg.ClientOpts, err = client.resolve(); err != nil {
 					return err
 				}
-				cfg.Brokers = bs
 			}
 			rep, err := verify.Run(cmd.Context(), cfg)
 			if err != nil {
@@ -67,7 +66,7 @@ for a topic created with another partition count, or files concatenated.`,
 		},
 	}
 	f := cmd.Flags()
-	brokersFlag(cmd, &brokers)
+	client.add(cmd, e)
 	f.StringVar(&cfg.InputLog, "input-log", "", "the producer's --input-log (required)")
 	f.StringVar(&cfg.OutFile, "out-file", "", "a JSON Lines output file to check")
 	f.StringVar(&cfg.Topic, "output-topic", "", "an output topic to check (read_committed)")

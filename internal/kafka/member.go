@@ -188,8 +188,10 @@ func (m *Member) fatalFetch(err error) error {
 	switch {
 	case errors.Is(err, kerr.UnknownTopicID), errors.Is(err, kerr.UnknownTopicOrPartition):
 		return m.recreated()
-	case errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.TopicAuthorizationFailed):
-		return err
+	case errors.Is(err, kerr.GroupAuthorizationFailed):
+		return Why(err, m.cl, "READ", "group", m.cfg.Group)
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		return Why(err, m.cl, "READ", "topic", m.cfg.Topic)
 	case errors.Is(err, kerr.InvalidSessionTimeout):
 		return fmt.Errorf("%w: %w", err, setting.Invalid("SessionTimeout", m.cfg.SessionTimeout,
 			"the broker refuses it: it must lie within the brokers' group.min.session.timeout.ms and group.max.session.timeout.ms"))
@@ -307,7 +309,7 @@ func (m *Member) End(ctx context.Context, offsets map[int32]Commit, again bool) 
 	id := m.cfg.TransactionalID
 	switch {
 	case fatalEnd(err):
-		return committed, fmt.Errorf("transaction %s: %w", id, err)
+		return committed, fmt.Errorf("transaction %s: %w", id, Why(err, m.cl, "WRITE", "transactional-id", id))
 	case !committed && m.failures >= 5:
 		return false, fmt.Errorf("transaction %s aborted %d times in a row: %w", id, m.failures, err)
 	case !committed && err != nil:

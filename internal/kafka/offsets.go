@@ -70,7 +70,7 @@ func Commits(ctx context.Context, adm *kadm.Client, group, topic string) (map[in
 			return map[int32]Commit{}, nil // a group never seen has no commits
 		}
 		if err != nil {
-			return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
+			return nil, fmt.Errorf("fetch offsets of group %s: %w", group, Why(err, nil, "DESCRIBE", "group", group))
 		}
 		out := map[int32]Commit{}
 		unstable := false

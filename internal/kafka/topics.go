@@ -19,14 +19,14 @@ import (
 func Partitions(ctx context.Context, adm *kadm.Client, topic string) (int32, error) {
 	td, err := adm.ListTopics(ctx, topic)
 	if err != nil {
-		return 0, fmt.Errorf("list topic %s: %w", topic, err)
+		return 0, fmt.Errorf("list topic %s: %w", topic, Why(err, nil, "DESCRIBE", "topic", topic))
 	}
 	t, ok := td[topic]
 	if !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
 		return 0, fmt.Errorf("topic %s: %w", topic, kerr.UnknownTopicOrPartition)
 	}
 	if t.Err != nil {
-		return 0, fmt.Errorf("topic %s: %w", topic, t.Err)
+		return 0, fmt.Errorf("topic %s: %w", topic, Why(t.Err, nil, "DESCRIBE", "topic", topic))
 	}
 	return int32(len(t.Partitions)), nil
 }
@@ -68,6 +68,7 @@ func EnsureTopicWith(ctx context.Context, adm *kadm.Client, log *slog.Logger, to
 	if err == nil {
 		err = resp.Err
 	}
+	err = Why(err, nil, "CREATE", "topic", topic)
 	if errors.Is(err, kerr.TopicAlreadyExists) {
 		// Someone else won the race (another member of the group, say):
 		// the metadata may not show the topic for a moment yet.

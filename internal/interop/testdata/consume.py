@@ -4,6 +4,7 @@ the batch id of every record, one a line, as "KEY BATCH_ID".
 usage: consume.py BOOTSTRAP TOPIC GROUP
 """
 import json
+import os
 import sys
 import time
 
@@ -15,6 +16,8 @@ DEADLINE = time.monotonic() + 30
 def main():
     bootstrap, topic, group = sys.argv[1:4]
     c = Consumer({
+        # KAFKA_CONFIG: more client properties, as JSON (security settings).
+        **json.loads(os.environ.get("KAFKA_CONFIG", "{}")),
         "bootstrap.servers": bootstrap,
         "group.id": group,
         "isolation.level": "read_committed",

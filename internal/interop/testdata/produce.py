@@ -7,6 +7,7 @@ batches of 10 random sorted segments (segment s on partition s), and writes
 every value the broker acknowledged to INPUT_LOG, one JSON value per line.
 """
 import json
+import os
 import random
 import sys
 import time
@@ -21,7 +22,8 @@ DEADLINE = time.monotonic() + 30
 def main():
     bootstrap, topic, batches, seed, input_log = sys.argv[1:6]
     batches, seed = int(batches), int(seed)
-    conf = {"bootstrap.servers": bootstrap}
+    # KAFKA_CONFIG: more client properties, as JSON (security settings).
+    conf = {"bootstrap.servers": bootstrap, **json.loads(os.environ.get("KAFKA_CONFIG", "{}"))}
 
     admin = AdminClient(conf)
     if topic in admin.list_topics(timeout=10).topics:

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/broker"
 	"github.com/segmerge/segmerge/consumer"
@@ -61,6 +62,10 @@ type Config struct {
 	// Brokers is the cluster to run against; empty starts an embedded
 	// cluster in this process, on free ports, in memory.
 	Brokers []string
+	// ClientOpts are the client options for Brokers (TLS, SASL), and
+	// ClientArgs the flags that give them to a child (-X, -F).
+	ClientOpts []kgo.Opt
+	ClientArgs []string
 	// Batches, if not 0, replaces every workload's batch count.
 	Batches int64
 	// Compression is the producer's codec; default the producer's.
@@ -240,7 +245,7 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 	cfg := r.cfg
 	topic := "segmerge-bench-" + w.Name + r.suffix
 	pc := producer.DefaultConfig()
-	pc.Brokers, pc.Topic, pc.Recreate, pc.Partitions = cfg.Brokers, topic, true, w.Partitions
+	pc.Brokers, pc.ClientOpts, pc.Topic, pc.Recreate, pc.Partitions = cfg.Brokers, cfg.ClientOpts, topic, true, w.Partitions
 	pc.Batches = w.Batches
 	if cfg.Batches > 0 {
 		pc.Batches = cfg.Batches
@@ -325,7 +330,7 @@ func (row *Result) judge(vr *verify.Report, produced int64) {
 // ceiling runs the raw fetch of topic in a child and checks it read what
 // the producer wrote.
 func (r *runner) ceiling(ctx context.Context, topic string, pst producer.Stats) (ran, error) {
-	got, err := r.child(ctx, "bench-fetch", "-b", strings.Join(r.cfg.Brokers, ","), "-t", topic)
+	got, err := r.child(ctx, append([]string{"bench-fetch", "-b", strings.Join(r.cfg.Brokers, ","), "-t", topic}, r.cfg.ClientArgs...)...)
 	if err != nil {
 		return got, err
 	}
@@ -344,7 +349,7 @@ func (r *runner) pipeline(ctx context.Context, w Workload, mode, topic string, p
 	*groups = append(*groups, group)
 	args := []string{"consume", "-b", strings.Join(cfg.Brokers, ","), "-t", topic, "-g", group, "--mode", mode,
 		"-e", "--from-beginning", "--out-file", out, "--overwrite", "-q"}
-	args = append(append(args, w.ConsumeArgs...), cfg.ConsumeArgs...)
+	args = append(append(append(args, w.ConsumeArgs...), cfg.ConsumeArgs...), cfg.ClientArgs...)
 	got, err := r.child(ctx, args...)
 	if err != nil {
 		return Result{}, err
@@ -388,7 +393,7 @@ func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, top
 	defer r.dropTopics(out)
 	args := []string{"consume", "-b", strings.Join(cfg.Brokers, ","), "-t", topic, "-g", group, "--mode", mode,
 		"--layout", "batch", "-e", "--from-beginning", "--output-topic", out, "-q"}
-	args = append(append(args, w.ConsumeArgs...), cfg.ConsumeArgs...)
+	args = append(append(append(args, w.ConsumeArgs...), cfg.ConsumeArgs...), cfg.ClientArgs...)
 	gots := make([]ran, n)
 	errs := make([]error, n)
 	files := make([]string, n)
@@ -424,7 +429,7 @@ func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, top
 	vr, err := verify.Run(ctx, verify.Config{
 		Generated: &verify.Generated{Spec: pc.Spec(), First: pst.FirstBatch, Batches: pst.Batches},
 		Segments:  int64(w.Segments),
-		Brokers:   cfg.Brokers, Topic: out, Unordered: true,
+		Brokers:   cfg.Brokers, ClientOpts: cfg.ClientOpts, Topic: out, Unordered: true,
 	})
 	if err != nil {
 		return row, fmt.Errorf("bench: verify %s: %w", name, err)
@@ -449,7 +454,7 @@ func (r *runner) dropTopics(topics ...string) {
 func (r *runner) admin(fn func(context.Context, *kadm.Client)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kafka.Cluster{Brokers: r.cfg.Brokers}.Client()
+	cl, err := kafka.Cluster{Brokers: r.cfg.Brokers, Opts: r.cfg.ClientOpts}.Client()
 	if err != nil {
 		return
 	}

@@ -44,7 +44,7 @@ func fakeChild(cmd string, args []string, output string) int {
 	switch cmd {
 	case "bench-fetch":
 		var err error
-		if r, err = Fetch(context.Background(), strings.Split(*brokers, ","), *topic); err != nil {
+		if r, err = Fetch(context.Background(), strings.Split(*brokers, ","), nil, *topic); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}

@@ -19,9 +19,9 @@ import (
 // before the first connection until the client is closed; its fetch
 // settings are franz-go's defaults, with the consumer's fetch wait
 // (kafka.FetchMaxWait).
-func Fetch(ctx context.Context, brokers []string, topic string) (ChildReport, error) {
+func Fetch(ctx context.Context, brokers []string, opts []kgo.Opt, topic string) (ChildReport, error) {
 	start := time.Now()
-	cl, err := kafka.Cluster{Brokers: brokers}.Client(kgo.FetchMaxWait(kafka.FetchMaxWait))
+	cl, err := kafka.Cluster{Brokers: brokers, Opts: opts}.Client(kgo.FetchMaxWait(kafka.FetchMaxWait))
 	if err != nil {
 		return ChildReport{}, err
 	}
