@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -162,10 +161,4 @@ func parseBrokers(what, s string) ([]string, error) {
 		return nil, usage(fmt.Errorf("invalid %s %q: no broker in it", what, s))
 	}
 	return out, nil
-}
-
-// propError reports whether err is a client property segmerge cannot take.
-func propError(err error) bool {
-	var pe *kafka.PropError
-	return errors.As(err, &pe)
 }

@@ -12,8 +12,8 @@ import (
 
 func newVerify(e *env) *cobra.Command {
 	var (
-		cfg     verify.Config
-		client  clientFlags
+		cfg    verify.Config
+		client clientFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
