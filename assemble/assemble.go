@@ -20,6 +20,9 @@ type Record struct {
 	// caller counts it (say its raw bytes plus its decoded data); 0 means
 	// 8 bytes an integer. HeldBytes and StreamAbove are in these units.
 	Size int
+	// Time is when the record was produced, in Unix milliseconds (its
+	// Kafka timestamp); 0 if not known. Batch.Time is the latest.
+	Time int64
 	// Lane and Lanes place a record of a repartitioned partition (see
 	// Lanes): it came from source partition Lane of Lanes. Lanes 0 means
 	// lane 0 of 1. An Assembler itself ignores them.

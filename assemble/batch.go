@@ -40,6 +40,7 @@ type Batch struct {
 	places []place
 	sum    *summary // set once merged (Assembler.Merged): the records are gone
 	out    int      // its records' bytes in Assembler.out: released whole, until merged
+	time   int64    // the latest Record.Time
 }
 
 type place struct {
@@ -95,6 +96,10 @@ func (b *Batch) Len() int { return b.ints }
 
 // Bytes is the memory its records take, as Record.Size counts it.
 func (b *Batch) Bytes() int { return b.size }
+
+// Time is when the batch's last record was produced (the latest
+// Record.Time), in Unix milliseconds; 0 if not known.
+func (b *Batch) Time() int64 { return b.time }
 
 // Records is every record of the batch, in the order they arrived.
 func (b *Batch) Records() []*Record { return b.records }
@@ -170,6 +175,7 @@ func (b *Batch) add(r *Record, a *Assembler) (Verdict, error) {
 
 // note adds r to the batch's commit floor and layout evidence.
 func (b *Batch) note(r *Record) {
+	b.time = max(b.time, r.Time)
 	b.ints += len(r.Data)
 	b.size += r.size()
 	if pl := (place{r.Partition, r.SegmentID}); !slices.Contains(b.places, pl) {

@@ -44,6 +44,10 @@ type Config struct {
 	// ClientOpts are franz-go options every client of the run takes
 	// after segmerge's own: TLS, SASL, tunables.
 	ClientOpts []kgo.Opt
+	// MemberOpts are franz-go options only the run's group member (the
+	// first, in scalable mode) takes, after ClientOpts: hooks that
+	// export the client's own metrics, say.
+	MemberOpts []kgo.Opt
 	Topic      string // default "segment-topic"
 	Group      string // default "segmerge"
 	Mode       string // default ModeSimple

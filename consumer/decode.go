@@ -89,7 +89,7 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64, lanes bool) []d
 		recs = append(recs, assemble.Record{
 			Partition: r.Partition, Offset: r.Offset,
 			BatchID: seg.BatchID, SegmentID: seg.SegmentID, Segments: seg.Segments,
-			Chunk: seg.Chunk, Last: seg.Last, Data: seg.Data, Lane: lane, Lanes: nlanes,
+			Chunk: seg.Chunk, Last: seg.Last, Data: seg.Data, Lane: lane, Lanes: nlanes, Time: r.Timestamp.UnixMilli(),
 		})
 		out = append(out, decoded{r: r, rec: &recs[len(recs)-1]})
 	}
@@ -214,9 +214,6 @@ func (e *engine) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded
 		}
 		if d.err != nil {
 			e.stats.Bad++
-			if e.cfg.Metrics != nil {
-				e.cfg.Metrics.Bad.Add(1)
-			}
 			e.badRecord(d.r, d.reason, d.err.Error())
 		}
 		next = d.r.Offset + 1
@@ -226,5 +223,7 @@ func (e *engine) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded
 		caughtUp = true
 	}
 	e.led.Read(p, next, fp.HighWatermark, caughtUp)
+	e.cfg.Metrics.Records.Add(int64(len(recs)))
+	e.cfg.Metrics.SetLag(e.cfg.Topic, p, fp.HighWatermark-next)
 	return nil
 }

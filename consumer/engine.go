@@ -1,8 +1,10 @@
 package consumer
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -34,13 +36,15 @@ type engine struct {
 	lim     budget.Shares
 	// parts is the input topic's partition count.
 	parts int32
-	// batchBytes is the most a client of the run sends in one record
-	// batch: room for the largest record the input can hold.
-	batchBytes int32
+	// limits bound what the run's clients write to each topic.
+	limits kafka.Limits
 
 	stats      Stats
-	epochStats Stats     // stats at the last commit: what a rollback returns to
-	synced     time.Time // the last sync (flush)
+	epochStats Stats // stats at the last commit: what a rollback returns to
+	// deadSent counts the dead letters in the open commit by reason
+	// (see commitPoint): the metrics count them once committed.
+	deadSent map[string]int64
+	synced   time.Time // the last sync (flush)
 
 	// Streaming (see the package doc): the batch released to stream, and
 	// whether it has begun in the sinks.
@@ -54,7 +58,8 @@ type engine struct {
 	pool    []wire.Decoder // decodes a poll in parallel, a decoder a core
 	wanted  []int32        // scratch for pauses
 
-	unassignedSince, unassignedTold, rebalanceAsked time.Time // see noteUnassigned
+	unassignedSince, unassignedTold, rebalanceAsked time.Time    // see noteUnassigned
+	paused                                          atomic.Int64 // partitions paused, over every member
 }
 
 func newEngine(cfg *Config, parts int32) *engine {
@@ -73,11 +78,12 @@ func newEngine(cfg *Config, parts int32) *engine {
 		newAsm = func() ledger.Assembler { return assemble.NewLanes(asmCfg) }
 	}
 	return &engine{
-		cfg:   cfg,
-		parts: parts,
-		led:   ledger.New(newAsm),
-		lim:   lim,
-		pool:  make([]wire.Decoder, runtime.GOMAXPROCS(0)),
+		deadSent: map[string]int64{},
+		cfg:      cfg,
+		parts:    parts,
+		led:      ledger.New(newAsm),
+		lim:      lim,
+		pool:     make([]wire.Decoder, runtime.GOMAXPROCS(0)),
 	}
 }
 
@@ -88,6 +94,14 @@ func (e *engine) asm() ledger.Assembler { return e.led.Asm() }
 // far.
 func (e *engine) committed(marks map[int32]ledger.Mark) {
 	e.led.Committed(marks)
+	m := e.cfg.Metrics
+	m.Batches.Add(e.stats.Batches - e.epochStats.Batches)
+	m.Integers.Add(e.stats.Integers - e.epochStats.Integers)
+	m.Committed.Add(1)
+	for reason, n := range e.deadSent {
+		m.DeadLetter(reason, n)
+	}
+	clear(e.deadSent)
 	e.epochStats = e.stats
 }
 
@@ -100,8 +114,24 @@ func (e *engine) rollback() {
 	e.streamB, e.begun = nil, false
 	last := e.led.Rollback()
 	e.stats = e.epochStats
+	clear(e.deadSent)
+	e.cfg.Metrics.Aborted.Add(1)
 	if sk, ok := e.cfg.Sink.(sink.Skipper); ok {
 		sk.SkipThrough(last)
+	}
+}
+
+// gauges sets the metrics that say how the run stands: what is held,
+// paused and pending. It runs under mu.
+func (e *engine) gauges() {
+	m := e.cfg.Metrics
+	m.HeldBytes.Store(int64(e.asm().PendingBytes() + e.led.DeadBytes()))
+	m.PendingBatches.Store(int64(e.asm().Pending()))
+	m.PausedPartitions.Store(e.paused.Load())
+	if held := e.led.Assigned(); e.partial() && held > 0 {
+		m.Waiting(fmt.Sprintf("holds %d of the %d partitions of %s, and in the segment layout a batch spans them all: another process of group %s holds the rest", held, e.parts, e.cfg.Topic, e.cfg.Group))
+	} else {
+		m.Waiting("")
 	}
 }
 

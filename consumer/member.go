@@ -26,8 +26,8 @@ type member struct {
 }
 
 // join creates the member's client, which joins the group in the
-// background.
-func (e *engine) join() (*member, error) {
+// background; the first takes Config.MemberOpts.
+func (e *engine) join(first bool) (*member, error) {
 	cfg := e.cfg
 	m := &member{e: e, owned: map[int32]bool{}, paused: map[int32]bool{}, parallel: cfg.Mode == ModeConcurrent}
 	gc := kafka.GroupConfig{
@@ -42,14 +42,18 @@ func (e *engine) join() (*member, error) {
 		Assigned:       m.assigned,
 		Revoked:        m.revoked,
 		Lost:           m.lost,
+		Stalled:        cfg.Metrics.Stalled,
 		Log:            cfg.Log,
 	}
 	if cfg.transactional() {
 		gc.TransactionalID = cfg.txnID()
 		gc.TransactionTimeout = cfg.TransactionTimeout
 		gc.ProduceBuffer = e.lim.Produce
-		gc.BatchBytes = e.batchBytes
+		gc.Limits = &e.limits
 		gc.KeyedTopics = []string{cfg.OutputTopic}
+	}
+	if first {
+		gc.Cluster.Opts = append(append([]kgo.Opt(nil), gc.Cluster.Opts...), cfg.MemberOpts...)
 	}
 	km, err := kafka.Join(gc)
 	if err != nil {
@@ -76,6 +80,7 @@ func (m *member) loop(ctx context.Context) error {
 			m.km.AllowRebalance()
 			return err
 		}
+		e.cfg.Metrics.Polled()
 		var decs [][]decoded
 		if m.parallel {
 			decs = e.decodeParallel(fs)
@@ -85,6 +90,7 @@ func (m *member) loop(ctx context.Context) error {
 		redo := errors.Is(err, errRedo)
 		pause, resume := e.pauses(m.owned, m.paused)
 		m.setPaused(pause, resume)
+		e.gauges()
 		e.mu.Unlock()
 		m.km.AllowRebalance()
 		if redo {
@@ -226,6 +232,8 @@ func (m *member) assigned(ctx context.Context, parts []int32) {
 		m.owned[p] = true
 	}
 	e.led.Assign(starts)
+	e.cfg.Metrics.Rebalances.Add(1)
+	e.cfg.Metrics.Joined(true, e.led.Assigned())
 	e.cfg.Log.Debug("assigned", "partitions", parts)
 }
 
@@ -315,6 +323,11 @@ func (m *member) forget(parts []int32) {
 	}
 	m.setPaused(nil, resume)
 	m.e.led.Revoke(parts)
+	if len(parts) > 0 {
+		m.e.cfg.Metrics.Rebalances.Add(1)
+		m.e.cfg.Metrics.DropLag(m.e.cfg.Topic, parts...)
+		m.e.cfg.Metrics.Joined(true, m.e.led.Assigned())
+	}
 }
 
 // setPaused pauses and resumes fetching partitions of the topic. The caller
@@ -333,6 +346,7 @@ func (m *member) setPaused(pause, resume []int32) {
 			delete(m.paused, p)
 		}
 	}
+	m.e.paused.Add(int64(len(pause) - len(resume)))
 }
 
 // ownedParts lists the partitions m owns. The caller holds e.mu.

@@ -111,6 +111,7 @@ func (e *engine) commitPoint(ctx context.Context, m *member) (map[int32]ledger.M
 		if err := e.dlq.Send(ctx, d.r, d.reason, d.msg); err != nil && serr == nil {
 			serr = err
 		}
+		e.deadSent[d.reason]++
 		sent = true
 	})
 	if serr != nil {

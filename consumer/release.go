@@ -122,6 +122,7 @@ func (e *engine) write(b *assemble.Batch) error {
 	if err != nil {
 		return err
 	}
+	e.written(b)
 	e.count(b, n)
 	e.asm().Merged(b)
 	return nil
@@ -132,9 +133,14 @@ func (e *engine) count(b *assemble.Batch, ints int64) {
 	e.led.Wrote(b)
 	e.stats.Batches++
 	e.stats.Integers += ints
-	if m := e.cfg.Metrics; m != nil {
-		m.Batches.Add(1)
-		m.Integers.Add(ints)
+}
+
+// written observes, for a batch just written, the time since its last
+// segment's record was produced (its timestamp). It may run on the
+// pipeline's writer.
+func (e *engine) written(b *assemble.Batch) {
+	if t := b.Time(); t > 0 {
+		e.cfg.Metrics.Latency(time.Since(time.UnixMilli(t)))
 	}
 }
 
@@ -209,6 +215,7 @@ func (e *engine) advance() (done bool, err error) {
 	case err != nil:
 		return false, err
 	case done:
+		e.written(b)
 		e.count(b, e.stream.Ints())
 		e.stats.Streamed++
 		e.asm().Merged(b)

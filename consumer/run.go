@@ -13,6 +13,7 @@ import (
 	"github.com/segmerge/segmerge/consumer/internal/ledger"
 	"github.com/segmerge/segmerge/emit"
 	"github.com/segmerge/segmerge/internal/kafka"
+	"github.com/segmerge/segmerge/metrics"
 	"github.com/segmerge/segmerge/sink"
 )
 
@@ -25,6 +26,9 @@ import (
 func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = new(metrics.Run)
 	}
 	if err := cfg.Validate(); err != nil {
 		return Stats{}, err
@@ -76,7 +80,6 @@ func (e *engine) setup(ctx context.Context, parts int32) (ms []*member, closeOut
 	if err != nil {
 		return nil, nil, err
 	}
-	e.batchBytes = kafka.ProducerBatchBytes(inputMax)
 	var closers []func()
 	closeOut = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -100,13 +103,20 @@ func (e *engine) setup(ctx context.Context, parts int32) (ms []*member, closeOut
 		if _, _, err := kafka.EnsureTopic(ctx, e.adm, cfg.Log, cfg.OutputTopic, parts, false); err != nil {
 			return nil, nil, err
 		}
+		if _, err := e.limits.Learn(ctx, e.adm, cfg.OutputTopic); err != nil {
+			return nil, nil, err
+		}
+		if room := e.limits.Room(cfg.OutputTopic) - blockSlack; room < minRecordBytes {
+			return nil, nil, fmt.Errorf("output topic %s takes record batches of at most %d bytes (its max.message.bytes): too small for merged batches; raise it to 64KiB or more",
+				cfg.OutputTopic, e.limits.Batch(cfg.OutputTopic))
+		}
 	}
 	// One producer for the output topic and the dead letters: in
 	// transactional mode the member's own (below), so that what it
 	// writes commits or aborts with the input offsets.
 	if !cfg.transactional() {
 		pcl, err := cfg.cluster().Client(kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedBytes(e.lim.Produce),
-			kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)), kgo.ProducerBatchMaxBytes(e.batchBytes))
+			kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)), e.limits.Opt())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -119,8 +129,8 @@ func (e *engine) setup(ctx context.Context, parts int32) (ms []*member, closeOut
 			n = int(parts)
 		}
 	}
-	for range n {
-		m, err := e.join()
+	for i := range n {
+		m, err := e.join(i == 0)
 		if err != nil {
 			return ms, nil, err
 		}
@@ -129,10 +139,10 @@ func (e *engine) setup(ctx context.Context, parts int32) (ms []*member, closeOut
 	if cfg.transactional() {
 		e.prod = ms[0].km.Producer()
 	}
-	e.dlq = kafka.NewDeadLetters(e.prod, e.adm, cfg.Log, cfg.Group, cfg.Topic, parts, inputMax, int(e.batchBytes))
+	e.dlq = kafka.NewDeadLetters(e.prod, e.adm, cfg.Log, cfg.Group, cfg.Topic, parts, inputMax, &e.limits)
 	e.sinks()
 	if cfg.Mode == ModeConcurrent {
-		e.pipe = emit.NewPipeline(cfg.Sink, e.lim.Merging)
+		e.pipe = emit.NewPipeline(cfg.Sink, e.lim.Merging, e.written)
 		closers = append(closers, func() { e.pipe.Close() })
 	}
 	for _, m := range ms {
@@ -154,7 +164,7 @@ func (e *engine) sinks() {
 	if cfg.OutputTopic == "" {
 		return
 	}
-	ts := &topicSink{p: e.prod, topic: cfg.OutputTopic, max: cfg.MaxRecordBytes}
+	ts := &topicSink{p: e.prod, topic: cfg.OutputTopic, max: min(cfg.MaxRecordBytes, e.limits.Room(cfg.OutputTopic)-blockSlack)}
 	if cfg.Sink == nil {
 		cfg.Sink = ts
 	} else {

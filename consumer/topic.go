@@ -23,6 +23,14 @@ type topicSink struct {
 	data  []byte // the data array's contents so far, without brackets
 }
 
+// blockSlack is what a record takes beyond topicSink.max at most: a block
+// of 256 values of up to 21 bytes each, and the JSON around the data.
+const blockSlack = 8 << 10
+
+// minRecordBytes is the least topicSink.max: an output topic whose limit
+// leaves less is refused at the start.
+const minRecordBytes = 1 << 10
+
 func (t *topicSink) Begin(id int64) error {
 	t.id, t.chunk = id, 0
 	t.key = strconv.AppendInt(t.key[:0], id, 10)
@@ -32,7 +40,7 @@ func (t *topicSink) Begin(id int64) error {
 
 func (t *topicSink) Write(vals []int64) error {
 	// Blocks of 256 values keep the call cheap; a record may pass max by
-	// one block (at most ~5 KiB), well inside the broker's limit.
+	// one block (see blockSlack).
 	for len(vals) > 0 {
 		if len(t.data) >= t.max {
 			t.emit(false)

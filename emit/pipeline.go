@@ -41,6 +41,7 @@ type Pipeline struct {
 	formats []sink.Format // the distinct formats of the LineSinks
 	values  bool          // some sink takes values
 	max     int           // bytes handed over and not written, at most
+	written func(*assemble.Batch)
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -56,8 +57,10 @@ type Pipeline struct {
 
 // NewPipeline starts a pipeline writing to s, holding at most maxBytes of
 // batches handed over and not yet written, with a merge worker per core.
-func NewPipeline(s sink.Sink, maxBytes int) *Pipeline {
-	p := &Pipeline{max: max(maxBytes, 1)}
+// written, if not nil, is told of each batch once its writer has written
+// it, on the writer's goroutine.
+func NewPipeline(s sink.Sink, maxBytes int, written func(*assemble.Batch)) *Pipeline {
+	p := &Pipeline{max: max(maxBytes, 1), written: written}
 	p.cond = sync.NewCond(&p.mu)
 	p.sinks = flatten(s)
 	for _, s := range p.sinks {
@@ -324,6 +327,9 @@ func (p *Pipeline) put(g *group) error {
 			if err != nil {
 				return fmt.Errorf("write batch %d: %w", b.ID, err)
 			}
+		}
+		if p.written != nil {
+			p.written(b)
 		}
 		vstart = g.cuts[i]
 		for f := range lstart {

@@ -115,7 +115,7 @@ func TestPipelineKeepsOrder(t *testing.T) {
 			if tc.values {
 				to = sink.Multi{lines, vals}
 			}
-			p := NewPipeline(to, tc.max)
+			p := NewPipeline(to, tc.max, nil)
 			for len(bs) > 0 { // handed over in pieces, as polls release them
 				k := min(len(bs), 1+rng.IntN(50))
 				if err := p.Submit(bs[:k], nil); err != nil {
@@ -160,7 +160,7 @@ func TestPipelineKeepsOrder(t *testing.T) {
 func TestPipelineStopsAtAnError(t *testing.T) {
 	bs, _ := testBatches(t, rand.New(rand.NewPCG(3, 4)), 10, 5)
 	s := &recordingSink{failAt: 5}
-	p := NewPipeline(s, 1000)
+	p := NewPipeline(s, 1000, nil)
 	if err := p.Submit(bs[:8], nil); err != nil { // one group: the failure comes after
 		t.Fatal(err)
 	}

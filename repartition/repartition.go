@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -24,6 +25,9 @@ type Config struct {
 	// ClientOpts are franz-go options every client of the run takes
 	// after segmerge's own: TLS, SASL, tunables.
 	ClientOpts []kgo.Opt
+	// MemberOpts are franz-go options only the group member's client
+	// takes, after ClientOpts: hooks that export its metrics, say.
+	MemberOpts []kgo.Opt
 	// Topic is the segment-layout topic to read; default "segment-topic".
 	Topic string
 	// Group is the stage's group; default "segmerge-repartition", never the
@@ -117,6 +121,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = new(metrics.Run)
+	}
 	if err := cfg.Validate(); err != nil {
 		return Stats{}, err
 	}
@@ -130,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	defer closeAdm()
-	r := &run{cfg: &cfg, parts: parts, out: cfg.Output()}
+	r := &run{cfg: &cfg, parts: parts, out: cfg.Output(), badBy: map[string]int64{}}
 	if cfg.ExitAtEnd {
 		if r.atEnd, err = kafka.NewEndWatch(ctx, adm, cfg.Group, cfg.Topic, cfg.FromBeginning); err != nil {
 			return Stats{}, err
@@ -140,20 +147,29 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	topicID, err := kafka.TopicID(ctx, adm, cfg.Topic)
+	if err != nil {
+		return Stats{}, err
+	}
 	if _, _, err := kafka.EnsureTopicWith(ctx, adm, cfg.Log, r.out, parts, kafka.Copied(inputMax), false); err != nil {
 		return Stats{}, err
 	}
+	if _, err := r.limits.Learn(ctx, adm, r.out); err != nil {
+		return Stats{}, err
+	}
 	lim := budget.SplitForward(cfg.Memory, parts)
+	member := kafka.Cluster{Brokers: cfg.Brokers, Opts: append(append([]kgo.Opt(nil), cfg.ClientOpts...), cfg.MemberOpts...)}
 	if r.m, err = kafka.Join(kafka.GroupConfig{
-		Cluster: cluster, Group: cfg.Group, Topic: cfg.Topic,
+		Cluster: member, Group: cfg.Group, Topic: cfg.Topic, TopicID: topicID,
+		Assigned: r.assigned, Revoked: r.lost, Lost: r.lost, Stalled: cfg.Metrics.Stalled,
 		FromBeginning: cfg.FromBeginning, SessionTimeout: cfg.SessionTimeout,
 		FetchBytes: lim.FetchBytes, PartitionBytes: lim.PartitionBytes,
 		TransactionalID: cfg.TransactionalID, TransactionTimeout: cfg.TransactionTimeout,
-		ProduceBuffer: lim.Produce, BatchBytes: kafka.ProducerBatchBytes(inputMax), KeyedTopics: []string{r.out}, Log: cfg.Log,
+		ProduceBuffer: lim.Produce, Limits: &r.limits, KeyedTopics: []string{r.out}, Log: cfg.Log,
 	}); err != nil {
 		return Stats{}, err
 	}
-	r.dlq = kafka.NewDeadLetters(r.m.Producer(), adm, cfg.Log, cfg.Group, cfg.Topic, parts, inputMax, int(kafka.ProducerBatchBytes(inputMax)))
+	r.dlq = kafka.NewDeadLetters(r.m.Producer(), adm, cfg.Log, cfg.Group, cfg.Topic, parts, inputMax, &r.limits)
 	cfg.Log.Info("repartitioning", "topic", cfg.Topic, "into", r.out, "group", cfg.Group, "partitions", parts, "transactional_id", cfg.TransactionalID)
 	runErr := r.loop(ctx)
 	runErr = r.shut(ctx, runErr)
@@ -169,6 +185,8 @@ type run struct {
 	parts int32
 	out   string
 	atEnd *kafka.EndWatch // ExitAtEnd only
+	// limits bound the record batches written to each topic.
+	limits kafka.Limits
 
 	st      Stats
 	records int64 // forwarded in the open transaction
@@ -178,6 +196,8 @@ type run struct {
 	cut     bool // a stop cut off ending a transaction (see kafka.Ending)
 	dec     wire.Decoder
 	seg     wire.Segment
+	held    atomic.Int64     // partitions assigned (the callbacks run on kgo's goroutines)
+	badBy   map[string]int64 // dead letters in the open transaction, by reason
 }
 
 // loop runs loopOnce, and again in a new session after a broker's fence.
@@ -192,7 +212,7 @@ func (r *run) loop(ctx context.Context) error {
 		}
 		r.cfg.Log.Warn("the broker fenced this stage's transaction after it restarted (it aborts what was open); starting a new transactional session from the last commit",
 			"transactional_id", r.cfg.TransactionalID, "err", err)
-		if err := r.m.Restart(func() { r.records, r.bad, r.polled = 0, 0, false }); err != nil {
+		if err := r.m.Restart(func() { r.records, r.bad, r.polled = 0, 0, false; clear(r.badBy) }); err != nil {
 			return err
 		}
 	}
@@ -212,6 +232,7 @@ func (r *run) loopOnce(ctx context.Context) error {
 			r.m.AllowRebalance()
 			return err
 		}
+		r.cfg.Metrics.Polled()
 		fs.EachRecord(func(rec *kgo.Record) {
 			r.polled = true
 			if err == nil {
@@ -236,6 +257,19 @@ func (r *run) loopOnce(ctx context.Context) error {
 	}
 }
 
+// assigned and lost keep the metrics' account of the partitions held.
+func (r *run) assigned(_ context.Context, parts []int32) {
+	r.held.Add(int64(len(parts)))
+	r.cfg.Metrics.Rebalances.Add(1)
+	r.cfg.Metrics.Joined(true, int(r.held.Load()))
+}
+
+func (r *run) lost(_ context.Context, parts []int32) {
+	r.held.Add(-int64(len(parts)))
+	r.cfg.Metrics.Rebalances.Add(1)
+	r.cfg.Metrics.Joined(true, int(r.held.Load()))
+}
+
 // forward writes one polled record to the output topic, or a record that
 // cannot be decoded to the dead letters.
 func (r *run) forward(ctx context.Context, rec *kgo.Record) error {
@@ -249,16 +283,11 @@ func (r *run) forward(ctx context.Context, rec *kgo.Record) error {
 			reason = we.Reason
 		}
 		r.bad++
-		if m := r.cfg.Metrics; m != nil {
-			m.Bad.Add(1)
-		}
+		r.badBy[reason]++
 		r.cfg.Log.Warn("bad record", "source", kafka.Source(rec), "reason", reason, "err", err)
 		return r.dlq.Send(ctx, rec, reason, err.Error())
 	}
 	r.records++
-	if m := r.cfg.Metrics; m != nil {
-		m.Records.Add(1)
-	}
 	r.m.Producer().Produce(&kgo.Record{
 		Topic: r.out,
 		Key:   strconv.AppendInt(nil, r.seg.BatchID, 10),
@@ -293,13 +322,21 @@ func (r *run) end(ctx context.Context, again bool) error {
 	}
 	committed, err := r.m.End(ctx, nil, again)
 	r.ended, r.polled = time.Now(), false
+	m := r.cfg.Metrics
 	if committed {
 		r.st.Records += r.records
 		r.st.Bad += r.bad
+		m.Records.Add(r.records)
+		m.Committed.Add(1)
+		for reason, n := range r.badBy {
+			m.DeadLetter(reason, n)
+		}
 	} else {
 		r.st.Aborted++
+		m.Aborted.Add(1)
 	}
 	r.records, r.bad = 0, 0
+	clear(r.badBy)
 	return err
 }
 

@@ -183,11 +183,11 @@ func TestDeadLetterLargerThanTheTopicTakes(t *testing.T) {
 			}
 			defer cl.Close()
 			adm := kadm.NewClient(cl)
-			if _, err := adm.CreateTopic(ctx(t), parts, -1, kafka.Copied(16<<20), topic); err != nil {
+			if _, err := adm.CreateTopic(ctx(t), parts, -1, limit(16<<20), topic); err != nil {
 				t.Fatal(err)
 			}
 			if tc.dlqLimit > 0 {
-				if _, err := adm.CreateTopic(ctx(t), parts, -1, kafka.Copied(tc.dlqLimit), topic+".dlq"); err != nil {
+				if _, err := adm.CreateTopic(ctx(t), parts, -1, limit(tc.dlqLimit), topic+".dlq"); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -216,6 +216,75 @@ func TestDeadLetterLargerThanTheTopicTakes(t *testing.T) {
 				t.Fatalf("dead letter of %d bytes, headers truncated=%q size=%q: want a prefix under %d with the headers", len(d.Value), header(d, consumer.HeaderTruncated), header(d, consumer.HeaderSize), tc.dlqLimit)
 			}
 		})
+	}
+}
+
+// limit is the config of a topic whose max.message.bytes is n.
+func limit(n int) map[string]*string {
+	v := fmt.Sprint(n)
+	return map[string]*string{"max.message.bytes": &v}
+}
+
+// Merged batches go to the output topic in records that fit it, however
+// large the input's limit and whatever the output topic's own: a client
+// bound by the input's limit packs several output records into a batch
+// the output topic refuses (MESSAGE_TOO_LARGE). Batches of 10 segments of
+// 60,000 integers (about 7 MiB merged) from a topic that takes 16 MiB,
+// into an output topic made by segmerge (Kafka's default, 1 MiB) and one
+// made by hand at 128 KiB.
+func TestOutputRecordsFitTheOutputTopic(t *testing.T) {
+	c := cluster(t, "")
+	const topic, parts = "wide", 10
+	cl, err := kafka.Cluster{Brokers: c.Addrs()}.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(16<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for name, n := range map[string]int{topic: 16 << 20, "narrow-out": 128 << 10} {
+		if _, err := adm.CreateTopic(ctx(t), parts, -1, limit(n), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log []byte
+	for b := range int64(3) {
+		var recs []*kgo.Record
+		for s := range int64(parts) {
+			seg := wire.Segment{BatchID: b, SegmentID: s, Segments: parts, Last: true, Data: make([]int64, 60000)}
+			for i := range seg.Data {
+				seg.Data[i] = int64(i)*1000 + s
+			}
+			v := wire.AppendSegment(nil, &seg)
+			log = append(append(log, v...), '\n')
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(s), Value: v})
+		}
+		if err := cl.ProduceSync(ctx(t), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	input := filepath.Join(t.TempDir(), "input.jsonl")
+	os.WriteFile(input, log, 0o644)
+	for _, out := range []string{"wide-out", "narrow-out"} {
+		for _, mode := range []string{consumer.ModeSimple, consumer.ModeScalable} {
+			t.Run(out+"/"+mode, func(t *testing.T) {
+				group := out + "-" + mode
+				file, _ := consume(t, c, func(cfg *consumer.Config) {
+					cfg.Topic, cfg.Group, cfg.Mode, cfg.OutputTopic = topic, group, mode, group
+					if out == "narrow-out" {
+						cfg.OutputTopic = out
+					}
+				})
+				verifyFile(t, input, file)
+				if out == "narrow-out" && mode == consumer.ModeScalable {
+					return // the simple run filled it
+				}
+				name := group
+				if out == "narrow-out" {
+					name = out
+				}
+				verifyTopic(t, c, input, name, 3)
+			})
+		}
 	}
 }
 

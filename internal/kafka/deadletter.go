@@ -64,18 +64,19 @@ type DeadLetters struct {
 	group   string
 	topic   string
 	parts   int32
-	copied  int // the input's max.message.bytes, which the topic is made with
-	client  int // the most the producer's client sends in one record batch
-	max     int // what a dead letter may take: the topic's limit and the client's
+	copied  int     // the input's max.message.bytes, which the topic is made from
+	limits  *Limits // the topics' limits, which bound p's client's batches
+	max     int     // what a dead letter may take: the topic's limit less slack
 	ensured bool
 }
 
 // NewDeadLetters returns the dead letters of group reading input, written
-// through p to input.dlq, which has parts partitions and max.message.bytes
-// inputMax if it is created; clientMax is the most p's client sends in one
-// record batch (kgo.ProducerBatchMaxBytes).
-func NewDeadLetters(p *Producer, adm *kadm.Client, log *slog.Logger, group, input string, parts int32, inputMax, clientMax int) *DeadLetters {
-	return &DeadLetters{p: p, adm: adm, log: log, group: group, topic: input + ".dlq", parts: parts, copied: inputMax, client: clientMax}
+// through p to input.dlq, which has parts partitions and is made from
+// input's limit inputMax (see Copied) if it is created. The dead-letter
+// topic's limit is learnt into limits, which p's client must bound its
+// batches with (Limits.Opt).
+func NewDeadLetters(p *Producer, adm *kadm.Client, log *slog.Logger, group, input string, parts int32, inputMax int, limits *Limits) *DeadLetters {
+	return &DeadLetters{p: p, adm: adm, log: log, group: group, topic: input + ".dlq", parts: parts, copied: inputMax, limits: limits}
 }
 
 // Topic is the dead-letter topic's name.
@@ -89,11 +90,10 @@ func (d *DeadLetters) Send(ctx context.Context, r *kgo.Record, reason, msg strin
 		if _, _, err := EnsureTopicWith(ctx, d.adm, d.log, d.topic, d.parts, Copied(d.copied), false); err != nil {
 			return fmt.Errorf("dead-letter topic: %w", err)
 		}
-		limit, err := MaxMessageBytes(ctx, d.adm, d.topic)
-		if err != nil {
+		if _, err := d.limits.Learn(ctx, d.adm, d.topic); err != nil {
 			return fmt.Errorf("dead-letter topic: %w", err)
 		}
-		d.max, d.ensured = min(limit, d.client), true
+		d.max, d.ensured = int(d.limits.Batch(d.topic)), true
 	}
 	src := Source(r)
 	msg = clip(setting.Names(msg, nil), maxHeader)

@@ -38,16 +38,21 @@ type GroupConfig struct {
 	TransactionalID    string
 	TransactionTimeout time.Duration
 	ProduceBuffer      int
-	// BatchBytes, if set, is the most the member's client sends in one
-	// record batch (kgo.ProducerBatchMaxBytes); see ProducerBatchBytes.
-	BatchBytes int32
+	// Limits, if set, bound the record batches the member's client
+	// writes by each topic's limit (see Limits).
+	Limits *Limits
 	// KeyedTopics are the topics the member writes by batch id
 	// (BatchPartitioner).
 	KeyedTopics []string
 	// Assigned, Revoked and Lost, if set, are told of partitions of Topic
 	// assigned, revoked with a chance to commit, or lost without one.
 	Assigned, Revoked, Lost func(ctx context.Context, parts []int32)
-	Log                     *slog.Logger
+	// Stalled, if set, is told, at every try, why the member waits for
+	// the brokers instead of reading, and "" once they answer: a
+	// readiness check says it, and a liveness check sees the wait is
+	// alive.
+	Stalled func(why string)
+	Log     *slog.Logger
 }
 
 // Member is one group member reading Topic (see the package doc). Its
@@ -135,8 +140,8 @@ func (m *Member) open() error {
 	if cfg.ProduceBuffer > 0 {
 		opts = append(opts, kgo.MaxBufferedBytes(cfg.ProduceBuffer))
 	}
-	if cfg.BatchBytes > 0 {
-		opts = append(opts, kgo.ProducerBatchMaxBytes(cfg.BatchBytes))
+	if cfg.Limits != nil {
+		opts = append(opts, cfg.Limits.Opt())
 	}
 	s, err := kgo.NewGroupTransactSession(cfg.Cluster.Options(opts...)...)
 	if err != nil {
@@ -338,6 +343,7 @@ func (m *Member) settle(ctx context.Context) error {
 	wait, since := 100*time.Millisecond, time.Now()
 	for logged := false; ; {
 		_, err := m.sess.End(ctx, kgo.TryAbort)
+		m.stalled(err, "cannot end the open transaction")
 		switch {
 		case err == nil:
 			if logged {
@@ -368,6 +374,7 @@ func (m *Member) awaitBrokers(ctx context.Context) error {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := m.cl.Ping(pctx)
 		cancel()
+		m.stalled(err, "no broker answers")
 		switch {
 		case err == nil:
 			if logged {
@@ -385,6 +392,18 @@ func (m *Member) awaitBrokers(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// stalled tells cfg.Stalled how a wait for the brokers stands: what, with
+// err, or nothing once err is nil.
+func (m *Member) stalled(err error, what string) {
+	switch {
+	case m.cfg.Stalled == nil:
+	case err == nil:
+		m.cfg.Stalled("")
+	default:
+		m.cfg.Stalled(fmt.Sprintf("%s: %v", what, err))
 	}
 }
 

@@ -182,16 +182,14 @@ func MaxMessageBytes(ctx context.Context, adm *kadm.Client, topic string) (int, 
 // DefaultMaxMessageBytes is Kafka's default max.message.bytes.
 const DefaultMaxMessageBytes = 1048588
 
-// Copied returns the configs a topic made from input takes from it: its
-// max.message.bytes, so that it can hold whatever the input holds.
+// Copied returns the configs of a topic segmerge makes from one whose
+// limit is maxMessageBytes (its max.message.bytes): a little more, so that
+// it takes any record the input holds with the headers segmerge adds.
 func Copied(maxMessageBytes int) map[string]*string {
-	v := strconv.Itoa(maxMessageBytes)
+	v := strconv.Itoa(min(maxMessageBytes+copiedSlack, 1<<30))
 	return map[string]*string{"max.message.bytes": &v}
 }
 
-// ProducerBatchBytes is the record batch a client writing records of a
-// topic whose limit is inputMax (its max.message.bytes) needs: at least
-// kgo's default, and room for the largest record the input can hold.
-func ProducerBatchBytes(inputMax int) int32 {
-	return int32(min(max(1000012, inputMax+batchSlack), 1<<30))
-}
+// copiedSlack is what a copied topic takes beyond its input's limit: the
+// headers of a dead letter (see DeadLetters) or a forwarded record.
+const copiedSlack = 4 << 10
