@@ -36,6 +36,15 @@ func (e *engine) commits(marks map[int32]ledger.Mark) map[int32]kafka.Commit {
 	return out
 }
 
+// CommitFloor returns the floor the metadata of an offset the merge stage
+// committed says: every batch below it is done on that partition. ok is
+// false for a commit without one (made by another tool, or by an older
+// segmerge).
+func CommitFloor(metadata string) (floor int64, ok bool) {
+	m := parseMeta(metadata)
+	return m.floor, m.hasFloor
+}
+
 // commitMeta is what a commit's metadata says: the floor, if it holds one
 // (a commit by another tool, or by an older segmerge, does not), and the
 // topic's id ("" if not said).

@@ -135,7 +135,7 @@ func runBench(ctx context.Context, e *env, cfg bench.Config, asJSON bool) error 
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintln(e.stderr, "bench: stopped")
+			e.say("bench: stopped\n")
 			return nil
 		}
 		return err
@@ -143,7 +143,7 @@ func runBench(ctx context.Context, e *env, cfg bench.Config, asJSON bool) error 
 	if !rep.OK() {
 		for _, r := range rep.Rows {
 			if !r.Verified {
-				fmt.Fprintf(e.stderr, "bench: %s --mode %s: output wrong: %s\n", r.Workload, r.Mode, r.Problem)
+				e.say("bench: %s --mode %s: output wrong: %s\n", r.Workload, r.Mode, r.Problem)
 			}
 		}
 		return errReported

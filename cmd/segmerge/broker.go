@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/segmerge/segmerge/broker"
+	"github.com/segmerge/segmerge/metrics"
 )
 
 // brokerFlags are the flags of `segmerge broker`.
@@ -18,6 +19,7 @@ type brokerFlags struct {
 	tlsCert, tlsKey, saslFile            string
 	sasl                                 []string
 	tls, acls, insecure                  bool
+	metrics                              metricsFlags
 }
 
 func newBroker(e *env) *cobra.Command {
@@ -101,12 +103,17 @@ production point produce and consume at a real cluster with -b.`,
 				return usage(err)
 			}
 			privateFiles() // the data dir holds every record, committed offset and user
+			ep, err := f.metrics.serve(e, new(metrics.Run), metrics.BrokerStage, 0)
+			if err != nil {
+				return err
+			}
+			defer ep.stop()
 			c, err := broker.Start(cfg)
 			if err != nil {
 				return err
 			}
 			if r := c.Recovery(); r.Unclean {
-				fmt.Fprintf(e.stderr, "segmerge broker: the last run on %s did not stop cleanly: read %d records, closed %d transactions left open with an ABORT marker (%v)\n",
+				e.say("segmerge broker: the last run on %s did not stop cleanly: read %d records, closed %d transactions left open with an ABORT marker (%v)\n",
 					f.dataDir, r.Records, r.Aborted, r.Took.Round(time.Millisecond))
 			}
 			fmt.Fprintf(e.stdout, "segmerge broker: %d brokers listening, data in %s\n", len(c.Addrs()), f.dataDir)
@@ -131,6 +138,7 @@ production point produce and consume at a real cluster with -b.`,
 	fl.StringArrayVar(&f.sasl, "sasl", nil, "a SASL user, `MECHANISM:USER:PASSWORD` with MECHANISM PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; repeat for more users; the first is the superuser")
 	fl.StringVar(&f.saslFile, "sasl-file", "", "read SASL users from this file, one MECHANISM:USER:PASSWORD a line (blank lines and # comments skipped), after the --sasl ones")
 	fl.BoolVar(&f.acls, "acls", false, "enforce ACLs: users other than the first --sasl user need grants")
+	f.metrics.add(cmd)
 	fl.BoolVar(&f.insecure, "insecure", false, "allow a --listen address other than loopback with no --sasl, or with PLAIN users and no --tls")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -138,5 +139,23 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Count(stdout, " yes") != 3 || !strings.Contains(stderr, "every mode verified") {
 		t.Fatalf("not every mode verified:\n%s\n%s", stdout, stderr)
+	}
+}
+
+// version and --version name the build, its Go and its franz-go.
+func TestVersion(t *testing.T) {
+	var outs []string
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		var stdout, stderr bytes.Buffer
+		if code := execute(args, &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
+		}
+		outs = append(outs, stdout.String())
+	}
+	if outs[0] != outs[1] {
+		t.Fatalf("version says %q, --version %q", outs[0], outs[1])
+	}
+	if !strings.HasPrefix(outs[0], "segmerge ") || !strings.Contains(outs[0], runtime.Version()) || !strings.Contains(outs[0], "franz-go v1.") {
+		t.Fatalf("version: %q, want segmerge's, %s and franz-go's", outs[0], runtime.Version())
 	}
 }

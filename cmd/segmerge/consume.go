@@ -126,6 +126,7 @@ type consumeFlags struct {
 	// progressEvery is how often a status line is logged when stderr is
 	// not a terminal; 0: never.
 	progressEvery time.Duration
+	metrics       metricsFlags
 }
 
 func newConsume(e *env) *cobra.Command {
@@ -174,6 +175,7 @@ func newConsume(e *env) *cobra.Command {
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "how long the group waits for a crashed member before a restart can take over")
 	f.StringVar(&o.memory, "memory", o.memory, "memory budget (e.g. 64MiB, 1GiB): fetch, held-batch and output limits derive from it; a batch too large for it is merged as it streams in")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
+	o.metrics.add(cmd)
 	f.DurationVar(&o.progressEvery, "progress-interval", 10*time.Second, "when stderr is not a terminal, log a status line this often (0: never)")
 	hidden := func(p *string, name, usage string) {
 		f.StringVar(p, name, "", usage)
@@ -217,19 +219,25 @@ func runConsume(cmd *cobra.Command, e *env, o *consumeFlags) (err error) {
 	}
 	defer stop()
 	cfg.Metrics = new(metrics.Run)
+	ep, err := o.metrics.serve(e, cfg.Metrics, metrics.Consume, cfg.SessionTimeout)
+	if err != nil {
+		return err
+	}
+	defer ep.stop()
+	cfg.MemberOpts = ep.clientOpts()
 	line := e.progress(cfg.Metrics, "merged", o.progressEvery, o.console && terminal(e.stdout))
 	st, err := consumer.Run(cmd.Context(), cfg)
 	line.Stop()
 	if st.Elapsed == 0 {
 		return atStart(err) // failed before reading anything
 	}
-	fmt.Fprintf(e.stderr, "merged %d batches, %d integers in %.2fs (%d bad records, %d duplicates dropped, %d incomplete batches dead-lettered, %d begun before the start skipped, %d left pending)\n",
+	e.say("merged %d batches, %d integers in %.2fs (%d bad records, %d duplicates dropped, %d incomplete batches dead-lettered, %d begun before the start skipped, %d left pending)\n",
 		st.Batches, st.Integers, st.Elapsed.Seconds(), st.Bad, st.Duplicates, st.Dropped, st.Cut, st.Pending)
 	if st.Streamed > 0 {
-		fmt.Fprintf(e.stderr, "%d of them too large to hold whole were merged as they arrived (--memory %s)\n", st.Streamed, budget.Format(cfg.Memory))
+		e.say("%d of them too large to hold whole were merged as they arrived (--memory %s)\n", st.Streamed, budget.Format(cfg.Memory))
 	}
 	if file != nil && file.Skipped() > 0 {
-		fmt.Fprintf(e.stderr, "%d re-read batches were already in %s and not written again\n", file.Skipped(), o.outFile)
+		e.say("%d re-read batches were already in %s and not written again\n", file.Skipped(), o.outFile)
 	}
 	if o.statsFile != "" && err == nil {
 		err = bench.WriteChildReport(o.statsFile, bench.ChildReport{Batches: st.Batches, Integers: st.Integers, Seconds: st.Elapsed.Seconds()})
@@ -376,13 +384,19 @@ func runRepartition(cmd *cobra.Command, e *env, o *consumeFlags) error {
 	}
 	setMemoryLimit(cfg.Memory)
 	cfg.Metrics = new(metrics.Run)
+	ep, err := o.metrics.serve(e, cfg.Metrics, metrics.Consume, cfg.SessionTimeout)
+	if err != nil {
+		return err
+	}
+	defer ep.stop()
+	cfg.MemberOpts = ep.clientOpts()
 	line := e.progress(cfg.Metrics, "repartitioned", o.progressEvery, false)
 	st, err := repartition.Run(cmd.Context(), cfg)
 	line.Stop()
 	if st.Elapsed == 0 {
 		return atStart(err)
 	}
-	fmt.Fprintf(e.stderr, "repartitioned %d records into %s in %.2fs (%d bad records dead-lettered, %d transactions aborted and redone)\n",
+	e.say("repartitioned %d records into %s in %.2fs (%d bad records dead-lettered, %d transactions aborted and redone)\n",
 		st.Records, cfg.Output(), st.Elapsed.Seconds(), st.Bad, st.Aborted)
 	return err
 }

@@ -57,7 +57,7 @@ func runDemo(ctx context.Context, e *env, batches, seed int64, keep bool) error 
 		return err
 	}
 	if keep {
-		fmt.Fprintf(e.stderr, "demo files kept in %s\n", dir)
+		e.say("demo files kept in %s\n", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
@@ -70,7 +70,7 @@ func runDemo(ctx context.Context, e *env, batches, seed int64, keep bool) error 
 	}
 	defer c.Close()
 	log := e.logger()
-	fmt.Fprintf(e.stderr, "demo: embedded cluster on %s\n", c.Bootstrap())
+	e.say("demo: embedded cluster on %s\n", c.Bootstrap())
 	d := &demo{ctx: ctx, e: e, c: c, dir: dir, log: log, inputLog: filepath.Join(dir, "input.jsonl")}
 	if err := d.produce(batches, seed); err != nil {
 		return err
@@ -93,13 +93,13 @@ func runDemo(ctx context.Context, e *env, batches, seed int64, keep bool) error 
 	tw.Flush()
 	switch {
 	case ctx.Err() != nil:
-		fmt.Fprintln(e.stderr, "demo: stopped")
+		e.say("demo: stopped\n")
 		return nil
 	case !allOK:
-		fmt.Fprintln(e.stderr, "demo: FAILED: a mode did not verify")
+		e.say("demo: FAILED: a mode did not verify\n")
 		return errReported
 	}
-	fmt.Fprintln(e.stderr, "demo: every mode verified; outputs byte-identical")
+	e.say("demo: every mode verified; outputs byte-identical\n")
 	return nil
 }
 
@@ -127,7 +127,7 @@ func (d *demo) produce(batches, seed int64) error {
 	if err != nil {
 		return fmt.Errorf("produce: %w", err)
 	}
-	fmt.Fprintf(d.e.stderr, "demo: produced %d batches, %d integers in %.2fs\n", pst.Batches, pst.Integers, pst.Elapsed.Seconds())
+	d.e.say("demo: produced %d batches, %d integers in %.2fs\n", pst.Batches, pst.Integers, pst.Elapsed.Seconds())
 	return nil
 }
 
@@ -156,7 +156,7 @@ func (d *demo) consume(mode string) (consumer.Stats, string, error) {
 	verdict := "yes"
 	if !rep.OK() {
 		verdict = "NO"
-		fmt.Fprintf(d.e.stderr, "demo: --mode %s: %s\n", mode, rep.Summary())
+		d.e.say("demo: --mode %s: %s\n", mode, rep.Summary())
 	}
 	body, _ := os.ReadFile(out)
 	if d.first == nil {

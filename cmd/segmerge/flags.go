@@ -47,6 +47,8 @@ func parseBytes(s string) (int64, error) {
 // warn with -q), as text or JSON (--log-format), through the command
 // line's handler (see logHandler).
 func (e *env) logger() *slog.Logger {
+	e.lgMu.Lock()
+	defer e.lgMu.Unlock()
 	if e.lg != nil {
 		return e.lg
 	}
@@ -86,4 +88,14 @@ func (e *env) progress(c *metrics.Run, verb string, interval time.Duration, noLi
 func terminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// say writes a line for people on stderr, as fmt.Fprintf does, or with
+// --log-format json an info log line: every line on stderr is then JSON.
+func (e *env) say(format string, args ...any) {
+	if e.log.format == "json" {
+		e.logger().Info(strings.TrimSuffix(fmt.Sprintf(format, args...), "\n"))
+		return
+	}
+	fmt.Fprintf(&e.con, format, args...)
 }

@@ -151,10 +151,20 @@ func TestOutputTopicConsumerRidesOutABrokerOutage(t *testing.T) {
 	br := startBroker(t, listen, data)
 	input, out := filepath.Join(dir, "input.jsonl"), filepath.Join(dir, "out.jsonl")
 	mustExit(t, start(t, nil, "produce", "-b", listen, "--batches", "300", "--input-log", input, "-q"), time.Minute, 0)
-	c := start(t, nil, "consume", "-b", listen, "--from-beginning", "--out-file", out, "--output-topic", "merged", "--commit-interval", "100ms")
+	c := start(t, nil, "consume", "-b", listen, "--from-beginning", "--out-file", out, "--output-topic", "merged", "--commit-interval", "100ms",
+		"--metrics-addr", "127.0.0.1:0")
+	base := metricsURL(t, c)
 	waitLines(t, out, 300, c)
 	br.kill(t)
-	time.Sleep(30 * time.Second) // the outage itself
+	time.Sleep(20 * time.Second) // the outage itself
+	// Alive, but not ready, and saying why.
+	ready, why := get(base, "/readyz")
+	live, _ := get(base, "/healthz")
+	t.Logf("20s into the outage: /readyz %d %q, /healthz %d", ready, why, live)
+	if ready != 503 || live != 200 {
+		t.Errorf("20s into the outage: /readyz %d %q, /healthz %d; want 503 with a reason, and 200", ready, why, live)
+	}
+	time.Sleep(10 * time.Second)
 	br = startBroker(t, listen, data)
 	mustExit(t, start(t, nil, "produce", "-b", listen, "--batches", "300", "--input-log", input, "-q"), time.Minute, 0)
 	waitLines(t, out, 600, c)

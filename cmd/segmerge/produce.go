@@ -18,6 +18,7 @@ func newProduce(e *env) *cobra.Command {
 		seed     int64
 		// progressEvery: see consume's --progress-interval.
 		progressEvery time.Duration
+		mf            metricsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "produce",
@@ -59,13 +60,19 @@ already in the topic. Ctrl+C stops after the current batch.`,
 				cfg.InputLog = f
 			}
 			cfg.Metrics = new(metrics.Run)
+			ep, err := mf.serve(e, cfg.Metrics, metrics.Produce, 0)
+			if err != nil {
+				return err
+			}
+			defer ep.stop()
+			cfg.ClientOpts = append(cfg.ClientOpts, ep.clientOpts()...)
 			line := e.progress(cfg.Metrics, "produced", progressEvery, false)
 			st, err := producer.Run(cmd.Context(), cfg)
 			line.Stop()
 			if st.Elapsed == 0 {
 				return err // failed before writing anything
 			}
-			fmt.Fprintf(e.stderr, "produced %d batches (ids %d..%d), %d records, %d integers to %s in %.2fs\n",
+			e.say("produced %d batches (ids %d..%d), %d records, %d integers to %s in %.2fs\n",
 				st.Batches, st.FirstBatch, st.FirstBatch+st.Batches-1, st.Records, st.Integers, cfg.Topic, st.Elapsed.Seconds())
 			return err
 		},
@@ -88,6 +95,7 @@ already in the topic. Ctrl+C stops after the current batch.`,
 	f.StringVar(&cfg.Compression, "compression", cfg.Compression, "compress record batches with none, gzip, snappy, lz4 or zstd")
 	f.StringVar(&inputLog, "input-log", "", "append every record written to FILE, one JSON value per line, each batch once the broker has acknowledged it whole (for verify)")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
+	mf.add(cmd)
 	f.DurationVar(&progressEvery, "progress-interval", 10*time.Second, "when stderr is not a terminal, log a status line this often (0: never)")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -63,6 +64,7 @@ type env struct {
 	con   console        // stderr, shared by log lines and a progress line
 	cmd   *cobra.Command // the command running: its flags name Config fields
 	lg    *slog.Logger   // made once a run (see logger)
+	lgMu  sync.Mutex
 }
 
 // execute runs the command line with args and returns the exit code: the
@@ -75,7 +77,7 @@ func execute(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 
-	ctx, stop := signalContext(stderr)
+	ctx, stop := signalContext(e.say)
 	defer stop()
 	cmd, err := root.ExecuteContextC(ctx)
 	switch {
@@ -85,16 +87,23 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	msg := explain(cmd, err)
+	code, hint := exitFailure, ""
 	var u usageError
-	if errors.As(err, &u) || isCobraUsage(err) {
-		fmt.Fprintf(stderr, "segmerge: %s\nRun '%s --help' for usage.\n", msg, cmd.CommandPath())
-		return exitUsage
+	switch {
+	case errors.As(err, &u) || isCobraUsage(err):
+		code, hint = exitUsage, fmt.Sprintf("Run '%s --help' for usage.", cmd.CommandPath())
+	case errors.Is(err, syscall.ECONNREFUSED):
+		hint = "segmerge: no broker answered: start one with 'segmerge broker', or point -b (or SEGMERGE_BROKERS) at your cluster"
+	}
+	if e.log.format == "json" {
+		e.logger().Error(msg, "exit", code, "hint", hint)
+		return code
 	}
 	fmt.Fprintf(stderr, "segmerge: %s\n", msg)
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		fmt.Fprintln(stderr, "segmerge: no broker answered: start one with 'segmerge broker', or point -b (or SEGMERGE_BROKERS) at your cluster")
+	if hint != "" {
+		fmt.Fprintln(stderr, hint)
 	}
-	return exitFailure
+	return code
 }
 
 // explain says err with every Config field a library named (a
@@ -139,8 +148,8 @@ func isCobraUsage(err error) bool {
 }
 
 // signalContext is cancelled by the first SIGINT or SIGTERM, so that
-// commands stop cleanly; a second one exits at once.
-func signalContext(stderr io.Writer) (context.Context, func()) {
+// commands stop cleanly; a second one exits at once. say tells the user.
+func signalContext(say func(format string, args ...any)) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
@@ -150,10 +159,10 @@ func signalContext(stderr io.Writer) (context.Context, func()) {
 		case <-ctx.Done():
 			return
 		}
-		fmt.Fprintln(stderr, "\nsegmerge: stopping cleanly (press Ctrl+C again to exit at once)")
+		say("segmerge: stopping cleanly (press Ctrl+C again to exit at once)\n")
 		cancel()
 		<-ch
-		fmt.Fprintln(stderr, "segmerge: exiting at once")
+		say("segmerge: exiting at once\n")
 		os.Exit(exitInterrupted)
 	}()
 	return ctx, func() { signal.Stop(ch); cancel() }
@@ -178,7 +187,9 @@ output topic. Records it cannot use go to <topic>.dlq with the reason.`,
   segmerge verify --input-log input.jsonl --out-file out.jsonl`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       readVersion().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	e.log.add(root)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -186,6 +197,6 @@ output topic. Records it cannot use go to <topic>.dlq with the reason.`,
 		_, err := e.log.parse()
 		return err
 	}
-	root.AddCommand(newBroker(e), newProduce(e), newConsume(e), newVerify(e), newDemo(e), newBench(e), newBenchFetch(e), newClientHelp())
+	root.AddCommand(newBroker(e), newProduce(e), newConsume(e), newVerify(e), newStatus(e), newDemo(e), newBench(e), newBenchFetch(e), newClientHelp(), newVersion(e))
 	return root
 }

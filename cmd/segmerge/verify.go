@@ -58,7 +58,7 @@ for a topic created with another partition count, or files concatenated.`,
 			fmt.Fprintln(e.stdout, rep.Summary())
 			if !rep.OK() {
 				for _, line := range rep.Details() {
-					fmt.Fprintf(e.stderr, "  %s\n", line)
+					e.say("  %s\n", line)
 				}
 				return errReported
 			}
