@@ -17,5 +17,8 @@
 // file or as SEGMERGE_X_* is one segmerge reads; no password sits on a
 // command line; the memory limits and stop grace periods fit segmerge's
 // --memory and shutdown; and the Dockerfile builds ./cmd/segmerge and
-// runs it as a non-root user.
+// runs it as a non-root user. Where keytool and openssl are installed it
+// also runs sasl-ssl/make-certs.sh and connects segmerge, configured as
+// the compose file configures it, to an embedded broker serving those
+// certificates over SASL_SSL.
 package deploy
