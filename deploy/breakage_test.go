@@ -25,6 +25,8 @@ func checkFile(t *testing.T, file string, data []byte) problems {
 		return checkDockerignore(string(data))
 	case strings.HasSuffix(file, ".properties"):
 		return checkPropertiesFile(file, data)
+	case file == "deploy/README.md":
+		return checkReadme(string(data))
 	}
 	t.Fatalf("no check covers %s", file)
 	return nil
@@ -44,6 +46,7 @@ func TestChecksCatchBreakage(t *testing.T) {
 		docker = "deploy/Dockerfile"
 		ignore = "deploy/Dockerfile.dockerignore"
 		props  = "deploy/sasl-ssl/client.properties"
+		readme = "deploy/README.md"
 	)
 	for _, tc := range []struct {
 		name, file, old, new, want string
@@ -142,6 +145,9 @@ func TestChecksCatchBreakage(t *testing.T) {
 
 		// The host's properties file.
 		{"property segmerge does not read", props, "sasl.mechanism=", "sasl.mechanismz=", "segmerge -F refuses it"},
+		{"README: no such flag", readme, "-g host -e --from-beginning -c 5", "-g host -e --from-start -c 5", "has no flag --from-start"},
+		{"README: verify without its flag", readme, "verify --input-log /data/input.jsonl", "verify /data/input.jsonl", `stray argument "/data/input.jsonl"`},
+		{"README: -F file missing", readme, "-F deploy/sasl-ssl/client.properties", "-F deploy/client.properties", "-F deploy/client.properties"},
 		{"password in the file", props, "sasl.username=segmerge\n", "sasl.username=segmerge\nsasl.password=hunter2\n", "sets the secret sasl.password"},
 	} {
 		t.Run(tc.name+" in "+path.Base(tc.file), func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -540,4 +541,62 @@ func TestPropertiesFiles(t *testing.T) {
 		rel, _ := filepath.Rel(root, f)
 		report(t, checkPropertiesFile(rel, readFile(t, rel)))
 	}
+}
+
+// readmeCommands returns the segmerge command lines of deploy/README.md's
+// code blocks: lines that run segmerge, and `docker compose run` lines
+// that run the consumer's image with other arguments (continuation
+// lines joined, comments cut).
+func readmeCommands(data string) [][]string {
+	var out [][]string
+	in, cur := false, ""
+	for _, line := range strings.Split(data, "\n") {
+		if strings.HasPrefix(line, "```") {
+			in = !in
+			continue
+		}
+		if !in {
+			continue
+		}
+		if s, ok := strings.CutSuffix(strings.TrimSpace(line), `\`); ok {
+			cur += s + " "
+			continue
+		}
+		line, _, _ = strings.Cut(cur+line, "#")
+		cur = ""
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 1 && f[0] == "segmerge":
+			out = append(out, f[1:])
+		case len(f) > 2 && f[0] == "docker" && f[1] == "compose" && slices.Contains(f, "run"):
+			if i := slices.Index(f, "consumer"); i >= 0 && i+1 < len(f) {
+				out = append(out, f[i+1:])
+			}
+		}
+	}
+	return out
+}
+
+// checkReadme checks the segmerge command lines deploy/README.md shows
+// as the compose files' are checked, and that a -F file they name exists.
+func checkReadme(data string) problems {
+	var ps problems
+	cmds := readmeCommands(data)
+	if len(cmds) < 3 {
+		ps.add("deploy/README.md shows %d segmerge command lines: the reading of it broke", len(cmds))
+	}
+	for _, args := range cmds {
+		c, cps := checkCommand("deploy/README.md", args)
+		ps = append(ps, cps...)
+		if f, ok := c.get("config"); ok {
+			if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+				ps.add("deploy/README.md: -F %s: %v", f, err)
+			}
+		}
+	}
+	return ps
+}
+
+func TestReadme(t *testing.T) {
+	report(t, checkReadme(string(readFile(t, "deploy/README.md"))))
 }
