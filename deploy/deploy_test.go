@@ -600,3 +600,41 @@ func checkReadme(data string) problems {
 func TestReadme(t *testing.T) {
 	report(t, checkReadme(string(readFile(t, "deploy/README.md"))))
 }
+
+// self is this package's import path.
+const self = "github.com/segmerge/segmerge/deploy"
+
+// importers reads `go list -f '{{.ImportPath}}{{range .Imports}} {{.}}{{end}}'`
+// and returns the packages, other than this one and its tests, that
+// import this one.
+func importers(list string) []string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && !strings.HasPrefix(f[0], self) && slices.Contains(f[1:], self) {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
+
+// TestNotImported keeps the package what its doc says: examples and their
+// check, which no package of the module imports (its tests included).
+func TestNotImported(t *testing.T) {
+	fake := "github.com/segmerge/segmerge/merge fmt " + self + "\n" + self + " testing"
+	if got := importers(fake); !slices.Equal(got, []string{"github.com/segmerge/segmerge/merge"}) {
+		t.Fatalf("importers missed an importer: %v", got)
+	}
+	cmd := exec.Command("go", "list", "-test", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if n := strings.Count(string(out), "\n"); n < 15 {
+		t.Fatalf("go list named %d packages: the test read nothing like the module", n)
+	}
+	for _, p := range importers(string(out)) {
+		t.Errorf("%s imports %s, which holds only examples and their test", p, self)
+	}
+}
