@@ -119,13 +119,17 @@ type Config struct {
 	// every segment has its first chunk. Zero never streams: every batch
 	// is held whole until complete.
 	StreamAbove int
-	// MaxPendingBytes bounds what records may claim: a record that would
-	// begin a new batch whose bookkeeping (sized by the segment count it
-	// claims) takes PendingBytes past it is refused as over-budget,
-	// unless the batch would be the lowest pending one and fits alone.
-	// Data held for batches already begun is not refused: pausing
-	// partitions bounds it. Zero means no bound.
-	MaxPendingBytes int
+	// MaxClaimBytes bounds what records may claim beyond the usual: a
+	// record that would begin a new batch of more segments than Segments
+	// is refused as over-budget when the bookkeeping that such batches
+	// pending take beyond a batch of Segments (sized by the segment
+	// counts they claim) would pass it, unless the batch would be the
+	// lowest pending one and fits alone. A batch of Segments segments or
+	// fewer is never refused for memory: its bookkeeping is a small part
+	// of what its records take, and pausing partitions bounds those; a
+	// refusal there would drop good batches whenever partitions run
+	// unevenly. Zero means no bound.
+	MaxClaimBytes int
 	// MaxBatchGap makes a partition's jump suspect: when a record takes
 	// its progress more than MaxBatchGap past what anything else known
 	// (the highest batch released, the floor, the other partitions'
@@ -382,18 +386,33 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 	return v, err
 }
 
-// claim refuses a record that would begin a new batch whose bookkeeping
-// takes PendingBytes past Config.MaxPendingBytes (see there).
+// claim refuses a record that would begin a new batch of more segments
+// than Config.Segments whose bookkeeping would take what such batches
+// claim past Config.MaxClaimBytes (see there).
 func (a *Assembler) claim(r *Record, segs int64) *Reject {
-	max := a.cfg.MaxPendingBytes
-	cost := batchCost(segs)
-	if max <= 0 || a.PendingBytes()+cost <= max {
+	max := a.cfg.MaxClaimBytes
+	if max <= 0 || segs <= a.cfg.Segments {
+		return nil
+	}
+	cost := a.excess(segs)
+	claimed := 0
+	for _, b := range a.pending {
+		claimed += a.excess(b.Segments)
+	}
+	if claimed+cost <= max {
 		return nil
 	}
 	if lowest := len(a.pending) == 0 || r.BatchID < a.pending[0].ID; lowest && cost <= max {
 		return nil
 	}
-	return a.reject(ReasonOverBudget, r, "a batch of %d segments takes %d bytes of bookkeeping, and the batches pending already take %d of the %d allowed", segs, cost, a.PendingBytes(), max)
+	return a.reject(ReasonOverBudget, r, "says %d segments (the usual batch has %d): its bookkeeping takes %d bytes more, and the batches pending that claim more than usual already take %d of the %d allowed",
+		segs, a.cfg.Segments, cost, claimed, max)
+}
+
+// excess is what a batch of segs segments takes beyond one of
+// Config.Segments.
+func (a *Assembler) excess(segs int64) int {
+	return max(batchCost(segs)-batchCost(a.cfg.Segments), 0)
 }
 
 // reference is the highest batch id known other than by partition p's

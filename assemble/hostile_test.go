@@ -20,10 +20,10 @@ func reason(err error) string {
 }
 
 // A record claiming a huge segment count is charged for the bookkeeping
-// it claims: past MaxPendingBytes such new batches are refused as
+// it claims: past MaxClaimBytes such new batches are refused as
 // over-budget, while batches already begun, and the lowest one, go on.
 func TestClaimsAreChargedToTheBudget(t *testing.T) {
-	a := New(Config{Segments: 2, Partitions: 2, Whole: true, MaxPendingBytes: 1 << 20})
+	a := New(Config{Segments: 2, Partitions: 2, Whole: true, MaxClaimBytes: 1 << 20})
 	a.Assign(0, Start{Next: 0})
 	a.Assign(1, Start{Next: 0})
 	if v, err := a.Add(rec1(0, 0, 0, 0, 2)); v != Accepted {
@@ -57,7 +57,7 @@ func TestClaimsAreChargedToTheBudget(t *testing.T) {
 		t.Fatalf("batch 0 not released whole: %+v", b)
 	}
 	// A new lowest batch fits alone even when the budget is full.
-	b := New(Config{Segments: 2, Partitions: 2, MaxPendingBytes: batchCost(MaxSegments) + 1000})
+	b := New(Config{Segments: 2, Partitions: 2, MaxClaimBytes: batchCost(MaxSegments) + 1000})
 	b.Assign(0, Start{Next: 0})
 	if v, err := b.Add(rec1(0, 0, 10, 0, MaxSegments)); v != Accepted {
 		t.Fatal(err)
@@ -194,5 +194,33 @@ func BenchmarkWantedHugeClaim(b *testing.B) {
 	var dst []int32
 	for b.Loop() {
 		dst = a.Wanted(dst[:0], nil)
+	}
+}
+
+// Batches of the usual segment count are never refused for memory, however
+// many are pending: when one partition lags, the others begin batch after
+// batch, each good, and refusing them would drop good data. Pausing bounds
+// what they hold, not the assembler.
+func TestUsualBatchesAreNeverRefused(t *testing.T) {
+	a := New(Config{Segments: 2, Partitions: 2, Whole: true, MaxClaimBytes: 1 << 10})
+	a.Assign(0, Start{Next: 0})
+	a.Assign(1, Start{Next: 0})
+	const n = 5000
+	for b := range int64(n) { // partition 0 runs ahead; partition 1 has sent nothing
+		if v, err := a.Add(rec1(0, b, b, 0, 2)); v != Accepted {
+			t.Fatalf("batch %d, with %d pending: %v %v", b, b, v, err)
+		}
+	}
+	for b := range int64(n) {
+		if v, err := a.Add(rec1(1, b, b, 1, 0)); v != Accepted {
+			t.Fatalf("batch %d's second segment: %v %v", b, v, err)
+		}
+	}
+	a.Position(0, n, false)
+	a.Position(1, n, false)
+	for want := range int64(n) {
+		if b := a.Next(); b == nil || b.ID != want || !b.Complete() {
+			t.Fatalf("batch %d not released whole: %+v", want, b)
+		}
 	}
 }

@@ -65,9 +65,10 @@ type engine struct {
 func newEngine(cfg *Config, parts int32) *engine {
 	lim := budget.Split(cfg.Memory, parts)
 	asmCfg := assemble.Config{Segments: cfg.Segments, Partitions: parts, Whole: true, Timeout: cfg.BatchTimeout,
-		// What records claim is bounded at twice the held share: pausing
-		// keeps what is held near the share, so only claims pass it.
-		MaxPendingBytes: 2 * lim.Held, MaxBatchGap: cfg.MaxBatchGap}
+		// Batches that claim more segments than --segments may take
+		// the held share in bookkeeping; usual batches are bounded by
+		// pausing (see assemble.Config.MaxClaimBytes).
+		MaxClaimBytes: lim.Held, MaxBatchGap: cfg.MaxBatchGap}
 	if cfg.Mode != ModeScalable {
 		// Streaming undoes a broken batch by rolling one member back;
 		// scalable mode's members cannot be rolled back together.

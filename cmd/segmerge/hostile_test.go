@@ -177,3 +177,21 @@ func TestOutputTopicConsumerRidesOutABrokerOutage(t *testing.T) {
 		t.Fatalf("broker: exit %d", code)
 	}
 }
+
+// Partitions spread over three brokers arrive unevenly, and a small budget
+// pauses the ones ahead while what they fetched is still assembled: every
+// batch is written all the same, none refused for memory (a bound on
+// pending batches once dead-lettered most of them here).
+func TestUnevenPartitionsLoseNoBatch(t *testing.T) {
+	dir := t.TempDir()
+	_, addr := brokerProc(t, filepath.Join(dir, "data"))
+	input, out := filepath.Join(dir, "input.jsonl"), filepath.Join(dir, "out.jsonl")
+	mustExit(t, start(t, nil, "produce", "-b", addr, "--batches", "20000", "--input-log", input, "-q"), time.Minute, 0)
+	c := start(t, nil, "consume", "-b", addr, "--mode", "concurrent", "--memory", "32MiB", "-e", "--from-beginning",
+		"--out-file", out, "-q")
+	mustExit(t, c, 3*time.Minute, 0)
+	if !strings.Contains(c.stderr.String(), "(0 bad records") {
+		t.Fatalf("good records refused:\n%.3000s", c.stderr.String())
+	}
+	mustExit(t, start(t, nil, "verify", "--input-log", input, "--out-file", out), time.Minute, 0)
+}
