@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path"
@@ -74,6 +75,19 @@ type container struct {
 		Name      string
 		MountPath string `yaml:"mountPath"`
 	} `yaml:"volumeMounts"`
+	Ports []struct {
+		Name          string
+		ContainerPort int `yaml:"containerPort"`
+	}
+	LivenessProbe  *probe `yaml:"livenessProbe"`
+	ReadinessProbe *probe `yaml:"readinessProbe"`
+}
+
+type probe struct {
+	HTTPGet *struct {
+		Path string
+		Port string
+	} `yaml:"httpGet"`
 }
 
 type keyRef struct{ Name, Key string }
@@ -281,6 +295,8 @@ func checkContainer(where, set string, pod podSpec, c container, objs []*kubeObj
 		ps.add("%s: --transactional-id %q is not $(VAR) with VAR the pod's name (valueFrom.fieldRef metadata.name)", where, raw)
 	}
 
+	ps = append(ps, checkProbes(where, cmd, c)...)
+
 	mem, ok := cmd.get("memory")
 	limit, hasLimit := c.Resources.Limits["memory"]
 	switch {
@@ -306,6 +322,42 @@ func checkContainer(where, set string, pod podSpec, c container, objs []*kubeObj
 
 // checkMountedFile checks that file is a key of a ConfigMap or Secret
 // volume mounted in the container.
+// checkProbes wants --metrics-addr on a named container port, /healthz as
+// the liveness probe and /readyz as the readiness probe on it: a pod that
+// holds nothing it can use is then shown not ready, not restarted.
+func checkProbes(where string, cmd cmdline, c container) problems {
+	var ps problems
+	addr, ok := cmd.get("metrics-addr")
+	if !ok {
+		ps.add("%s: no --metrics-addr: the probes need /healthz and /readyz", where)
+		return ps
+	}
+	_, port, _ := strings.Cut(addr, ":")
+	named := ""
+	for _, p := range c.Ports {
+		if fmt.Sprint(p.ContainerPort) == port {
+			named = p.Name
+		}
+	}
+	if named == "" {
+		ps.add("%s: --metrics-addr %s: no container port %s declared", where, addr, port)
+	}
+	for _, pr := range []struct {
+		kind, path string
+		p          *probe
+	}{{"livenessProbe", "/healthz", c.LivenessProbe}, {"readinessProbe", "/readyz", c.ReadinessProbe}} {
+		switch {
+		case pr.p == nil || pr.p.HTTPGet == nil:
+			ps.add("%s: no %s (httpGet %s)", where, pr.kind, pr.path)
+		case pr.p.HTTPGet.Path != pr.path:
+			ps.add("%s: %s gets %s, want %s", where, pr.kind, pr.p.HTTPGet.Path, pr.path)
+		case pr.p.HTTPGet.Port != named && pr.p.HTTPGet.Port != port:
+			ps.add("%s: %s port %s is not the --metrics-addr port %s", where, pr.kind, pr.p.HTTPGet.Port, port)
+		}
+	}
+	return ps
+}
+
 func checkMountedFile(where, file string, pod podSpec, c container, objs []*kubeObject) problems {
 	var ps problems
 	for _, m := range c.VolumeMounts {
