@@ -211,6 +211,13 @@ func TestMetricsEndpointShowsTheRun(t *testing.T) {
 		t.Fatalf("with two members of a segment-layout group, /readyz says %q and %q%s", body, body2, logs(c, second))
 	}
 	t.Logf("/readyz with two members: %q", body)
+	// And the log says so too, once in a while, not at every poll.
+	if !within(45*time.Second, func() bool {
+		return strings.Contains(c.stderr.String(), "holds only some of the topic's partitions") &&
+			strings.Contains(second.stderr.String(), "holds only some of the topic's partitions")
+	}) {
+		t.Fatalf("neither member's log says it holds only some partitions:%s", logs(c, second))
+	}
 	if got := value(scrape(t, base), metrics.Rebalances); got <= rebalances {
 		t.Errorf("rebalances %v after a second member joined, %v before", got, rebalances)
 	}
@@ -249,6 +256,19 @@ func producerScrape(t *testing.T, addr, topic string) map[string]*dto.MetricFami
 		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
 	}
 	return fams
+}
+
+// -e on a group that has never committed, without --from-beginning, reads
+// nothing: the consumer says so in a line naming the flag, and exits 0.
+func TestExitAtEndOnANewGroupSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	_, addr := brokerProc(t, filepath.Join(dir, "data"))
+	mustExit(t, start(t, nil, "produce", "-b", addr, "--batches", "5", "-q"), time.Minute, 0)
+	c := start(t, nil, "consume", "-b", addr, "-g", "new", "-e", "--out-file", filepath.Join(dir, "out.jsonl"))
+	mustExit(t, c, time.Minute, 0)
+	if !strings.Contains(c.stderr.String(), "--from-beginning") || lines(t, filepath.Join(dir, "out.jsonl")) != 0 {
+		t.Fatalf("no hint naming --from-beginning:\n%s", c.stderr.String())
+	}
 }
 
 // Every line a run writes on stderr under --log-format json is a JSON
