@@ -129,14 +129,16 @@ func crashRun(t *testing.T, mode string, killBroker bool) {
 
 	// 2,000 batches in about 6s: the consumer restarts within that time,
 	// so each run of it has batches still coming to work on. With a
-	// broker kill, the first 900 come at half that pace, and the rest
-	// once the broker is back (see killBrokerUnder).
+	// broker kill, the first 1,200 come at half that pace, and the rest
+	// once the broker is back (see killBrokerUnder): the broker is killed
+	// after the consumer's second run wrote 800, and about 400 batches
+	// (2.4s) still to come keep a transaction of it open to freeze in.
 	produce := func(batches int, interval string) *proc {
 		return keep(start(t, nil, "produce", "-b", listen, "--batches", fmt.Sprint(batches), "--interval", interval, "--input-log", input, "--seed", "11", "-q"))
 	}
 	first, interval := total, "3ms"
 	if killBroker {
-		first, interval = 900, "6ms"
+		first, interval = 1200, "6ms"
 	}
 	prod := produce(first, interval)
 	// Bad records among the good ones: their dead letters must be exactly

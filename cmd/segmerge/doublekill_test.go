@@ -73,7 +73,7 @@ func twoQuickKills(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	kill(second)
 	started := time.Now()
-	last := start(t, nil, append(args, "--stats-file", stats)...)
+	last := startBin(t, measured(t), nil, append(args, "--stats-file", stats)...)
 	time.Sleep(2 * time.Second)
 	if code := prod.interrupt(t); code != 0 {
 		t.Fatalf("producer: exit %d\n%s", code, prod.stderr.String())

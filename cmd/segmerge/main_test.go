@@ -16,14 +16,17 @@ import (
 	"time"
 )
 
-var bin string
+var (
+	bin    string // the segmerge binary under test (-race when the tests are)
+	binDir string
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "segmerge-bin-")
 	if err != nil {
 		panic(err)
 	}
-	bin = filepath.Join(dir, "segmerge")
+	bin, binDir = filepath.Join(dir, "segmerge"), dir
 	build := []string{"build", "-o", bin}
 	if raceEnabled {
 		// The processes under test run with the race detector as well:
@@ -36,6 +39,34 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+var (
+	plainOnce sync.Once
+	plainBin  string
+	plainErr  error
+)
+
+// measured returns a segmerge binary built without the race detector, for
+// a process whose memory a test measures: the detector's shadow memory
+// would double its RSS or more, and --memory bounds segmerge, not the
+// detector. Without -race it is bin.
+func measured(t *testing.T) string {
+	t.Helper()
+	if !raceEnabled {
+		return bin
+	}
+	plainOnce.Do(func() {
+		plainBin = filepath.Join(binDir, "segmerge-plain")
+		out, err := exec.Command("go", "build", "-o", plainBin, ".").CombinedOutput()
+		if err != nil {
+			plainErr = fmt.Errorf("build without -race: %v\n%s", err, out)
+		}
+	})
+	if plainErr != nil {
+		t.Fatal(plainErr)
+	}
+	return plainBin
 }
 
 // proc is a segmerge process started by a test; it is killed (by PID) if the
@@ -66,7 +97,13 @@ func (s *syncBuffer) String() string {
 
 func start(t *testing.T, stdout *os.File, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	return startBin(t, bin, stdout, args...)
+}
+
+// startBin starts exe (bin, or measured's) with args.
+func startBin(t *testing.T, exe string, stdout *os.File, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(exe, args...), done: make(chan error, 1)}
 	p.cmd.Stdout = stdout
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
