@@ -60,6 +60,7 @@ func TestClientPropertyErrors(t *testing.T) {
 		{"unknown environment key", nil, map[string]string{"SEGMERGE_X_ACKS": "all"}, "invalid client property acks ($SEGMERGE_X_ACKS)"},
 		{"protocol", []string{"-X", "security.protocol=TLS"}, nil, `invalid client property security.protocol="TLS" (-X): must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL`},
 		{"mechanism", []string{"-X", "security.protocol=SASL_SSL", "-X", "sasl.mechanism=GSSAPI", "-X", "sasl.username=u", "-X", "sasl.password=hunter2"}, nil, `sasl.mechanism="GSSAPI" (-X): must be PLAIN`},
+		{"mechanism before credentials", []string{"-X", "security.protocol=SASL_SSL", "-X", "sasl.mechanism=GSSAPI"}, nil, `sasl.mechanism="GSSAPI" (-X): must be PLAIN`},
 		{"SASL setting without SASL", []string{"-X", "sasl.password=hunter2"}, nil, "invalid client property sasl.password (-X): is set, but security.protocol is PLAINTEXT"},
 		{"a missing CA file", []string{"-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + filepath.Join(dir, "nope.pem")}, nil, "ssl.ca.location"},
 		{"a tunable", []string{"-X", "fetch.max.bytes=lots"}, nil, `fetch.max.bytes="lots" (-X): must be a whole number`},

@@ -372,6 +372,13 @@ func (p *Props) mechanism(read func(string) ([]byte, error)) (sasl.Mechanism, er
 	if mech == "" {
 		return nil, &PropError{Key: "sasl.mechanism", Reason: "security.protocol asks for SASL: say which mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)"}
 	}
+	switch mech {
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER":
+	default:
+		// Named first: asking a GSSAPI user for a password would send
+		// them looking for the wrong thing.
+		return nil, p.bad("sasl.mechanism", "must be PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")
+	}
 	if mech == "OAUTHBEARER" {
 		tok, ok := p.vals["sasl.oauthbearer.token"]
 		if !ok {
@@ -394,10 +401,9 @@ func (p *Props) mechanism(read func(string) ([]byte, error)) (sasl.Mechanism, er
 		return plain.Auth{User: user, Pass: pass}.AsMechanism(), nil
 	case "SCRAM-SHA-256":
 		return scram.Auth{User: user, Pass: pass}.AsSha256Mechanism(), nil
-	case "SCRAM-SHA-512":
+	default: // SCRAM-SHA-512, as checked above
 		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
 	}
-	return nil, p.bad("sasl.mechanism", "must be PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")
 }
 
 // tunables are the client tunables set.
