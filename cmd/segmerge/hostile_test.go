@@ -112,6 +112,7 @@ func TestHostileClaimsStayWithinTheBudget(t *testing.T) {
 // --overwrite it reads the new topic whole (the broker dropped the group's
 // commits with the old topic).
 func TestRecreatedTopicStopsTheConsumer(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
 	dir := t.TempDir()
 	_, addr := brokerProc(t, filepath.Join(dir, "data"))
 	out := filepath.Join(dir, "out.jsonl")
@@ -144,6 +145,7 @@ func TestRecreatedTopicStopsTheConsumer(t *testing.T) {
 // on, exactly once: the file and a read_committed read of the topic hold
 // every batch once.
 func TestOutputTopicConsumerRidesOutABrokerOutage(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
 	if testing.Short() {
 		t.Skip("a 30s outage")
 	}

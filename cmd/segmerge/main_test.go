@@ -21,6 +21,11 @@ var (
 	binDir string
 )
 
+// TestMain builds the binary the tests run. Tests that mostly wait on their
+// processes (session timeouts, an outage, a paced producer) call
+// t.Parallel and run -parallel at a time (GOMAXPROCS by default) after
+// the others; those whose work is CPU-bound or whose memory is measured
+// run alone, so a neighbour does not skew them.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "segmerge-bin-")
 	if err != nil {
@@ -181,6 +186,7 @@ func lines(t *testing.T, path string) int {
 // and consumer stop cleanly (exit 0), the consumer commits what it wrote,
 // and a second consumer in the same group writes exactly the rest.
 func TestCtrlCStopsCleanlyAndResumes(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
 	dir := t.TempDir()
 	br, addr := brokerProc(t, filepath.Join(dir, "data"))
 	input := filepath.Join(dir, "input.jsonl")
@@ -261,6 +267,7 @@ func TestCtrlCStopsCleanlyAndResumes(t *testing.T) {
 // output, and reports figures that are all there. Not a timed test: it
 // checks the figures exist, not how large they are.
 func TestBench(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
 	out, err := os.CreateTemp(t.TempDir(), "bench-*.json")
 	if err != nil {
 		t.Fatal(err)

@@ -120,6 +120,7 @@ func within(d time.Duration, cond func() bool) bool {
 // segment-layout topic, and the first counts the rebalance; when the
 // second stops, the first is ready again.
 func TestMetricsEndpointShowsTheRun(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
 	dir := t.TempDir()
 	_, addr := brokerProc(t, filepath.Join(dir, "data"))
 	const batches = 40

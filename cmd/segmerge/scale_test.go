@@ -29,6 +29,7 @@ import (
 // ends when the broker aborts it (--transaction-timeout), which the test
 // waits for before reading the output.
 func TestScaleOutAcrossProcesses(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
 	t.Run("batch layout", func(t *testing.T) { scaleRun(t, false) })
 	t.Run("segment layout through the repartition stage", func(t *testing.T) { scaleRun(t, true) })
 }

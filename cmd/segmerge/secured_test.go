@@ -15,6 +15,7 @@ import (
 // each into an output topic that verify reads back, all OK; the client
 // settings given by -X, by -F and by the environment.
 func TestSecuredPipeline(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
 	dir := t.TempDir()
 	_, got, _ := secureBroker(t, filepath.Join(dir, "data"), []string{"ssl.ca.location"}, "--tls", "--sasl", "SCRAM-SHA-512:admin:s3cret-pw")
 	addr, ca := got["bootstrap"], got["ssl.ca.location"]

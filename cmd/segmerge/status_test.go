@@ -36,6 +36,7 @@ func statusOf(t *testing.T, args ...string) *status.Report {
 // after a consume, and its dead letters by reason apart from another
 // group's; for a group that never ran it says so, exit 1.
 func TestStatusReportsLagAndDeadLetters(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
 	dir := t.TempDir()
 	_, addr := brokerProc(t, filepath.Join(dir, "data"))
 	out := filepath.Join(dir, "out.jsonl")
