@@ -43,14 +43,24 @@ type Config struct {
 	Recreate   bool   // delete and recreate the topic first
 	Batches    int64  // batches to write; 0 until ctx is done
 	Interval   time.Duration
-	Segments   int   // per batch; default 10
-	MinLen     int   // default 10
-	MaxLen     int   // default 20
-	MinValue   int64 // default 1
-	MaxValue   int64 // default 10
-	Seed       uint64
-	Layout     string // LayoutSegment (default) or LayoutBatch
-	ChunkSize  int    // integers per record at most; 0: a segment is one record
+	// Rate, if not 0, paces the run at Rate batches a second on a clock
+	// of its own: batch i of the run is written no sooner than i/Rate
+	// seconds after the first, and a run that fell behind catches up
+	// without pausing. Not with Interval.
+	Rate float64
+	// Produced, if set, is called after each batch's records are handed
+	// to the client, with the batch's id and its last record's timestamp
+	// (which the client stamps, to the millisecond, as it takes the
+	// record). It runs on the producing goroutine: keep it short.
+	Produced  func(batch int64, last time.Time)
+	Segments  int   // per batch; default 10
+	MinLen    int   // default 10
+	MaxLen    int   // default 20
+	MinValue  int64 // default 1
+	MaxValue  int64 // default 10
+	Seed      uint64
+	Layout    string // LayoutSegment (default) or LayoutBatch
+	ChunkSize int    // integers per record at most; 0: a segment is one record
 	// Compression is the codec record batches are compressed with: one of
 	// Compressions. Default "snappy", franz-go's own default.
 	Compression string
@@ -109,6 +119,10 @@ func (c *Config) Validate() error {
 		return setting.Invalid("Batches", c.Batches, "must be >= 0 (0 runs until stopped)")
 	case c.Interval < 0:
 		return setting.Invalid("Interval", c.Interval, "must be >= 0")
+	case !(c.Rate >= 0) || c.Rate > 1e7:
+		return setting.Invalid("Rate", c.Rate, "must be from 0 (no pacing) to 10,000,000 batches a second")
+	case c.Rate > 0 && c.Interval > 0:
+		return setting.Invalid("Rate", c.Rate, "cannot be set with {Interval}: give one")
 	case c.Segments < 1:
 		return setting.Invalid("Segments", c.Segments, "must be >= 1")
 	case c.MinLen < 0:
@@ -230,7 +244,14 @@ func (p *run) produce(ctx context.Context, first int64) error {
 		gs    []gen.Segment
 		chunk []int64
 	)
+	paced := time.Now()
 	for b := first; p.cfg.Batches == 0 || b < first+p.cfg.Batches; b++ {
+		if p.cfg.Rate > 0 {
+			due := paced.Add(time.Duration(float64(b-first) / p.cfg.Rate * float64(time.Second)))
+			if wait := time.Until(due); wait > 0 {
+				sleep(ctx, wait)
+			}
+		}
 		if ctx.Err() != nil {
 			return nil // stopped between batches: a clean stop
 		}
@@ -247,6 +268,7 @@ func (p *run) produce(ctx context.Context, first int64) error {
 			bl = new(batchLog)
 		}
 		records := 0
+		var last *kgo.Record
 		// Chunks go round robin over the segments (chunk 0 of each, then
 		// chunk 1, ...): a consumer merging a huge batch as it arrives
 		// needs every segment's next chunk at about the same time, and in
@@ -275,6 +297,7 @@ func (p *run) produce(ctx context.Context, first int64) error {
 				// memory is bounded by its limits, not by the run.
 				p.cl.Produce(context.WithoutCancel(ctx), r, func(r *kgo.Record, err error) { p.acked(r, bl, ints, err) })
 				records++
+				last = r
 				if seg.Last {
 					left--
 				}
@@ -283,19 +306,28 @@ func (p *run) produce(ctx context.Context, first int64) error {
 		if bl != nil {
 			p.logProduced(bl, records)
 		}
+		if p.cfg.Produced != nil && last != nil {
+			p.cfg.Produced(b, last.Timestamp)
+		}
 		p.cfg.Metrics.Batches.Add(1)
 		p.mu.Lock()
 		p.st.Batches++
 		p.mu.Unlock()
 		if p.cfg.Interval > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(p.cfg.Interval):
-			}
+			sleep(ctx, p.cfg.Interval)
 		}
 	}
 	return nil
+}
+
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // fail makes err the run's error, unless it has one.

@@ -31,6 +31,7 @@ missing (--recreate deletes it first). Batch ids continue after the highest
 already in the topic. Ctrl+C stops after the current batch.`,
 		Example: `  segmerge produce --batches 1000 --input-log input.jsonl
   segmerge produce --interval 1s                  # one batch a second until Ctrl+C
+  segmerge produce --rate 1000 --batches 30000    # a steady 1,000 batches a second for 30s
   segmerge produce --recreate --partitions 4 --segments 4 --seed 7
   segmerge produce --layout batch --batches 100 -t by-batch
   segmerge produce --compression zstd --batches 100`,
@@ -84,6 +85,7 @@ already in the topic. Ctrl+C stops after the current batch.`,
 	f.BoolVar(&cfg.Recreate, "recreate", false, "delete the topic and create it again first")
 	f.Int64Var(&cfg.Batches, "batches", 0, "batches to write (0: until Ctrl+C)")
 	f.DurationVar(&cfg.Interval, "interval", 0, "pause between batches (e.g. 500ms)")
+	f.Float64Var(&cfg.Rate, "rate", 0, "write this many batches a second, paced on a clock (not with --interval; 0: as fast as the broker takes them)")
 	f.IntVar(&cfg.Segments, "segments", cfg.Segments, "segments per batch")
 	f.IntVar(&cfg.MinLen, "min-len", cfg.MinLen, "shortest segment")
 	f.IntVar(&cfg.MaxLen, "max-len", cfg.MaxLen, "longest segment")
