@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/assemble"
+	"github.com/segmerge/segmerge/sink"
 )
 
 // errRedo says the member must roll back to its last commit and read again
@@ -69,7 +70,22 @@ func (e *engine) release(ctx context.Context) error {
 			ready = append(ready, b)
 		}
 	}
-	return e.emitAll(ready)
+	if e.pipe != nil {
+		return e.emitAll(ready) // its writer pushes (see emit.Pipeline)
+	}
+	return e.push()
+}
+
+// push hands what the sinks buffer to their destinations (sink.Pusher):
+// the batches a poll wrote are seen by a reader of the file as the poll
+// ends, not at the next flush. It costs a write when anything was written.
+func (e *engine) push() error {
+	if p, ok := e.cfg.Sink.(sink.Pusher); ok {
+		if err := p.Push(); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+	}
+	return nil
 }
 
 // emitAll writes the batches in ready, in order: handed to the pipeline in

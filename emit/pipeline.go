@@ -303,8 +303,27 @@ func (p *Pipeline) write() {
 		p.taken--
 		p.queued -= g.bytes
 		p.recycle(g)
+		if p.err == nil && (len(p.queue) == 0 || !p.queue[0].done) {
+			// Nothing more to write yet: what the sinks buffer goes
+			// out now, so a reader sees these batches while the
+			// pipeline waits, not at the next flush. Under p.mu, so
+			// that Drain returns only after it.
+			p.err = p.push()
+		}
 		p.cond.Broadcast()
 	}
+}
+
+// push pushes every sink that can (sink.Pusher).
+func (p *Pipeline) push() error {
+	for _, s := range p.sinks {
+		if ps, ok := s.(sink.Pusher); ok {
+			if err := ps.Push(); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // put writes g's batches to every sink, batch by batch.

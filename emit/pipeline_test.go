@@ -178,3 +178,24 @@ func TestPipelineStopsAtAnError(t *testing.T) {
 		t.Fatalf("written %v, want 0..4 only", s.ids)
 	}
 }
+
+// A pipeline with nothing more to write pushes what its sinks buffer: the
+// lines of the batches handed over reach the writer's destination once
+// Drain returns, with no Flush, so a reader of the file sees them as they
+// are written rather than at the next commit.
+func TestPipelinePushesWhenIdle(t *testing.T) {
+	bs, _ := testBatches(t, rand.New(rand.NewPCG(3, 4)), 5, 10)
+	var file bytes.Buffer
+	lines := sink.NewWriter(&file, sink.JSONL, false) // buffers 64 KiB
+	p := NewPipeline(lines, 1<<20, nil)
+	defer p.Close()
+	if err := p.Submit(bs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(file.Bytes(), []byte("\n")); n != len(bs) {
+		t.Fatalf("after Drain the destination holds %d lines of %d batches: the pipeline left them buffered", n, len(bs))
+	}
+}

@@ -311,6 +311,32 @@ func (w *Writer) Close() error {
 	return err
 }
 
+// Pusher is a Sink that can hand what it buffers to its destination at
+// once without making it durable, so that a reader of the file (tail -f, a
+// follower) sees the batches written so far while the writer waits for
+// more. Flush does this and more: it also fsyncs.
+type Pusher interface {
+	Push() error
+}
+
+// Push implements Pusher: one write of what is buffered, if anything is.
+func (w *Writer) Push() error {
+	if w.err == nil && w.w.Buffered() > 0 {
+		w.err = w.w.Flush()
+	}
+	return w.err
+}
+
+// Push implements Pusher for the sinks in m that do.
+func (m Multi) Push() error {
+	return m.each(func(s Sink) error {
+		if p, ok := s.(Pusher); ok {
+			return p.Push()
+		}
+		return nil
+	})
+}
+
 // Multi is a Sink that writes to every sink in it, in order.
 type Multi []Sink
 

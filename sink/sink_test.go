@@ -186,3 +186,28 @@ func must(t *testing.T, errs ...error) {
 		}
 	}
 }
+
+// Push hands what a Writer buffers to its io.Writer, and only that: a file
+// reader sees whole batches without a Flush (and its fsync).
+func TestPushWritesWhatIsBuffered(t *testing.T) {
+	var dst bytes.Buffer
+	w := NewWriter(&dst, JSONL, false)
+	w.Begin(1)
+	w.Write([]int64{1, 2})
+	w.End()
+	if dst.Len() != 0 {
+		t.Fatalf("a line reached the destination before Push: %q", dst.String())
+	}
+	if err := w.Push(); err != nil {
+		t.Fatal(err)
+	}
+	if got := dst.String(); got != "{\"batch_id\":1,\"data\":[1,2]}\n" {
+		t.Fatalf("after Push the destination holds %q", got)
+	}
+	var m Multi = Multi{w}
+	w.Begin(2)
+	w.End()
+	if err := m.Push(); err != nil || !bytes.HasSuffix(dst.Bytes(), []byte("\"batch_id\":2,\"data\":[]}\n")) {
+		t.Fatalf("Multi.Push: %v, destination %q", err, dst.String())
+	}
+}
