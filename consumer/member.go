@@ -197,7 +197,13 @@ func (m *member) process(ctx context.Context, fs kgo.Fetches, decs [][]decoded) 
 	case time.Since(e.synced) < e.cfg.CommitInterval:
 		return nil, nil
 	}
-	return e.commitPoint(ctx, m) // due, if with nothing to commit
+	marks, err := e.commitPoint(ctx, m)
+	if err == nil && !e.led.Dirty() && e.led.Unchanged(marks) {
+		// Nothing since the last commit: an idle consumer does not
+		// end a transaction (or commit offsets) every interval.
+		return nil, nil
+	}
+	return marks, err
 }
 
 // offsets returns the safe marks of the partitions m owns, or of those in

@@ -165,6 +165,24 @@ func (l *Ledger) Commits(owns func(p int32) bool) map[int32]Mark {
 	return out
 }
 
+// Unchanged reports whether committing marks would change nothing: every
+// partition in them is assigned and was last committed at its mark. A
+// partition read from a reset (Fresh) or from a commit with no floor
+// always changes: its first commit fixes where the group resumes.
+func (l *Ledger) Unchanged(marks map[int32]Mark) bool {
+	for p, m := range marks {
+		pt := l.parts[p]
+		if pt == nil {
+			return false
+		}
+		b := pt.base
+		if b.Fresh || !b.HasFloor || b.Next != m.Offset || b.Floor != m.Floor {
+			return false
+		}
+	}
+	return true
+}
+
 // Committed says marks are the group's commits, covering everything
 // written so far: each partition's base moves there.
 func (l *Ledger) Committed(marks map[int32]Mark) {

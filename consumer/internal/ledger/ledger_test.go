@@ -235,6 +235,14 @@ func (m *model) commit(abort bool) {
 	marks := m.led.Commits(nil)
 	m.led.TakeDead(marks, func(item any) { m.dead = append(m.dead, item.(where)) })
 	m.checkCommits(marks)
+	if !m.led.Dirty() && m.led.Unchanged(marks) {
+		// The consumer skips such a commit: it must hold nothing that
+		// only a commit would make visible.
+		if len(m.pending)+len(m.dead) > 0 {
+			m.t.Fatalf("a commit that changes no offset skipped %d output batches and %d dead letters", len(m.pending), len(m.dead))
+		}
+		return
+	}
 	if abort {
 		m.pending, m.dropped, m.dead = nil, nil, nil
 		m.skip = max(m.skip, m.led.Rollback()) // sink.Writer.SkipThrough
@@ -344,5 +352,29 @@ func (m *model) check() {
 				m.t.Fatalf("p%d@%d (bad %v, batch %d) never dead-lettered", p, off, r.bad, r.batch)
 			}
 		}
+	}
+}
+
+func TestUnchanged(t *testing.T) {
+	l := New(func() Assembler { return assemble.New(assemble.Config{Segments: 1, Partitions: 3, Whole: true}) })
+	l.Assign(map[int32]assemble.Start{0: {Next: 5, Floor: 2, HasFloor: true}, 1: {Next: 0, Fresh: true}})
+	for _, tc := range []struct {
+		name  string
+		marks map[int32]Mark
+		want  bool
+	}{
+		{"at the last commit", map[int32]Mark{0: {5, 2}}, true},
+		{"offset moved", map[int32]Mark{0: {6, 2}}, false},
+		{"floor moved", map[int32]Mark{0: {5, 3}}, false},
+		{"never committed", map[int32]Mark{1: {0, 0}}, false},
+		{"not assigned", map[int32]Mark{2: {0, 0}}, false},
+	} {
+		if got := l.Unchanged(tc.marks); got != tc.want {
+			t.Errorf("%s: Unchanged = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	l.Committed(map[int32]Mark{1: {0, 0}})
+	if !l.Unchanged(map[int32]Mark{0: {5, 2}, 1: {0, 0}}) {
+		t.Error("after its first commit, a partition at that commit changed")
 	}
 }
