@@ -52,7 +52,7 @@ type Config struct {
 	// SessionTimeout is how long the group waits for a silent member;
 	// default 10s.
 	SessionTimeout time.Duration
-	// CommitInterval is how often a transaction commits; default 1s.
+	// CommitInterval is how often a transaction commits; default 100ms.
 	CommitInterval time.Duration
 	// Memory is the stage's memory budget in bytes (see package budget);
 	// default 512 MiB.
@@ -67,13 +67,13 @@ type Config struct {
 const DefaultGroup = "segmerge-repartition"
 
 // DefaultConfig returns the defaults: topic segment-topic, group
-// segmerge-repartition, commits every second, a 10s session, transactions
-// of at most 20s, a 512 MiB memory budget.
+// segmerge-repartition, commits every 100ms (as the merge stage), a 10s
+// session, transactions of at most 20s, a 512 MiB memory budget.
 func DefaultConfig() Config {
 	return Config{
 		Topic:              "segment-topic",
 		Group:              DefaultGroup,
-		CommitInterval:     time.Second,
+		CommitInterval:     100 * time.Millisecond,
 		SessionTimeout:     10 * time.Second,
 		TransactionTimeout: 20 * time.Second,
 		Memory:             budget.Default,

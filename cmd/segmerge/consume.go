@@ -165,7 +165,7 @@ func newConsume(e *env) *cobra.Command {
 	f.StringVar(&o.format, "format", "jsonl", "jsonl or text, for --out-file (and stdout when given)")
 	f.StringVar(&cfg.OutputTopic, "output-topic", "", "write batches to this topic, keyed by batch id (created if missing)")
 	f.BoolVar(&o.console, "console", false, "write batches to stdout too (default: only when no other output is given)")
-	f.DurationVar(&cfg.CommitInterval, "commit-interval", cfg.CommitInterval, "flush output and commit offsets this often")
+	f.DurationVar(&cfg.CommitInterval, "commit-interval", cfg.CommitInterval, "flush output and commit offsets this often: an output topic's batches are visible to read_committed readers at the commit that holds them")
 	f.Int64Var(&cfg.MaxBatchGap, "max-batch-gap", cfg.MaxBatchGap, "a partition whose batch ids jump further ahead than this, with no other partition near, is suspect: records below the jump show it an outlier, dead-lettered as far-ahead (0: no check)")
 	f.DurationVar(&cfg.BatchTimeout, "batch-timeout", 0, "dead-letter a batch still incomplete this long after its first record (0: wait until its partitions move past it)")
 	f.StringVar(&cfg.Layout, "layout", cfg.Layout, "segment: a batch spans every partition (one process per group); batch: a batch sits in one partition (any number of processes per group)")
