@@ -22,6 +22,10 @@ func newBench(e *env) *cobra.Command {
 	)
 	var about strings.Builder
 	for _, w := range bench.Workloads {
+		if len(w.Rates) > 0 {
+			fmt.Fprintf(&about, "  %-8s %s\n", w.Name, w.About)
+			continue
+		}
 		unit := "batches"
 		if w.Batches == 1 {
 			unit = "batch"
@@ -50,6 +54,15 @@ before the pipelines and after them (the faster counts); pipeline/ceiling is
 the ratio of the two. Targets are printed below the
 table, met or not; missing one does not fail the run.
 
+latency is measured differently: a following 'segmerge consume --out-file
+--output-topic' is started on a fresh topic, and the bench produces at each
+rate (--rates overrides; --batches sets the batches per rate) while it reads
+the file every millisecond, the output topic with read_committed, and the
+input topic with a plain client (the follower: the floor). Each batch's
+latency runs from its last record's produce timestamp to the moment the
+bench saw it; the table gives p50, p99, p99.9 and max per sink. The file and
+the topic are verified once the consumer has stopped.
+
 Without -b the cluster is embedded in this process, in memory, on free
 ports; SEGMERGE_BROKERS is not consulted, so a bench never writes to a
 shared cluster by accident. With -b the bench's topics and groups are named
@@ -57,6 +70,7 @@ segmerge-bench-* and deleted when each workload is done.`,
 		Example: `  segmerge bench                                  # seed and bulk, concurrent mode
   segmerge bench --workload bulk --mode simple,concurrent
   segmerge bench --workload huge --json
+  segmerge bench --workload latency --rates 1000 --mode simple,concurrent
   segmerge bench --workload seed --batches 1000 --compression zstd
   segmerge bench -b kafka1:9092 --workload bulk --out-dir /tmp/bench`,
 		Args: cobra.NoArgs,
@@ -73,6 +87,7 @@ segmerge-bench-* and deleted when each workload is done.`,
 	f.StringSliceVar(&cfg.Modes, "mode", []string{"concurrent"}, "consumer modes to run each workload in, repeated or comma-separated")
 	client.add(cmd, e)
 	f.Lookup("brokers").Usage = "run against this cluster instead of an embedded one (comma-separated host:port; -X and --config with it)"
+	f.Float64SliceVar(&cfg.Rates, "rates", nil, "rates for the latency workload, in batches a second, comma-separated (default: its own, 1000,10000)")
 	f.Int64Var(&cfg.Batches, "batches", 0, "batches to produce for every workload (0: each workload's own count)")
 	f.StringVar(&cfg.Compression, "compression", producer.DefaultConfig().Compression, "producer compression: none, gzip, snappy, lz4 or zstd")
 	f.StringVar(&cfg.OutDir, "out-dir", "", "keep the consumers' output files here (default: a temporary directory, removed)")
@@ -99,6 +114,11 @@ func benchConfig(cfg *bench.Config, workloads []string, client *clientFlags) err
 	if len(cfg.Workloads) == 0 || len(cfg.Modes) == 0 {
 		return usage(fmt.Errorf("give at least one --workload and one --mode"))
 	}
+	for _, r := range cfg.Rates {
+		if !(r > 0) || r > 1e6 {
+			return usage(fmt.Errorf("invalid --rates %g: each must be from 1 to 1,000,000 batches a second", r))
+		}
+	}
 	if cfg.Batches < 0 {
 		return usage(fmt.Errorf("invalid --batches %d: must be >= 1 (or 0: each workload's own)", cfg.Batches))
 	}
@@ -122,7 +142,7 @@ func benchConfig(cfg *bench.Config, workloads []string, client *clientFlags) err
 // runBench runs the bench and prints its report, as a table or JSON.
 func runBench(ctx context.Context, e *env, cfg bench.Config, asJSON bool) error {
 	rep, err := bench.Run(ctx, cfg)
-	if rep != nil && len(rep.Rows) > 0 {
+	if rep != nil && len(rep.Rows)+len(rep.Latency) > 0 {
 		var werr error
 		if asJSON {
 			werr = bench.WriteJSON(e.stdout, rep)
@@ -144,6 +164,11 @@ func runBench(ctx context.Context, e *env, cfg bench.Config, asJSON bool) error 
 		for _, r := range rep.Rows {
 			if !r.Verified {
 				e.say("bench: %s --mode %s: output wrong: %s\n", r.Workload, r.Mode, r.Problem)
+			}
+		}
+		for _, r := range rep.Latency {
+			if !r.Verified {
+				e.say("bench: %s --mode %s at %g batches/s (%s): %s\n", r.Workload, r.Mode, r.Rate, r.Sink, r.Problem)
 			}
 		}
 		return errReported

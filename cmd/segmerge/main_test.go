@@ -319,3 +319,43 @@ func TestBench(t *testing.T) {
 		t.Errorf("no targets in the report:\n%s", body)
 	}
 }
+
+// bench --workload latency: per rate, a row for each sink (the follower,
+// the file, the topic) with the quantiles the JSON contract names, in
+// order, over every measured batch, and verified output.
+func TestBenchLatency(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
+	out, err := os.CreateTemp(t.TempDir(), "bench-*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, out, "bench", "--workload", "latency", "--rates", "500", "--batches", "300", "--mode", "simple", "--json", "-q")
+	if code := p.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("bench: exit %d; stderr:\n%s", code, p.stderr.String())
+	}
+	body, _ := os.ReadFile(out.Name())
+	var raw struct {
+		Latency []map[string]any `json:"latency"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatalf("bench --json printed no JSON: %v\n%s", err, body)
+	}
+	var sinks []string
+	for _, r := range raw.Latency {
+		sinks = append(sinks, fmt.Sprint(r["sink"]))
+		if r["workload"] != "latency" || r["rate"] != float64(500) || r["batches"] != float64(300) || r["verified"] != true {
+			t.Errorf("row %v: want workload latency, rate 500, 300 batches, verified", r)
+		}
+		prev := 0.0
+		for _, k := range []string{"p50_ms", "p99_ms", "p999_ms", "max_ms"} {
+			v, ok := r[k].(float64)
+			if !ok || v <= 0 || v < prev {
+				t.Errorf("row %v: %s = %v, want a positive figure no less than the quantile before", r["sink"], k, r[k])
+			}
+			prev = v
+		}
+	}
+	if strings.Join(sinks, ",") != "follower,file,topic" {
+		t.Fatalf("sinks %v, want follower, file, topic:\n%s", sinks, body)
+	}
+}

@@ -66,8 +66,11 @@ type Config struct {
 	// ClientArgs the flags that give them to a child (-X, -F).
 	ClientOpts []kgo.Opt
 	ClientArgs []string
-	// Batches, if not 0, replaces every workload's batch count.
+	// Batches, if not 0, replaces every workload's batch count (a
+	// latency workload's count per rate).
 	Batches int64
+	// Rates, if set, replaces a latency workload's rates.
+	Rates []float64
 	// Compression is the producer's codec; default the producer's.
 	Compression string
 	// OutDir keeps the pipelines' output files, named
@@ -137,12 +140,19 @@ type Report struct {
 	GoVersion   string   `json:"go_version"`
 	Compression string   `json:"compression"`
 	Rows        []Result `json:"rows"`
-	Targets     []Check  `json:"targets"`
+	// Latency holds the latency workloads' rows.
+	Latency []LatencyResult `json:"latency,omitempty"`
+	Targets []Check         `json:"targets"`
 }
 
 // OK reports whether every row's output verified.
 func (r *Report) OK() bool {
 	for _, row := range r.Rows {
+		if !row.Verified {
+			return false
+		}
+	}
+	for _, row := range r.Latency {
 		if !row.Verified {
 			return false
 		}
@@ -206,7 +216,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, err
 		}
 	}
-	rep.Targets = checks(order(cfg.Workloads), rep.Rows)
+	rep.Targets = append(checks(order(cfg.Workloads), rep.Rows), latencyChecks(rep.Latency)...)
 	return rep, nil
 }
 
@@ -243,6 +253,22 @@ type runner struct {
 // verifies every mode over it, and deletes the topic.
 func (r *runner) workload(ctx context.Context, w Workload) error {
 	cfg := r.cfg
+	if len(w.Rates) > 0 {
+		rates := w.Rates
+		if len(cfg.Rates) > 0 {
+			rates = cfg.Rates
+		}
+		for _, mode := range cfg.Modes {
+			for _, rate := range rates {
+				rows, err := r.latency(ctx, w, mode, rate)
+				if err != nil {
+					return err
+				}
+				r.rep.Latency = append(r.rep.Latency, rows...)
+			}
+		}
+		return nil
+	}
 	topic := "segmerge-bench-" + w.Name + r.suffix
 	pc := producer.DefaultConfig()
 	pc.Brokers, pc.ClientOpts, pc.Topic, pc.Recreate, pc.Partitions = cfg.Brokers, cfg.ClientOpts, topic, true, w.Partitions

@@ -74,40 +74,67 @@ type ran struct {
 }
 
 // runChild runs exe with args plus --stats-file, waits for it and returns
-// its report. The peak RSS is the child's own VmHWM as it writes the report
-// at exit. The kernel's rusage figure is only a fallback: Go starts a child
-// with vfork, so until exec the child shares this process's memory, and
-// Linux carries that high-water mark across exec into the child's ru_maxrss
-// — it would report the bench's own RSS (an embedded broker holding the
-// whole topic) as the consumer's. A failed child's error carries the tail
-// of its stderr.
+// its report (see startChild).
 func runChild(ctx context.Context, exe, statsFile string, args ...string) (ran, error) {
+	c, err := startChild(ctx, exe, statsFile, args...)
+	if err != nil {
+		return ran{}, err
+	}
+	return c.wait()
+}
+
+// child is a running bench child.
+type child struct {
+	cmd       *exec.Cmd
+	out       *tail
+	statsFile string
+	start     time.Time
+}
+
+// startChild starts exe with args plus --stats-file. Ctrl+C reaches the
+// child from the terminal too; a cancelled ctx asks it to stop cleanly
+// first, and kills it (by its pid) only if it does not stop.
+func startChild(ctx context.Context, exe, statsFile string, args ...string) (*child, error) {
 	args = append(args, "--stats-file", statsFile)
 	cmd := exec.CommandContext(ctx, exe, args...)
-	// Ctrl+C reaches the child from the terminal too; a cancelled bench
-	// asks it to stop cleanly first, and kills it (by its pid) only if it
-	// does not stop.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
-	var out tail
-	cmd.Stdout, cmd.Stderr = &out, &out
+	c := &child{cmd: cmd, out: new(tail), statsFile: statsFile}
+	cmd.Stdout, cmd.Stderr = c.out, c.out
 	os.Remove(statsFile)
-	start := time.Now()
-	err := cmd.Run()
-	r := ran{wall: time.Since(start)}
-	name := "segmerge " + args[0]
-	if err != nil {
-		return r, fmt.Errorf("%s: %w; its output ends:\n%s", name, err, out.String())
+	c.start = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("segmerge %s: %w", args[0], err)
 	}
-	b, err := os.ReadFile(statsFile)
+	return c, nil
+}
+
+// interrupt asks the child to stop, as Ctrl+C does.
+func (c *child) interrupt() { c.cmd.Process.Signal(os.Interrupt) }
+
+// wait waits for the child and returns its report. The peak RSS is the
+// child's own VmHWM as it writes the report at exit. The kernel's rusage
+// figure is only a fallback: Go starts a child with vfork, so until exec
+// the child shares this process's memory, and Linux carries that
+// high-water mark across exec into the child's ru_maxrss — it would report
+// the bench's own RSS (an embedded broker holding the whole topic) as the
+// consumer's. A failed child's error carries the tail of its output.
+func (c *child) wait() (ran, error) {
+	err := c.cmd.Wait()
+	r := ran{wall: time.Since(c.start)}
+	name := "segmerge " + c.cmd.Args[1]
 	if err != nil {
-		return r, fmt.Errorf("%s wrote no stats: %w; its output ends:\n%s", name, err, out.String())
+		return r, fmt.Errorf("%s: %w; its output ends:\n%s", name, err, c.out.String())
+	}
+	b, err := os.ReadFile(c.statsFile)
+	if err != nil {
+		return r, fmt.Errorf("%s wrote no stats: %w; its output ends:\n%s", name, err, c.out.String())
 	}
 	if err := json.Unmarshal(b, &r.ChildReport); err != nil {
-		return r, fmt.Errorf("%s stats %s: %w", name, statsFile, err)
+		return r, fmt.Errorf("%s stats %s: %w", name, c.statsFile, err)
 	}
 	if r.PeakRSS == 0 {
-		r.PeakRSS = maxRSS(cmd.ProcessState)
+		r.PeakRSS = maxRSS(c.cmd.ProcessState)
 	}
 	return r, nil
 }

@@ -10,25 +10,37 @@ import (
 // WriteTable prints the report for people: one row per workload and mode,
 // then the targets, met or not.
 func WriteTable(w io.Writer, rep *Report) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tmode\tprocs\tbatches\tintegers\tbatches/s\tints/s\tMB/s\tpeak RSS\tceiling MB/s\tpipeline/ceiling\tverified\t")
-	for _, r := range rep.Rows {
-		verified := "yes"
-		if !r.Verified {
-			verified = "NO"
+	if len(rep.Rows) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "workload\tmode\tprocs\tbatches\tintegers\tbatches/s\tints/s\tMB/s\tpeak RSS\tceiling MB/s\tpipeline/ceiling\tverified\t")
+		for _, r := range rep.Rows {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%.1f\t%s\t%.1f\t%.2f\t%s\t\n",
+				r.Workload, r.Mode, max(r.Processes, 1), r.Batches, r.Integers, si(r.BatchesPerSec), si(r.IntsPerSec),
+				r.MBPerSec, mib(r.PeakRSS), r.CeilingMBPerSec, r.Ratio, yesNo(r.Verified))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%.1f\t%s\t%.1f\t%.2f\t%s\t\n",
-			r.Workload, r.Mode, max(r.Processes, 1), r.Batches, r.Integers, si(r.BatchesPerSec), si(r.IntsPerSec),
-			r.MBPerSec, mib(r.PeakRSS), r.CeilingMBPerSec, r.Ratio, verified)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if len(rep.Latency) > 0 {
+		if len(rep.Rows) > 0 {
+			fmt.Fprintln(w)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "workload\tmode\trate\tachieved\tsink\tcommit\tbatches\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tverified\t")
+		for _, r := range rep.Latency {
+			fmt.Fprintf(tw, "%s\t%s\t%g\t%.0f\t%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n",
+				r.Workload, r.Mode, r.Rate, r.Achieved, r.Sink, r.CommitInterval, r.Batches, r.P50, r.P99, r.P999, r.Max, yesNo(r.Verified))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(rep.Targets) == 0 {
 		return nil
 	}
 	fmt.Fprintln(w, "\ntargets:")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range rep.Targets {
 		met := "met"
 		if !c.Met {
@@ -44,6 +56,13 @@ func WriteJSON(w io.Writer, rep *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
 }
 
 // si renders v with a k, M or G suffix and about three significant digits:

@@ -36,6 +36,11 @@ type Workload struct {
 	// output topic, the exactly-once sink across processes), one row per
 	// count; the workload must use the batch layout.
 	Processes []int
+	// Rates, if set, makes this a latency workload (see latency.go): for
+	// each rate, in batches a second, a following consumer is measured
+	// over Seconds of steady production, one row per sink.
+	Rates   []float64
+	Seconds float64
 	// Companion names a workload that runs before this one whenever this
 	// one is chosen, so that targets can compare the two rows (huge's
 	// memory must stay flat against huge-1m's).
@@ -140,6 +145,12 @@ var Workloads = []Workload{
 		MinLen:  10_000, MaxLen: 10_000, MinValue: 0, MaxValue: 1e9,
 		Layout:    producer.LayoutBatch,
 		Processes: []int{1, 2, 3},
+	},
+	{
+		Name:    "latency",
+		About:   "the original shape produced at a steady 1,000 and 10,000 batches/s for 30s to a following consumer: time to its file and its output topic",
+		Rates:   []float64{1000, 10_000},
+		Seconds: 30,
 	},
 	{
 		Name:    "huge-1m",
