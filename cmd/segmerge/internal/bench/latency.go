@@ -136,155 +136,193 @@ func (s *seen) count() int64 {
 	return s.n
 }
 
+// latencyRun is one latency run: a workload at one rate in one mode.
+type latencyRun struct {
+	r                *runner
+	w                Workload
+	mode             string
+	rate             float64
+	name, topic, out string
+	file             string
+	batches, total   int64 // measured; with the warm-up
+	pc               producer.Config
+	c                *child // the consumer
+	commit           string // its --commit-interval
+	sinks            []*seen
+	stamps           []time.Time // by batch id
+}
+
 // latency runs workload w in mode at rate and returns its rows.
 func (r *runner) latency(ctx context.Context, w Workload, mode string, rate float64) ([]LatencyResult, error) {
-	cfg := r.cfg
 	name := fmt.Sprintf("%s-%s-%g", w.Name, mode, rate)
-	topic := "segmerge-bench-" + name + r.suffix
-	out := topic + "-out"
-	group := topic
-	file := filepath.Join(cfg.OutDir, name+".jsonl")
-	batches := int64(rate * w.Seconds)
-	if cfg.Batches > 0 {
-		batches = cfg.Batches
+	l := &latencyRun{r: r, w: w, mode: mode, rate: rate, name: name,
+		topic: "segmerge-bench-" + name + r.suffix, file: filepath.Join(r.cfg.OutDir, name+".jsonl")}
+	l.out = l.topic + "-out"
+	l.batches = int64(rate * w.Seconds)
+	if r.cfg.Batches > 0 {
+		l.batches = r.cfg.Batches
 	}
-	defer r.drop(topic, []string{group})
-	defer r.dropTopics(out)
+	// The topic is new, so the producer's batches are 0 onwards: the
+	// warm-up's, then the measured ones. A batch's id is its index.
+	l.total = warmBatches + l.batches
+	l.sinks = []*seen{newSeen(SinkFollower, l.total), newSeen(SinkFile, l.total), newSeen(SinkTopic, l.total)}
+	l.stamps = make([]time.Time, l.total)
+	defer r.drop(l.topic, []string{l.topic})
+	defer r.dropTopics(l.out)
+	if err := l.start(ctx); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if l.c != nil { // not stopped: a failure
+			l.c.interrupt()
+			l.c.wait()
+		}
+	}()
+	if err := l.measure(ctx); err != nil {
+		return nil, err
+	}
+	c := l.c
+	l.c = nil
+	c.interrupt()
+	if _, err := c.wait(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return l.rows(ctx)
+}
 
+// start creates the topic and starts the consumer, and returns once its
+// group has assigned it every partition.
+func (l *latencyRun) start(ctx context.Context) error {
+	cfg, w := l.r.cfg, l.w
 	pc := producer.DefaultConfig()
-	pc.Brokers, pc.Topic, pc.Partitions, pc.Batches, pc.Rate, pc.Seed = cfg.Brokers, topic, w.Partitions, batches, rate, 1
+	pc.Brokers, pc.Topic, pc.Partitions, pc.Rate, pc.Seed = cfg.Brokers, l.topic, w.Partitions, l.rate, 1
 	pc.Segments, pc.MinLen, pc.MaxLen, pc.MinValue, pc.MaxValue = w.Segments, w.MinLen, w.MaxLen, w.MinValue, w.MaxValue
 	pc.Layout, pc.Compression = w.Layout, cfg.Compression
 	// No linger: a batch's records leave as they are produced, so the
 	// latency is the pipeline's, not the producer's batching.
 	pc.ClientOpts = append(slices.Clone(cfg.ClientOpts), kgo.ProducerLinger(0))
+	pc.Produced = func(b int64, at time.Time) {
+		if b >= 0 && b < l.total {
+			l.stamps[b] = at
+		}
+	}
 	if err := pc.Validate(); err != nil {
-		return nil, fmt.Errorf("bench: workload %s: %w", w.Name, err)
+		return fmt.Errorf("bench: workload %s: %w", w.Name, err)
 	}
-	if err := r.createTopic(ctx, topic, pc.Partitions); err != nil {
-		return nil, err
+	l.pc = pc
+	if err := l.r.createTopic(ctx, l.topic, pc.Partitions); err != nil {
+		return err
 	}
-
-	commit := consumer.DefaultConfig().CommitInterval.String()
-	args := []string{"consume", "-b", strings.Join(cfg.Brokers, ","), "-t", topic, "-g", group, "--mode", mode,
-		"--from-beginning", "--out-file", file, "--overwrite", "--output-topic", out, "-q"}
+	l.commit = consumer.DefaultConfig().CommitInterval.String()
+	args := []string{"consume", "-b", strings.Join(cfg.Brokers, ","), "-t", l.topic, "-g", l.topic, "--mode", l.mode,
+		"--from-beginning", "--out-file", l.file, "--overwrite", "--output-topic", l.out, "-q"}
 	extra := append(append(slices.Clone(w.ConsumeArgs), cfg.ConsumeArgs...), cfg.ClientArgs...)
 	if v, ok := flagValue(extra, "--commit-interval"); ok {
-		commit = v
+		l.commit = v
 	}
-	r.n++
-	c, err := startChild(ctx, cfg.Exe, filepath.Join(r.tmp, fmt.Sprintf("stats-%d.json", r.n)), append(args, extra...)...)
+	l.r.n++
+	c, err := startChild(ctx, cfg.Exe, filepath.Join(l.r.tmp, fmt.Sprintf("stats-%d.json", l.r.n)), append(args, extra...)...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			c.interrupt()
-			c.wait()
-		}
-	}()
-	if err := r.waitAssigned(ctx, group, pc.Partitions, c); err != nil {
-		return nil, err
-	}
+	l.c = c
+	return l.r.waitAssigned(ctx, l.topic, pc.Partitions, c)
+}
 
+// measure runs the readers, the warm-up and the measured batches, and
+// waits (a minute at most) until every reader has seen every batch.
+func (l *latencyRun) measure(ctx context.Context) error {
 	// The readers start before the producer and end when the run does.
 	rctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
-	// The topic is new, so the producer's batches are 0 onwards: the
-	// warm-up's, then the measured ones. A batch's id is its index.
-	total := warmBatches + batches
-	sinks := []*seen{newSeen(SinkFollower, total), newSeen(SinkFile, total), newSeen(SinkTopic, total)}
-	index := func(id int64) int64 { return id }
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	wg.Go(func() { errs[0] = r.follow(rctx, topic, int64(pc.Segments), sinks[0], index) })
-	wg.Go(func() { errs[1] = tailFile(rctx, file, sinks[1], index) })
-	wg.Go(func() { errs[2] = r.readCommitted(rctx, out, sinks[2], index) })
-
-	stamps := make([]time.Time, total)
-	pc.Produced = func(b int64, at time.Time) {
-		if b >= 0 && b < total {
-			stamps[b] = at
+	wg.Go(func() { errs[0] = l.r.follow(rctx, l.topic, int64(l.pc.Segments), l.sinks[0]) })
+	wg.Go(func() { errs[1] = tailFile(rctx, l.file, l.sinks[1]) })
+	wg.Go(func() { errs[2] = l.r.readCommitted(rctx, l.out, l.sinks[2]) })
+	err := l.produce(ctx)
+	stopReaders()
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("bench: %s reader of %s: %w", l.sinks[i].name, l.name, err)
 		}
 	}
-	produce := func(first, n int64) error {
-		pc.Batches = n
-		pst, err := producer.Run(ctx, pc)
+	return nil
+}
+
+// produce writes the warm-up, waits until it is in every sink (until
+// then the consumer is still starting: positioning its partitions,
+// beginning its first transaction), then writes the measured batches and
+// waits for them.
+func (l *latencyRun) produce(ctx context.Context) error {
+	run := func(first, n int64) error {
+		l.pc.Batches = n
+		pst, err := producer.Run(ctx, l.pc)
 		switch {
 		case err != nil:
-			return fmt.Errorf("bench: produce %s: %w", name, err)
+			return fmt.Errorf("bench: produce %s: %w", l.name, err)
 		case pst.FirstBatch != first || pst.Batches != n:
-			return fmt.Errorf("bench: produce %s: batches %d..%d, want %d..%d", name, pst.FirstBatch, pst.FirstBatch+pst.Batches-1, first, first+n-1)
+			return fmt.Errorf("bench: produce %s: batches %d..%d, want %d..%d", l.name, pst.FirstBatch, pst.FirstBatch+pst.Batches-1, first, first+n-1)
 		}
 		return nil
 	}
-	// The warm-up: until its batches are in every sink, the consumer is
-	// still starting (positioning its partitions, beginning its first
-	// transaction), which is not the latency of a following consumer.
-	if err := produce(0, warmBatches); err != nil {
-		return nil, err
+	if err := run(0, warmBatches); err != nil {
+		return err
 	}
-	if err := awaitSeen(ctx, sinks, warmBatches); err != nil {
-		return nil, fmt.Errorf("bench: %s: the warm-up batches: %w; the consumer's output ends:\n%s", name, err, c.out.String())
+	if err := awaitSeen(ctx, l.sinks, warmBatches); err != nil {
+		return fmt.Errorf("bench: %s: the warm-up batches: %w; the consumer's output ends:\n%s", l.name, err, l.c.out.String())
 	}
-	cfg.Log.Info("producing at a steady rate", "workload", w.Name, "mode", mode, "rate", rate, "batches", batches)
-	if err := produce(warmBatches, batches); err != nil {
-		return nil, err
+	l.r.cfg.Log.Info("producing at a steady rate", "workload", l.w.Name, "mode", l.mode, "rate", l.rate, "batches", l.batches)
+	if err := run(warmBatches, l.batches); err != nil {
+		return err
 	}
-	// Every reader has a minute after the last batch to see them all.
-	if err := awaitSeen(ctx, sinks, total); ctx.Err() != nil {
-		return nil, ctx.Err()
+	if err := awaitSeen(ctx, l.sinks, l.total); ctx.Err() != nil {
+		return ctx.Err()
 	} else if err != nil {
-		cfg.Log.Warn("latency run incomplete", "run", name, "err", err)
+		l.r.cfg.Log.Warn("latency run incomplete", "run", l.name, "err", err)
 	}
-	stopReaders()
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return nil, fmt.Errorf("bench: %s reader of %s: %w", sinks[i].name, name, err)
-		}
-	}
-	stopped = true
-	c.interrupt()
-	if _, err := c.wait(); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
+	return nil
+}
 
+// rows verifies the consumer's file and topic and returns a row per sink.
+func (l *latencyRun) rows(ctx context.Context) ([]LatencyResult, error) {
+	cfg := l.r.cfg
 	verdict := Result{}
-	gen := &verify.Generated{Spec: pc.Spec(), First: 0, Batches: total}
+	gen := &verify.Generated{Spec: l.pc.Spec(), First: 0, Batches: l.total}
 	for _, vc := range []verify.Config{
-		{Generated: gen, Segments: int64(w.Segments), OutFile: file},
-		{Generated: gen, Segments: int64(w.Segments), Brokers: cfg.Brokers, ClientOpts: cfg.ClientOpts, Topic: out},
+		{Generated: gen, Segments: int64(l.w.Segments), OutFile: l.file},
+		{Generated: gen, Segments: int64(l.w.Segments), Brokers: cfg.Brokers, ClientOpts: cfg.ClientOpts, Topic: l.out},
 	} {
 		vr, err := verify.Run(ctx, vc)
 		if err != nil {
-			return nil, fmt.Errorf("bench: verify %s: %w", name, err)
+			return nil, fmt.Errorf("bench: verify %s: %w", l.name, err)
 		}
-		verdict.judge(vr, total)
-		if !verdict.Verified {
+		if verdict.judge(vr, l.total); !verdict.Verified {
 			break
 		}
 	}
-	if !r.keep {
-		os.Remove(file)
+	if !l.r.keep {
+		os.Remove(l.file)
 	}
+	measured := l.stamps[warmBatches:]
 	achieved := 0.0
-	if ms := stamps[warmBatches:]; len(ms) > 1 && !ms[0].IsZero() {
-		achieved = float64(len(ms)-1) / ms[len(ms)-1].Sub(ms[0]).Seconds()
+	if n := len(measured); n > 1 && !measured[0].IsZero() {
+		achieved = float64(n-1) / measured[n-1].Sub(measured[0]).Seconds()
 	}
 	var rows []LatencyResult
-	for _, s := range sinks {
-		row := LatencyResult{Workload: w.Name, Mode: mode, Rate: rate, Achieved: achieved, Sink: s.name,
-			CommitInterval: commit, Verified: verdict.Verified, Problem: verdict.Problem}
-		row.fill(s, stamps[warmBatches:], warmBatches)
-		if row.Batches < batches && row.Verified {
-			row.Verified, row.Problem = false, fmt.Sprintf("the %s reader saw %d of %d batches within a minute", s.name, row.Batches, batches)
+	line := []any{"workload", l.w.Name, "mode", l.mode, "rate", l.rate, "verified", verdict.Verified}
+	for _, s := range l.sinks {
+		row := LatencyResult{Workload: l.w.Name, Mode: l.mode, Rate: l.rate, Achieved: achieved, Sink: s.name,
+			CommitInterval: l.commit, Verified: verdict.Verified, Problem: verdict.Problem}
+		row.fill(s, measured, warmBatches)
+		if row.Batches < l.batches && row.Verified {
+			row.Verified, row.Problem = false, fmt.Sprintf("the %s reader saw %d of %d batches within a minute", s.name, row.Batches, l.batches)
 		}
 		rows = append(rows, row)
-	}
-	line := []any{"workload", w.Name, "mode", mode, "rate", rate, "verified", verdict.Verified}
-	for _, row := range rows {
 		line = append(line, row.Sink+"_p50_p99_max_ms", fmt.Sprintf("%.1f/%.1f/%.1f", row.P50, row.P99, row.Max))
 	}
 	cfg.Log.Info("latency measured", line...)
@@ -374,37 +412,56 @@ func (r *runner) waitAssigned(ctx context.Context, group string, parts int32, c 
 
 // follow reads topic from its start with no group and marks a batch seen
 // when its last segment (of segments) arrives.
-func (r *runner) follow(ctx context.Context, topic string, segments int64, s *seen, index func(int64) int64) error {
-	cl, err := kafka.Cluster{Brokers: r.cfg.Brokers, Opts: r.cfg.ClientOpts}.Client(
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond))
+func (r *runner) follow(ctx context.Context, topic string, segments int64, s *seen) error {
+	var d wire.Decoder
+	var seg wire.Segment
+	ends := map[int64]int64{} // batch id -> last segments seen
+	return r.read(ctx, topic, false, func(rec *kgo.Record, now time.Time) {
+		if d.Decode(rec.Value, &seg) != nil || !seg.Last {
+			return
+		}
+		if ends[seg.BatchID]++; ends[seg.BatchID] == segments {
+			delete(ends, seg.BatchID)
+			s.mark(seg.BatchID, now)
+		}
+	})
+}
+
+// readCommitted reads topic with read_committed from its start and marks
+// each record's batch (its key) seen.
+func (r *runner) readCommitted(ctx context.Context, topic string, s *seen) error {
+	return r.read(ctx, topic, true, func(rec *kgo.Record, now time.Time) {
+		if id, err := strconv.ParseInt(string(rec.Key), 10, 64); err == nil {
+			s.mark(id, now)
+		}
+	})
+}
+
+// read reads topic from its start with no group until ctx is done, giving
+// each record to fn with the time its poll returned.
+func (r *runner) read(ctx context.Context, topic string, committed bool, fn func(*kgo.Record, time.Time)) error {
+	opts := []kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10 * time.Millisecond)}
+	if committed {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kafka.Cluster{Brokers: r.cfg.Brokers, Opts: r.cfg.ClientOpts}.Client(opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	var d wire.Decoder
-	var seg wire.Segment
-	ends := map[int64]int64{} // batch id -> last segments seen
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		now := time.Now()
-		fs.EachRecord(func(rec *kgo.Record) {
-			if d.Decode(rec.Value, &seg) != nil || !seg.Last {
-				return
-			}
-			if ends[seg.BatchID]++; ends[seg.BatchID] == segments {
-				delete(ends, seg.BatchID)
-				s.mark(index(seg.BatchID), now)
-			}
-		})
+		fs.EachRecord(func(rec *kgo.Record) { fn(rec, now) })
 	}
 }
 
 // tailFile polls path every millisecond for whole lines and marks each
 // line's batch seen.
-func tailFile(ctx context.Context, path string, s *seen, index func(int64) int64) error {
+func tailFile(ctx context.Context, path string, s *seen) error {
 	var f *os.File
 	defer func() {
 		if f != nil {
@@ -444,7 +501,7 @@ func tailFile(ctx context.Context, path string, s *seen, index func(int64) int64
 				break
 			}
 			if id, ok := lineBatch(pending[:i]); ok {
-				s.mark(index(id), now)
+				s.mark(id, now)
 			}
 			pending = pending[i+1:]
 		}
@@ -464,30 +521,6 @@ func lineBatch(line []byte) (int64, bool) {
 	}
 	id, err := strconv.ParseInt(string(rest[:end]), 10, 64)
 	return id, err == nil
-}
-
-// readCommitted reads topic with read_committed from its start and marks
-// each record's batch (its key) seen.
-func (r *runner) readCommitted(ctx context.Context, topic string, s *seen, index func(int64) int64) error {
-	cl, err := kafka.Cluster{Brokers: r.cfg.Brokers, Opts: r.cfg.ClientOpts}.Client(
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(10*time.Millisecond))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		now := time.Now()
-		fs.EachRecord(func(rec *kgo.Record) {
-			if id, err := strconv.ParseInt(string(rec.Key), 10, 64); err == nil {
-				s.mark(index(id), now)
-			}
-		})
-	}
 }
 
 // latencyChecks applies the latency targets: at 1,000 batches a second, a
