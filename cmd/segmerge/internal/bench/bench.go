@@ -114,6 +114,11 @@ type Result struct {
 	CeilingRuns []float64 `json:"ceiling_runs_seconds"`
 	// Ratio is MBPerSec / CeilingMBPerSec.
 	Ratio float64 `json:"pipeline_over_ceiling"`
+	// The kcat ceiling (see kcat.go), where kcat is installed: its best
+	// run's seconds, MB/s, and MBPerSec over it.
+	KcatSeconds  float64 `json:"kcat_seconds,omitempty"`
+	KcatMBPerSec float64 `json:"kcat_mb_per_second,omitempty"`
+	OverKcat     float64 `json:"pipeline_over_kcat,omitempty"`
 	// Verified says the output was checked and held every batch once,
 	// equal to its input; Problem says why not.
 	Verified bool   `json:"verified"`
@@ -304,6 +309,7 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 	if err != nil {
 		return err
 	}
+	k1 := r.kcatRun(ctx, topic, pst)
 	var rows []Result
 	for _, mode := range cfg.Modes {
 		if len(w.Processes) > 0 {
@@ -326,16 +332,23 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 	if err != nil {
 		return err
 	}
+	k2 := r.kcatRun(ctx, topic, pst)
+	kcat := kcatBest(k1, k2)
 	ceil := first
 	if second.Seconds < ceil.Seconds {
 		ceil = second
 	}
 	ceilMB := float64(ceil.Bytes) / 1e6 / ceil.Seconds
-	cfg.Log.Info("ceiling", "workload", w.Name, "seconds", fmt.Sprintf("%.2f %.2f", first.Seconds, second.Seconds), "best MB/s", fmt.Sprintf("%.0f", ceilMB))
+	cfg.Log.Info("ceiling", "workload", w.Name, "seconds", fmt.Sprintf("%.2f %.2f", first.Seconds, second.Seconds), "best MB/s", fmt.Sprintf("%.0f", ceilMB),
+		"kcat seconds", kcatNote(k1, k2))
 	for _, row := range rows {
 		row.CeilingSeconds, row.CeilingMBPerSec, row.CeilingPeakRSS = ceil.Seconds, ceilMB, ceil.PeakRSS
 		row.CeilingRuns = []float64{first.Seconds, second.Seconds}
 		row.Ratio = row.MBPerSec / ceilMB
+		if kcat > 0 {
+			row.KcatSeconds, row.KcatMBPerSec = kcat, float64(pst.Bytes)/1e6/kcat
+			row.OverKcat = row.MBPerSec / row.KcatMBPerSec
+		}
 		r.rep.Rows = append(r.rep.Rows, row)
 	}
 	return nil

@@ -12,11 +12,15 @@ import (
 func WriteTable(w io.Writer, rep *Report) error {
 	if len(rep.Rows) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "workload\tmode\tprocs\tbatches\tintegers\tbatches/s\tints/s\tMB/s\tpeak RSS\tceiling MB/s\tpipeline/ceiling\tverified\t")
+		fmt.Fprintln(tw, "workload\tmode\tprocs\tbatches\tintegers\tbatches/s\tints/s\tMB/s\tpeak RSS\tceiling MB/s\tpipeline/ceiling\tkcat MB/s\tpipeline/kcat\tverified\t")
 		for _, r := range rep.Rows {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%.1f\t%s\t%.1f\t%.2f\t%s\t\n",
+			kcatMB, overKcat := "-", "-"
+			if r.KcatMBPerSec > 0 {
+				kcatMB, overKcat = fmt.Sprintf("%.1f", r.KcatMBPerSec), fmt.Sprintf("%.2f", r.OverKcat)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%.1f\t%s\t%.1f\t%.2f\t%s\t%s\t%s\t\n",
 				r.Workload, r.Mode, max(r.Processes, 1), r.Batches, r.Integers, si(r.BatchesPerSec), si(r.IntsPerSec),
-				r.MBPerSec, mib(r.PeakRSS), r.CeilingMBPerSec, r.Ratio, yesNo(r.Verified))
+				r.MBPerSec, mib(r.PeakRSS), r.CeilingMBPerSec, r.Ratio, kcatMB, overKcat, yesNo(r.Verified))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -59,6 +59,9 @@ const (
 	// Ratio is the pipeline's throughput over the ceiling's: the same
 	// topic read, so the same ratio in bytes, records or batches.
 	Ratio Metric = "pipeline/ceiling"
+	// RatioKcat is the pipeline's throughput over kcat's raw read of the
+	// same topic (where kcat is installed; see kcat.go).
+	RatioKcat Metric = "pipeline/kcat"
 	// PeakRSS is the consumer process's peak resident set, in bytes.
 	PeakRSS Metric = "peak RSS"
 	// PeakRSSGrowth is PeakRSS over the companion workload's PeakRSS in
@@ -98,6 +101,8 @@ func (m Metric) value(r, companion *Result) (float64, bool) {
 		return r.IntsPerSec, true
 	case Ratio:
 		return r.Ratio, true
+	case RatioKcat:
+		return r.OverKcat, r.OverKcat > 0
 	case PeakRSS:
 		return float64(r.PeakRSS), r.PeakRSS > 0
 	case PeakRSSGrowth:
@@ -126,7 +131,10 @@ var Workloads = []Workload{
 		Name:    "seed",
 		About:   "the original shape: 10 segments of 10-20 integers in 1..10",
 		Batches: 100_000,
-		Targets: []Target{{Metric: Ratio, Min: 0.5}},
+		Targets: []Target{
+			{Metric: Ratio, Min: 0.5},
+			{Mode: consumer.ModeConcurrent, Metric: RatioKcat, Min: 0.5},
+		},
 	},
 	{
 		Name:    "bulk",
@@ -135,6 +143,7 @@ var Workloads = []Workload{
 		MinLen:  10_000, MaxLen: 10_000, MinValue: 0, MaxValue: 1e9,
 		Targets: []Target{
 			{Mode: consumer.ModeConcurrent, Metric: Ratio, Min: 0.5},
+			{Mode: consumer.ModeConcurrent, Metric: RatioKcat, Min: 0.5},
 			{Mode: consumer.ModeConcurrent, Metric: IntsPerSec, Min: 25e6},
 		},
 	},
