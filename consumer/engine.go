@@ -40,7 +40,8 @@ type engine struct {
 	limits kafka.Limits
 
 	stats      Stats
-	epochStats Stats // stats at the last commit: what a rollback returns to
+	start      time.Time // Run's start, for Stats.First
+	epochStats Stats     // stats at the last commit: what a rollback returns to
 	// deadSent counts the dead letters in the open commit by reason
 	// (see commitPoint): the metrics count them once committed.
 	deadSent map[string]int64

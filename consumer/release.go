@@ -147,6 +147,9 @@ func (e *engine) write(b *assemble.Batch) error {
 // count records that b, of ints integers, is written.
 func (e *engine) count(b *assemble.Batch, ints int64) {
 	e.led.Wrote(b)
+	if e.stats.Batches == 0 && e.stats.First == 0 {
+		e.stats.First = time.Since(e.start)
+	}
 	e.stats.Batches++
 	e.stats.Integers += ints
 }

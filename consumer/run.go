@@ -40,7 +40,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	defer closeAdm()
 	e := newEngine(&cfg, parts)
-	e.adm = adm
+	e.adm, e.start = adm, start
 	ms, closeOut, err := e.setup(ctx, parts)
 	if err != nil {
 		return Stats{}, err

@@ -14,4 +14,8 @@ type Stats struct {
 	Streamed   int64 // batches merged as they arrived (too large to hold whole)
 	Pending    int   // batches left incomplete at exit (not committed)
 	Elapsed    time.Duration
+	// First is the time from the start until the first batch was written
+	// (handed to the pipeline, in concurrent mode): joining the group and
+	// positioning the partitions are in it. 0 if none was.
+	First time.Duration
 }

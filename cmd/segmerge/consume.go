@@ -240,7 +240,7 @@ func runConsume(cmd *cobra.Command, e *env, o *consumeFlags) (err error) {
 		e.say("%d re-read batches were already in %s and not written again\n", file.Skipped(), o.outFile)
 	}
 	if o.statsFile != "" && err == nil {
-		err = bench.WriteChildReport(o.statsFile, bench.ChildReport{Batches: st.Batches, Integers: st.Integers, Seconds: st.Elapsed.Seconds()})
+		err = bench.WriteChildReport(o.statsFile, bench.ChildReport{Batches: st.Batches, Integers: st.Integers, Seconds: st.Elapsed.Seconds(), FirstSeconds: st.First.Seconds()})
 	}
 	return err
 }

@@ -300,7 +300,8 @@ func TestBench(t *testing.T) {
 			t.Errorf("row %d: %v batches, want 20", i, r["batches"])
 		}
 		for _, k := range []string{"integers", "records", "bytes", "seconds", "batches_per_second", "integers_per_second",
-			"mb_per_second", "peak_rss_bytes", "ceiling_mb_per_second", "pipeline_over_ceiling"} {
+			"mb_per_second", "peak_rss_bytes", "ceiling_mb_per_second", "pipeline_over_ceiling",
+			"cpu_seconds", "cpu_ns_per_integer", "join_seconds", "steady_integers_per_second"} {
 			num(k)
 		}
 		if want := float64(1); r["workload"] == "scale" {

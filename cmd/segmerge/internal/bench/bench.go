@@ -123,6 +123,17 @@ type Result struct {
 	// equal to its input; Problem says why not.
 	Verified bool   `json:"verified"`
 	Problem  string `json:"problem,omitempty"`
+	// CPUSeconds is the consumer processes' user and system CPU, summed;
+	// CPUNsPerInt is that over Integers.
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	CPUNsPerInt float64 `json:"cpu_ns_per_integer"`
+	// JoinSeconds is the slowest consumer's time to its first batch
+	// written (joining the group, positioning); SteadyIntsPerSec is
+	// Integers over the rest of Seconds: the steady state, nearly (a
+	// process that began earlier wrote some batches before the last one
+	// joined).
+	JoinSeconds      float64 `json:"join_seconds"`
+	SteadyIntsPerSec float64 `json:"steady_integers_per_second"`
 	// ProduceSeconds is how long writing the workload took (not part of
 	// any figure above).
 	ProduceSeconds float64 `json:"produce_seconds"`
@@ -354,6 +365,23 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 	return nil
 }
 
+// account sets the row's CPU and join figures from its consumer
+// processes; Seconds and Integers must be set.
+func (row *Result) account(gots ...ran) {
+	var cpu time.Duration
+	for _, g := range gots {
+		cpu += g.cpu
+		row.JoinSeconds = max(row.JoinSeconds, g.FirstSeconds)
+	}
+	row.CPUSeconds = cpu.Seconds()
+	if row.Integers > 0 {
+		row.CPUNsPerInt = float64(cpu.Nanoseconds()) / float64(row.Integers)
+	}
+	if steady := row.Seconds - row.JoinSeconds; steady > 0 {
+		row.SteadyIntsPerSec = float64(row.Integers) / steady
+	}
+}
+
 // judge sets whether the row's output verified: every one of the produced
 // batches, each once and equal to its input; and if not, why.
 func (row *Result) judge(vr *verify.Report, produced int64) {
@@ -401,6 +429,7 @@ func (r *runner) pipeline(ctx context.Context, w Workload, mode, topic string, p
 		MBPerSec: float64(pst.Bytes) / 1e6 / got.Seconds, PeakRSS: got.PeakRSS,
 		ProduceSeconds: pst.Elapsed.Seconds(),
 	}
+	row.account(got)
 	vr, err := verify.Run(ctx, verify.Config{
 		Generated: &verify.Generated{Spec: pc.Spec(), First: pst.FirstBatch, Batches: pst.Batches},
 		Segments:  int64(w.Segments),
@@ -465,6 +494,7 @@ func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, top
 	row.BatchesPerSec = float64(row.Batches) / row.Seconds
 	row.IntsPerSec = float64(row.Integers) / row.Seconds
 	row.MBPerSec = float64(pst.Bytes) / 1e6 / row.Seconds
+	row.account(gots...)
 	vr, err := verify.Run(ctx, verify.Config{
 		Generated: &verify.Generated{Spec: pc.Spec(), First: pst.FirstBatch, Batches: pst.Batches},
 		Segments:  int64(w.Segments),

@@ -29,6 +29,9 @@ type ChildReport struct {
 	// PeakRSS is the process's VmHWM, in bytes, as it writes the report;
 	// 0 where /proc is missing.
 	PeakRSS int64 `json:"peak_rss_bytes"`
+	// FirstSeconds is, for a consumer, the time on its clock until its
+	// first batch was written: joining the group is in it.
+	FirstSeconds float64 `json:"first_seconds,omitempty"`
 }
 
 // WriteChildReport writes r to path, with PeakRSS read from the calling
@@ -71,6 +74,7 @@ func selfPeakRSS() int64 {
 type ran struct {
 	ChildReport
 	wall time.Duration // from exec to reaped
+	cpu  time.Duration // user and system CPU, from the kernel
 }
 
 // runChild runs exe with args plus --stats-file, waits for it and returns
@@ -122,6 +126,9 @@ func (c *child) interrupt() { c.cmd.Process.Signal(os.Interrupt) }
 func (c *child) wait() (ran, error) {
 	err := c.cmd.Wait()
 	r := ran{wall: time.Since(c.start)}
+	if ps := c.cmd.ProcessState; ps != nil {
+		r.cpu = ps.UserTime() + ps.SystemTime()
+	}
 	name := "segmerge " + c.cmd.Args[1]
 	if err != nil {
 		return r, fmt.Errorf("%s: %w; its output ends:\n%s", name, err, c.out.String())
