@@ -63,7 +63,7 @@ func TestBadUsageExits2NamingTheFlag(t *testing.T) {
 		{[]string{"broker", "--tls", "--tls-key", "k.pem"}, `invalid --tls-key "k.pem": needs --tls-cert too`},
 		{[]string{"broker", "--tls", "--data-dir", ""}, `invalid --tls: with no --tls-cert needs a --data-dir to keep the CA it makes in`},
 		{[]string{"demo", "--batches", "0"}, "invalid --batches 0"},
-		{[]string{"bench", "--workload", "seed,nope"}, `invalid --workload "nope": must be one of seed, bulk, scale, huge-1m, huge`},
+		{[]string{"bench", "--workload", "seed,nope"}, `invalid --workload "nope": must be one of seed, bulk, scale, latency, huge-1m, huge`},
 		{[]string{"bench", "--mode", "fast"}, `invalid --mode "fast"`},
 		{[]string{"bench", "--compression", "brotli"}, `invalid --compression "brotli"`},
 		{[]string{"bench", "--batches", "-1"}, "invalid --batches -1"},
