@@ -270,20 +270,7 @@ type runner struct {
 func (r *runner) workload(ctx context.Context, w Workload) error {
 	cfg := r.cfg
 	if len(w.Rates) > 0 {
-		rates := w.Rates
-		if len(cfg.Rates) > 0 {
-			rates = cfg.Rates
-		}
-		for _, mode := range cfg.Modes {
-			for _, rate := range rates {
-				rows, err := r.latency(ctx, w, mode, rate)
-				if err != nil {
-					return err
-				}
-				r.rep.Latency = append(r.rep.Latency, rows...)
-			}
-		}
-		return nil
+		return r.latencies(ctx, w)
 	}
 	topic := "segmerge-bench-" + w.Name + r.suffix
 	pc := producer.DefaultConfig()

@@ -152,6 +152,24 @@ type latencyRun struct {
 	stamps           []time.Time // by batch id
 }
 
+// latencies runs latency workload w at each rate in each mode.
+func (r *runner) latencies(ctx context.Context, w Workload) error {
+	rates := w.Rates
+	if len(r.cfg.Rates) > 0 {
+		rates = r.cfg.Rates
+	}
+	for _, mode := range r.cfg.Modes {
+		for _, rate := range rates {
+			rows, err := r.latency(ctx, w, mode, rate)
+			if err != nil {
+				return err
+			}
+			r.rep.Latency = append(r.rep.Latency, rows...)
+		}
+	}
+	return nil
+}
+
 // latency runs workload w in mode at rate and returns its rows.
 func (r *runner) latency(ctx context.Context, w Workload, mode string, rate float64) ([]LatencyResult, error) {
 	name := fmt.Sprintf("%s-%s-%g", w.Name, mode, rate)
