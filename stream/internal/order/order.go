@@ -35,6 +35,10 @@ const (
 	Late
 	// Unsorted: its key is below its partition's previous key.
 	Unsorted
+	// Invalid: the caller refused it (its key could not be read) and
+	// pushed it with this verdict, to be given back in its partition's
+	// offset order; it counts as no key.
+	Invalid
 	// Duplicate: its offset is below the partition's next one; Push
 	// ignored it.
 	Duplicate
@@ -48,6 +52,8 @@ func (v Verdict) String() string {
 		return "late"
 	case Unsorted:
 		return "unsorted"
+	case Invalid:
+		return "invalid"
 	}
 	return "duplicate"
 }
@@ -58,7 +64,11 @@ type Entry struct {
 	Pos
 	Size    int
 	Item    any
-	Verdict Verdict // set by Push
+	Verdict Verdict // set by Push, unless Invalid
+	// Against is, for a Late record, the last record given out when it
+	// arrived; for an Unsorted one, Against.Key is its partition's
+	// previous key.
+	Against Pos
 }
 
 // Config sets up a Merger.
@@ -139,17 +149,19 @@ func New(cfg Config, st State, now time.Time) *Merger {
 }
 
 // Push queues e, read from e.Partition at time now, and returns its
-// verdict (e.Verdict is set too). A Duplicate is not queued.
+// verdict: e.Verdict if Invalid, else the Merger's. A Duplicate is not
+// queued.
 func (m *Merger) Push(e Entry, now time.Time) Verdict {
 	p := &m.parts[e.Partition]
 	if p.next >= 0 && e.Offset < p.next {
 		return Duplicate
 	}
 	switch {
+	case e.Verdict == Invalid:
 	case p.hasPrev && e.Key < p.prev:
-		e.Verdict = Unsorted
+		e.Verdict, e.Against = Unsorted, Pos{Key: p.prev, Partition: e.Partition}
 	case m.hasLast && e.Less(m.last):
-		e.Verdict, p.prev, p.hasPrev = Late, e.Key, true
+		e.Verdict, e.Against, p.prev, p.hasPrev = Late, m.last, e.Key, true
 	default:
 		e.Verdict, p.prev, p.hasPrev = OK, e.Key, true
 	}
@@ -181,7 +193,7 @@ func (m *Merger) Close(p int32) { m.parts[p].closed = true }
 func (m *Merger) Closed(p int32) bool { return m.parts[p].closed }
 
 // Next returns the next record to give out at time now: a rejection
-// (Verdict Late or Unsorted) at the head of a partition's queue, else the
+// (Verdict Late, Unsorted or Invalid) at the head of a partition's queue, else the
 // smallest head if it may go out (see the package doc). ok is false if
 // nothing may go out now.
 func (m *Merger) Next(now time.Time) (e Entry, ok bool) {
@@ -241,7 +253,7 @@ func (m *Merger) pop(i int32) Entry {
 	e := p.q[p.h]
 	p.q[p.h] = Entry{}
 	p.h++
-	if e.Verdict != Unsorted {
+	if e.Verdict == OK || e.Verdict == Late {
 		p.cprev, p.hasCPrev = e.Key, true
 	}
 	p.bytes -= int64(e.Size)
@@ -289,6 +301,9 @@ func (m *Merger) State() State {
 	}
 	return st
 }
+
+// Position is partition p's next offset to read; -1 if not known.
+func (m *Merger) Position(p int32) int64 { return m.parts[p].next }
 
 // Queued is how many records partition p holds.
 func (m *Merger) Queued(p int32) int { return len(m.parts[p].q) - m.parts[p].h }

@@ -19,11 +19,11 @@ import (
 // its offsets). Through it all the committed output:
 //
 //   - is the reference merge (a heap over the partitions by key,
-//     partition, offset) of every record that is neither unsorted nor
+//     partition, offset) of every record that is not invalid, unsorted or
 //     late;
-//   - rejects as unsorted exactly the records below their partition's
-//     previous key, and as late only records that sort below one given
-//     out, never with no idle timeout;
+//   - rejects the records pushed as invalid as such, as unsorted exactly
+//     the records below their partition's previous key, and as late only
+//     records that sort below one given out, never with no idle timeout;
 //   - holds every record once, given out or rejected;
 //
 // and queued bytes stay within the bound plus two fetches a partition.
@@ -68,6 +68,7 @@ type rec struct {
 	size   int
 	offset int64
 	part   int32
+	bad    bool // no key: pushed as Invalid
 }
 
 func (r rec) pos() Pos { return Pos{r.key, r.part, r.offset} }
@@ -96,7 +97,10 @@ func drawInput(t *rapid.T) input {
 		at := time.Duration(rapid.IntRange(0, 500).Draw(t, "skew ms")) * time.Millisecond
 		count := rapid.IntRange(0, 40).Draw(t, "records")
 		for i := range count {
+			bad := false
 			switch rapid.IntRange(0, 19).Draw(t, "shape") {
+			case 19: // no key
+				bad = true
 			case 0: // unsorted
 				key -= int64(rapid.IntRange(1, 20).Draw(t, "down"))
 			case 1: // a gap in keys and time
@@ -106,7 +110,7 @@ func drawInput(t *rapid.T) input {
 				key += int64(rapid.IntRange(0, 3).Draw(t, "step"))
 				at += time.Duration(rapid.IntRange(0, 30).Draw(t, "pace ms")) * time.Millisecond
 			}
-			in.parts[p] = append(in.parts[p], rec{key: key, at: at, size: rapid.IntRange(1, 40).Draw(t, "size"), offset: int64(i), part: int32(p)})
+			in.parts[p] = append(in.parts[p], rec{key: key, at: at, size: rapid.IntRange(1, 40).Draw(t, "size"), offset: int64(i), part: int32(p), bad: bad})
 			in.until = max(in.until, at)
 		}
 	}
@@ -156,7 +160,11 @@ func (s *sim) read(t *rapid.T) {
 		if !s.m.parts[p].paused {
 			for n := rapid.IntRange(1, maxFetch).Draw(t, "fetch"); n > 0 && s.pos[p] < end; n-- {
 				r := recs[s.pos[p]]
-				s.m.Push(Entry{Pos: r.pos(), Size: r.size}, s.clock())
+				e := Entry{Pos: r.pos(), Size: r.size}
+				if r.bad {
+					e.Verdict = Invalid
+				}
+				s.m.Push(e, s.clock())
 				s.pos[p]++
 			}
 		}
@@ -227,6 +235,9 @@ func (s *sim) check(t *rapid.T) {
 		var prev int64
 		has := false
 		for _, r := range recs {
+			if r.bad {
+				continue
+			}
 			if has && r.key < prev {
 				unsorted[r.pos()] = true
 				continue
@@ -253,6 +264,10 @@ func (s *sim) check(t *rapid.T) {
 			if !unsorted[e.Pos] {
 				t.Fatalf("%v rejected as unsorted, but its partition is sorted up to it", e.Pos)
 			}
+		case Invalid:
+			if !s.in.parts[e.Partition][e.Offset].bad {
+				t.Fatalf("%v rejected as invalid, but it was pushed with a key", e.Pos)
+			}
 		case Late:
 			if s.in.idle < 0 {
 				t.Fatalf("%v rejected as late with no idle timeout", e.Pos)
@@ -273,6 +288,9 @@ func (s *sim) check(t *rapid.T) {
 			v, ok := seen[r.pos()]
 			if !ok {
 				t.Fatalf("%v was neither given out nor rejected", r.pos())
+			}
+			if r.bad && v != Invalid {
+				t.Fatalf("%v was pushed as invalid, but its verdict is %v", r.pos(), v)
 			}
 			if unsorted[r.pos()] && v != Unsorted {
 				t.Fatalf("%v is unsorted, but its verdict is %v", r.pos(), v)
