@@ -283,3 +283,41 @@ func TestStreamMatchesReferenceMerge(t *testing.T) {
 		t.Fatalf("second run: %+v, %v; want nothing written", st, err)
 	}
 }
+
+// A run that exits at the end and a second one over records produced
+// since resume from the group's commits: the output is the reference
+// merge of both, each record once.
+func TestStreamResumes(t *testing.T) {
+	c := cluster(t)
+	addrs := c.Addrs()
+	lanes := sortedInput(3, shape{parts: 3, perPart: 300, unsorted: 3})
+	produceInput(t, addrs, "resumed", lanes)
+	cfg := config(addrs, "resumed")
+	cfg.Log = testLog(t)
+	if _, err := stream.Run(testCtx(t), cfg); err != nil {
+		t.Fatal(err)
+	}
+	more := sortedInput(4, shape{parts: 3, perPart: 200, unsorted: 2})
+	var flat []in
+	for p := range more {
+		for i := range more[p] {
+			r := &more[p][i]
+			r.ts += 1 << 40 // after the first records
+			r.offset += int64(len(lanes[p]))
+			r.value = fmt.Sprintf(`{"p":%d,"i":%d,"ts":%d}`, p, r.offset, r.ts)
+		}
+		flat = append(flat, more[p]...)
+		lanes[p] = append(lanes[p], more[p]...)
+	}
+	produceMore(t, addrs, "resumed", flat...)
+	st, err := stream.Run(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, unsorted := reference(lanes)
+	t.Logf("second run: %+v", st)
+	checkOutput(t, "resumed", readCommitted(t, addrs, "resumed.ordered", len(want), 30*time.Second), want)
+	if dead := readCommitted(t, addrs, "resumed.dlq", len(unsorted), 30*time.Second); len(dead) != len(unsorted) {
+		t.Fatalf("%d dead letters, want %d", len(dead), len(unsorted))
+	}
+}

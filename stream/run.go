@@ -234,7 +234,7 @@ func (r *run) loopOnce(ctx context.Context) error {
 		}
 		r.cfg.Metrics.Polled()
 		if r.rebuild.Swap(false) {
-			err = r.restore(work)
+			err = r.restore(work, false)
 		}
 		if err == nil && r.core != nil {
 			fs.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -292,10 +292,13 @@ func (r *run) noteStandby() {
 }
 
 // restore rebuilds the core from the group's committed offsets and their
-// metadata (see commit.go), points the client's fetches at the same
-// offsets, and cuts the output file back to its committed length. With no
-// partition held, the core is dropped.
-func (r *run) restore(ctx context.Context) error {
+// metadata (see commit.go) and cuts the output file back to its committed
+// length. With no partition held, the core is dropped. After an
+// assignment the client fetches from the same offsets already; with
+// rewind (after an abort) restore points the fetches of partitions with
+// no commit back at the first record queued since the last rebuild, as
+// kgo rewinds only partitions with a commit.
+func (r *run) restore(ctx context.Context, rewind bool) error {
 	cl := r.m.Client()
 	if r.assigned.Load() == 0 {
 		r.core = nil
@@ -332,7 +335,7 @@ func (r *run) restore(ctx context.Context) error {
 		if st.Parts[p].Next >= 0 {
 			continue
 		}
-		if off, ok := r.first[int32(p)]; ok {
+		if off, ok := r.first[int32(p)]; ok && rewind {
 			st.Parts[p].Next = off
 			continue
 		}
@@ -355,19 +358,24 @@ func (r *run) restore(ctx context.Context) error {
 		}
 	}
 	r.core = order.New(order.Config{Partitions: r.parts, Idle: r.cfg.IdleTimeout, MaxBytes: r.held, UnknownAtEnd: !r.cfg.FromBeginning}, st, time.Now())
-	r.first = map[int32]int64{}
 	set := map[int32]kgo.EpochOffset{}
 	all := make([]int32, 0, r.parts)
 	for p, ps := range st.Parts {
 		all = append(all, int32(p))
-		if ps.Next >= 0 {
+		if _, ok := r.first[int32(p)]; ok && rewind && ps.Next >= 0 {
 			set[int32(p)] = kgo.EpochOffset{Epoch: -1, Offset: ps.Next}
 		}
 		if r.ends != nil && (ps.Next >= r.ends[int32(p)] || ps.Next < 0 && !r.cfg.FromBeginning) {
 			r.core.Close(int32(p))
 		}
 	}
-	cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{r.cfg.Topic: set})
+	r.first = map[int32]int64{}
+	if len(set) > 0 {
+		// SetOffsets between a poll and the handling of its records would
+		// have kgo fetch them again and not count them as polled: only
+		// here, after an end and before the next poll.
+		cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{r.cfg.Topic: set})
+	}
 	cl.ResumeFetchPartitions(map[string][]int32{r.cfg.Topic: all})
 	r.cfg.Metrics.PausedPartitions.Store(0)
 	r.open = Stats{}
@@ -616,7 +624,7 @@ func (r *run) end(ctx context.Context, again bool) error {
 	m.Aborted.Add(1)
 	if err == nil && again {
 		r.rebuild.Store(false)
-		err = r.restore(ctx)
+		err = r.restore(ctx, true)
 	}
 	return err
 }
