@@ -84,7 +84,7 @@ func TestBadUsageExits2NamingTheFlag(t *testing.T) {
 }
 
 func TestHelpHasExamples(t *testing.T) {
-	for _, cmd := range []string{"", "broker", "produce", "consume", "verify", "demo", "bench"} {
+	for _, cmd := range []string{"", "broker", "produce", "consume", "stream", "verify", "demo", "bench"} {
 		args := slices.DeleteFunc([]string{cmd, "--help"}, func(s string) bool { return s == "" })
 		code, stdout, _ := run(args...)
 		if code != 0 || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "segmerge") {
