@@ -50,3 +50,27 @@ func TestValue(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestChecker(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		values []string
+		bad    bool
+	}{
+		{"in order", []string{`{"p":1,"seq":0,"ts":5}`, `{"p":0,"seq":0,"ts":6}`, `{"p":0,"seq":1,"ts":6}`, `{"p":1,"seq":1,"ts":6}`}, false},
+		{"ts backwards", []string{`{"p":0,"seq":0,"ts":6}`, `{"p":1,"seq":0,"ts":5}`}, true},
+		{"tie, partition backwards", []string{`{"p":1,"seq":0,"ts":6}`, `{"p":0,"seq":0,"ts":6}`}, true},
+		{"twice", []string{`{"p":0,"seq":0,"ts":6}`, `{"p":0,"seq":0,"ts":6}`}, true},
+		{"not a feed record", []string{`nope`}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Checker
+			for _, v := range tc.values {
+				c.Add([]byte(v))
+			}
+			if (c.Err() != nil) != tc.bad {
+				t.Fatalf("err %v, want bad %v", c.Err(), tc.bad)
+			}
+		})
+	}
+}
