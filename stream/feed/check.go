@@ -9,10 +9,10 @@ import (
 // feed record, in ascending (ts, p, seq) order (seq is the record's offset
 // in a topic the feed created), none twice. The zero value is ready.
 type Checker struct {
-	prev  rec
-	n     int64
-	seen  map[[2]int64]bool
-	err   error
+	prev rec
+	n    int64
+	seen map[[2]int64]bool
+	err  error
 }
 
 type rec struct {
