@@ -24,7 +24,7 @@ func (oneOwner) IsCooperative() bool  { return false }
 // keep the partitions where they are.
 func (oneOwner) JoinGroupMetadata(topics []string, current map[string][]int32, generation int32) []byte {
 	meta := kmsg.NewConsumerMemberMetadata()
-	meta.Version = 1
+	meta.Version = 2 // OwnedPartitions from 1, Generation from 2
 	meta.Topics = topics
 	for t, ps := range current {
 		if len(ps) == 0 {
