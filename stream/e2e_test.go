@@ -96,15 +96,16 @@ func sortedInput(seed uint64, sh shape) [][]in {
 }
 
 // produceInput creates topic with a partition per lane and writes each
-// lane to its partition with its timestamps.
-func produceInput(t *testing.T, addrs []string, topic string, lanes [][]in) {
+// lane to its partition with its timestamps, with the producer's options
+// opts.
+func produceInput(t *testing.T, addrs []string, topic string, lanes [][]in, opts ...kgo.Opt) {
 	t.Helper()
 	ctx := testCtx(t)
 	adm := admin(t, addrs)
 	if _, err := adm.CreateTopic(ctx, int32(len(lanes)), -1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Millisecond))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
