@@ -72,3 +72,26 @@ func TestDrainedPartitionHoldsBack(t *testing.T) {
 		t.Fatalf("given out %v once partition 0 closed, want 7 p1@0", got)
 	}
 }
+
+// A queue that never empties does not grow with the records that passed
+// through it: a million records through a partition that always holds
+// about ten leave its queue's capacity small.
+func TestQueueDoesNotGrowWithThroughput(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	m := New(Config{Partitions: 2, Idle: -1}, State{Parts: make([]PartState, 2)}, t0)
+	m.Close(1)
+	for i := range int64(1_000_000) {
+		m.Push(Entry{Pos: Pos{Key: i, Partition: 0, Offset: i}}, t0)
+		if i >= 10 {
+			if _, ok := m.Next(t0); !ok {
+				t.Fatalf("nothing given out after record %d", i)
+			}
+		}
+	}
+	if q := m.Queued(0); q != 10 {
+		t.Fatalf("%d records queued, want 10", q)
+	}
+	if c := cap(m.parts[0].q); c > 64 {
+		t.Fatalf("the queue's capacity is %d after a million records through ten queued", c)
+	}
+}

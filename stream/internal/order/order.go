@@ -165,9 +165,7 @@ func (m *Merger) Push(e Entry, now time.Time) Verdict {
 	default:
 		e.Verdict, p.prev, p.hasPrev = OK, e.Key, true
 	}
-	if p.h > 0 && p.h == len(p.q) {
-		p.q, p.h = p.q[:0], 0
-	}
+	p.compact()
 	p.q = append(p.q, e)
 	p.next, p.recv = e.Offset+1, now
 	p.bytes += int64(e.Size)
@@ -246,6 +244,19 @@ func (m *Merger) caughtUp(p *part) bool {
 		return m.cfg.UnknownAtEnd
 	}
 	return p.end >= 0 && p.next >= p.end
+}
+
+// compact moves the queued records to the front of p.q once at least
+// half of it is records given out, so that a queue that never empties
+// does not grow with everything that passed through it: amortized O(1) a
+// record.
+func (p *part) compact() {
+	if p.h == 0 || p.h < len(p.q)/2 {
+		return
+	}
+	n := copy(p.q, p.q[p.h:])
+	clear(p.q[n:]) // the copies moved forward; release what they hold
+	p.q, p.h = p.q[:n], 0
 }
 
 func (m *Merger) pop(i int32) Entry {
