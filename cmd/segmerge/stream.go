@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/segmerge/segmerge/cmd/segmerge/internal/bench"
 	"github.com/segmerge/segmerge/internal/budget"
 	"github.com/segmerge/segmerge/metrics"
 	"github.com/segmerge/segmerge/stream"
@@ -70,6 +71,7 @@ type streamFlags struct {
 	memory        string
 	progressEvery time.Duration
 	metrics       metricsFlags
+	statsFile     string
 }
 
 func newStream(e *env) *cobra.Command {
@@ -106,6 +108,9 @@ func newStream(e *env) *cobra.Command {
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
 	o.metrics.add(cmd)
 	f.DurationVar(&o.progressEvery, "progress-interval", 10*time.Second, "when stderr is not a terminal, log a status line this often (0: never)")
+	// For segmerge bench, which runs stream as a child process.
+	f.StringVar(&o.statsFile, "stats-file", "", "write the run's figures as JSON to FILE at exit (for segmerge bench)")
+	f.MarkHidden("stats-file")
 	return cmd
 }
 
@@ -158,5 +163,8 @@ func runStream(cmd *cobra.Command, e *env, o *streamFlags) error {
 	}
 	e.say("streamed %d records in key order in %.2fs (%d late, %d unsorted, %d bad records dead-lettered; %d transactions aborted and redone)\n",
 		st.Records, st.Elapsed.Seconds(), st.Late, st.Unsorted, st.Bad, st.Aborted)
+	if o.statsFile != "" && err == nil {
+		err = bench.WriteChildReport(o.statsFile, bench.ChildReport{Records: st.Records, Seconds: st.Elapsed.Seconds()})
+	}
 	return err
 }

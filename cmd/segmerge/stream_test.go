@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,5 +82,41 @@ func TestStreamCLI(t *testing.T) {
 	}
 	if len(seen) != 6000 {
 		t.Fatalf("%d records in %s, want 6000", len(seen), out)
+	}
+}
+
+// bench --workload stream end to end, small: the stream's row is there,
+// in order, with its figures and the ceilings it was measured against
+// (kcat's where kcat is installed).
+// Not a timed test: it checks the figures exist, not how large they are.
+func TestBenchStream(t *testing.T) {
+	out, err := os.CreateTemp(t.TempDir(), "bench-*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, out, "bench", "--workload", "stream", "--batches", "2000", "--json", "-q")
+	if code := p.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("bench: exit %d; stderr:\n%s", code, p.stderr.String())
+	}
+	body, _ := os.ReadFile(out.Name())
+	var rep struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	if err := json.Unmarshal(body, &rep); err != nil || len(rep.Rows) != 1 {
+		t.Fatalf("bench --json: %v, want one row:\n%s", err, body)
+	}
+	r := rep.Rows[0]
+	if r["workload"] != "stream" || r["records"] != float64(8000) || r["verified"] != true {
+		t.Fatalf("row %v: want stream, 8000 records, in order", r)
+	}
+	for _, k := range []string{"records_per_second", "mb_per_second", "peak_rss_bytes", "ceiling_mb_per_second", "pipeline_over_ceiling"} {
+		if v, ok := r[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v, want a positive figure", k, r[k])
+		}
+	}
+	if _, err := exec.LookPath("kcat"); err == nil {
+		if v, ok := r["kcat_mb_per_second"].(float64); !ok || v <= 0 {
+			t.Errorf("kcat is installed, but kcat_mb_per_second = %v", r["kcat_mb_per_second"])
+		}
 	}
 }

@@ -51,7 +51,10 @@ type Config struct {
 	Gap time.Duration
 	// Interval is a pause after every 100 records written; default none.
 	Interval time.Duration
-	Seed     uint64
+	// Pad adds a "pad" field of that many bytes to every value, for
+	// records of a chosen size; default none.
+	Pad  int
+	Seed uint64
 	// Log receives the run's log lines; default none.
 	Log *slog.Logger
 	// Metrics, if set, counts the records written.
@@ -79,6 +82,8 @@ func (c *Config) Validate() error {
 		return setting.Invalid("Gap", c.Gap, "must be >= 0")
 	case c.Interval < 0:
 		return setting.Invalid("Interval", c.Interval, "must be >= 0")
+	case c.Pad < 0:
+		return setting.Invalid("Pad", c.Pad, "must be >= 0")
 	}
 	return nil
 }
@@ -122,20 +127,29 @@ func (l *Lane) Next() (seq, ts int64) {
 	return seq, ts
 }
 
-// Value is the JSON value of record seq of partition p at ts.
-func Value(dst []byte, p int32, seq, ts int64) []byte {
+// Value is the JSON value of record seq of partition p at ts, with a
+// "pad" field of pad bytes if pad > 0.
+func Value(dst []byte, p int32, seq, ts int64, pad int) []byte {
 	dst = append(dst, `{"p":`...)
 	dst = strconv.AppendInt(dst, int64(p), 10)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendInt(dst, seq, 10)
 	dst = append(dst, `,"ts":`...)
 	dst = strconv.AppendInt(dst, ts, 10)
+	if pad > 0 {
+		dst = append(dst, `,"pad":"`...)
+		for range pad {
+			dst = append(dst, 'x')
+		}
+		dst = append(dst, '"')
+	}
 	return append(dst, '}')
 }
 
 // Stats is what a run wrote.
 type Stats struct {
 	Records int64
+	Bytes   int64 // record values
 	Elapsed time.Duration
 }
 
@@ -184,7 +198,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			break
 		}
 		seq, ts := lanes[best].Next()
-		r := &kgo.Record{Partition: int32(best), Value: Value(nil, int32(best), seq, ts), Timestamp: time.UnixMilli(ts)}
+		r := &kgo.Record{Partition: int32(best), Value: Value(nil, int32(best), seq, ts, cfg.Pad), Timestamp: time.UnixMilli(ts)}
 		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				select {
@@ -194,6 +208,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			}
 		})
 		st.Records++
+		st.Bytes += int64(len(r.Value))
 		cfg.Metrics.Records.Add(1)
 		if cfg.Interval > 0 && st.Records%100 == 0 {
 			select {

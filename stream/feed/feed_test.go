@@ -46,7 +46,10 @@ func TestLanes(t *testing.T) {
 }
 
 func TestValue(t *testing.T) {
-	if got := string(Value(nil, 3, 17, 1700000000123)); got != `{"p":3,"seq":17,"ts":1700000000123}` {
+	if got := string(Value(nil, 3, 17, 1700000000123, 0)); got != `{"p":3,"seq":17,"ts":1700000000123}` {
+		t.Fatal(got)
+	}
+	if got := string(Value(nil, 3, 17, 1700000000123, 4)); got != `{"p":3,"seq":17,"ts":1700000000123,"pad":"xxxx"}` {
 		t.Fatal(got)
 	}
 }
