@@ -8,9 +8,10 @@ import (
 // oneOwner is a group balancer that gives every partition to one member:
 // the one that held partitions in the latest generation if it is still in
 // the group, else the first member (by instance id, then member id). The
-// others get nothing and wait as standbys. It is eager: a rebalance
-// revokes the owner's partitions before it gets them back, which aborts
-// its open transaction; the owner redoes it from the last commit.
+// others get nothing and wait as standbys. It is cooperative (KIP-429): a
+// rebalance that leaves the partitions where they are (a standby joining
+// or leaving) revokes nothing, so the owner's open transaction goes on; a
+// member's partitions move to another only once it has revoked them.
 type oneOwner struct{}
 
 // oneOwnerProtocol is the balancer's protocol name; every member of a
@@ -18,7 +19,7 @@ type oneOwner struct{}
 const oneOwnerProtocol = "segmerge-one-owner"
 
 func (oneOwner) ProtocolName() string { return oneOwnerProtocol }
-func (oneOwner) IsCooperative() bool  { return false }
+func (oneOwner) IsCooperative() bool  { return true }
 
 // JoinGroupMetadata says what the member holds, so that the leader can
 // keep the partitions where they are.
@@ -47,7 +48,8 @@ func (b oneOwner) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.Gr
 	return cb, cb.MemberTopics(), err
 }
 
-// Balance gives every partition of every topic to the owner.
+// Balance gives every partition of every topic to the owner, less those
+// another member still holds and must revoke first.
 func (oneOwner) Balance(b *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
 	owner := -1
 	var gen int32
@@ -69,5 +71,6 @@ func (oneOwner) Balance(b *kgo.ConsumerBalancer, topics map[string]int32) kgo.In
 		}
 		plan.AddPartitions(m, t, ps)
 	}
+	plan.AdjustCooperative(b)
 	return plan
 }

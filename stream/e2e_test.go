@@ -187,7 +187,11 @@ func readCommitted(t *testing.T, addrs []string, topic string, want int, d time.
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("read %d records of %s in %v, want %d", len(got), topic, d, want)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ends, _ := adm.ListEndOffsets(ctx, topic)
+			stable, _ := adm.ListCommittedOffsets(ctx, topic)
+			cancel()
+			t.Fatalf("read %d records of %s in %v, want %d (end offsets %v, stable %v)", len(got), topic, d, want, ends.Offsets(), stable.Offsets())
 		}
 	}
 }

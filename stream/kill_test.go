@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -135,9 +136,9 @@ func (c *child) wait(t *testing.T, d time.Duration) {
 // (so that no record can be late) while a producer writes it in key
 // order, partitions interleaved: one writes, the other waits as a
 // standby. The writer is SIGKILLed three times mid-run, each time after
-// the group has committed 20% more of the input, and started again (with
-// its own transactional id, so that it fences what its predecessor left
-// open); a member still alive takes over each time. Once the producer is done both
+// the producer has written 20% more of the input; the standby takes over,
+// and the killed process starts again (with its own transactional id, so
+// that it fences what its predecessor left open) as the next standby. Once the producer is done both
 // stop cleanly and a run with ExitAtEnd writes the tail, which waited for
 // the partitions that had given out all they held. A read_committed read
 // of the output is then the reference merge exactly, and the dead letters
@@ -161,7 +162,8 @@ func TestStreamSurvivesKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	produced := make(chan error, 1)
-	go func() { produced <- produceInOrder(ctx, addrs, "feed", lanes, 150, 50*time.Millisecond) }()
+	var written atomic.Int64
+	go func() { produced <- produceInOrder(ctx, addrs, "feed", lanes, 100, 50*time.Millisecond, &written) }()
 
 	// Each process started has a client id of its own, so that the
 	// group's description tells a live owner from a killed one whose
@@ -176,17 +178,31 @@ func TestStreamSurvivesKills(t *testing.T) {
 	waitCommitted(t, adm, "tape", "feed", 1, procs) // a holds the partitions
 	procs["b"] = startChild(t, spec("b"))
 	var logs []string
+	atKill := int64(0) // committed at the last kill
 	for kill := 1; kill <= 3; kill++ {
-		waitCommitted(t, adm, "tape", "feed", total*int64(kill)/5, procs)
+		// Each kill once the producer has written 20% more of the input
+		// (it takes about 12s in all) and the owner has committed since
+		// the last kill: a process that has taken over and works.
+		for written.Load() < total*int64(kill)/5 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		waitCommitted(t, adm, "tape", "feed", atKill+1, procs)
 		name := ownerOf(t, adm, "tape", procs)
 		select {
 		case err := <-produced:
 			t.Fatalf("the producer finished (%v) before kill %d: the kills are not mid-run", err, kill)
 		default:
 		}
-		t.Logf("kill %d: SIGKILL %s, the owner, at %d of %d records committed", kill, procs[name].spec.ClientID, committedSum(t, adm, "tape", "feed"), total)
+		atKill = committedSum(t, adm, "tape", "feed")
+		t.Logf("kill %d: SIGKILL %s, the owner, at %d of %d records written, %d committed", kill, procs[name].spec.ClientID, written.Load(), total, atKill)
 		procs[name].kill(t)
 		logs = append(logs, procs[name].stderr.String())
+		// The standby takes over (once the killed member's session has
+		// run out); then the killed one starts again, as a standby.
+		killed := procs[name].spec.ClientID
+		delete(procs, name)
+		took := ownerOf(t, adm, "tape", procs)
+		t.Logf("kill %d: %s, the standby, took over from %s", kill, procs[took].spec.ClientID, killed)
 		procs[name] = startChild(t, spec(name))
 	}
 	if err := <-produced; err != nil {
@@ -242,8 +258,8 @@ func TestStreamSurvivesKills(t *testing.T) {
 // produceInOrder writes lanes to their partitions of topic in key order,
 // partitions interleaved (a merge by each lane's next record, so that an
 // unsorted record goes early), chunk records at a time, a pause between
-// chunks.
-func produceInOrder(ctx context.Context, addrs []string, topic string, lanes [][]in, chunk int, pause time.Duration) error {
+// chunks, adding the records acknowledged to written.
+func produceInOrder(ctx context.Context, addrs []string, topic string, lanes [][]in, chunk int, pause time.Duration, written *atomic.Int64) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Millisecond))
 	if err != nil {
 		return err
@@ -268,6 +284,7 @@ func produceInOrder(ctx context.Context, addrs []string, topic string, lanes [][
 			if err := cl.ProduceSync(ctx, batch...).FirstErr(); err != nil {
 				return err
 			}
+			written.Add(int64(len(batch)))
 			batch = batch[:0]
 			time.Sleep(pause)
 		}

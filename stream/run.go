@@ -162,7 +162,7 @@ type run struct {
 	// Set by the group's callbacks (kgo's goroutines), read by the loop.
 	rebuild  atomic.Bool  // the assignment changed: rebuild the core
 	assigned atomic.Int64 // partitions held
-	standby  atomic.Bool  // the last assignment gave this member nothing
+	standby  atomic.Bool  // the last rebalance left this member nothing
 
 	st      Stats
 	open    Stats // what the open transaction holds
@@ -185,19 +185,28 @@ type badRecord struct {
 	msg    string
 }
 
+// assignedParts and lostParts keep count of the partitions held: the
+// balancer is cooperative, so a rebalance tells of those added and those
+// taken away, and one that moves nothing tells of none. A change makes
+// the loop rebuild its state from the commits; no change must not, as
+// the client reads on from where it is, past the commits.
 func (r *run) assignedParts(_ context.Context, parts []int32) {
-	r.assigned.Store(int64(len(parts)))
-	r.standby.Store(len(parts) == 0)
-	r.rebuild.Store(true)
+	held := r.assigned.Add(int64(len(parts)))
+	r.standby.Store(held == 0)
+	if len(parts) > 0 {
+		r.rebuild.Store(true)
+	}
 	r.cfg.Metrics.Rebalances.Add(1)
-	r.cfg.Metrics.Joined(true, len(parts))
+	r.cfg.Metrics.Joined(true, int(held))
 }
 
 func (r *run) lostParts(_ context.Context, parts []int32) {
-	r.assigned.Add(-int64(len(parts)))
-	r.rebuild.Store(true)
+	held := r.assigned.Add(-int64(len(parts)))
+	if len(parts) > 0 {
+		r.rebuild.Store(true)
+	}
 	r.cfg.Metrics.Rebalances.Add(1)
-	r.cfg.Metrics.Joined(true, int(r.assigned.Load()))
+	r.cfg.Metrics.Joined(true, int(held))
 }
 
 // loop runs loopOnce, and again in a new session after a broker's fence.
