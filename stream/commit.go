@@ -83,11 +83,13 @@ func parseMeta(s string) commitMeta {
 				m.last, m.hasLast = order.Pos{Key: k, Partition: int32(p), Offset: o}, true
 			}
 		case strings.HasPrefix(kv, metaPrev):
-			v, err := strconv.ParseInt(kv[len(metaPrev):], 10, 64)
-			m.prev, m.hasPrev = v, err == nil
+			if v, err := strconv.ParseInt(kv[len(metaPrev):], 10, 64); err == nil {
+				m.prev, m.hasPrev = v, true
+			}
 		case strings.HasPrefix(kv, metaFile):
-			v, err := strconv.ParseInt(kv[len(metaFile):], 10, 64)
-			m.file, m.hasFile = v, err == nil && v >= 0
+			if v, err := strconv.ParseInt(kv[len(metaFile):], 10, 64); err == nil && v >= 0 {
+				m.file, m.hasFile = v, true
+			}
 		case strings.HasPrefix(kv, metaTopic):
 			m.topicID = kv[len(metaTopic):]
 		}
