@@ -60,7 +60,9 @@ type Config struct {
 	// SessionTimeout is how long the group waits for a silent member
 	// before a standby takes over; default 10s.
 	SessionTimeout time.Duration
-	// CommitInterval is how often a transaction commits; default 1s.
+	// CommitInterval is how often a transaction commits, when there is
+	// anything to commit: about how long a record written waits before
+	// read_committed readers see it. Default 100ms, as the merge stage's.
 	CommitInterval time.Duration
 	// Memory is the run's memory budget in bytes (see package budget);
 	// default 512 MiB.
@@ -82,7 +84,7 @@ const byField = "field:"
 const DefaultGroup = "segmerge-stream"
 
 // DefaultConfig returns the defaults: keys by timestamp, group
-// segmerge-stream, a 1s idle timeout, commits every second, a 10s
+// segmerge-stream, a 1s idle timeout, commits every 100ms, a 10s
 // session, transactions of at most 20s, a 512 MiB memory budget.
 func DefaultConfig() Config {
 	return Config{
@@ -90,7 +92,7 @@ func DefaultConfig() Config {
 		Group:              DefaultGroup,
 		OutputPartition:    -1,
 		IdleTimeout:        time.Second,
-		CommitInterval:     time.Second,
+		CommitInterval:     100 * time.Millisecond,
 		SessionTimeout:     10 * time.Second,
 		TransactionTimeout: 20 * time.Second,
 		Memory:             budget.Default,
