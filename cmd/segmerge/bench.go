@@ -22,7 +22,7 @@ func newBench(e *env) *cobra.Command {
 	)
 	var about strings.Builder
 	for _, w := range bench.Workloads {
-		if len(w.Rates) > 0 {
+		if len(w.Rates) > 0 || w.StreamRecords > 0 {
 			fmt.Fprintf(&about, "  %-8s %s\n", w.Name, w.About)
 			continue
 		}

@@ -84,7 +84,7 @@ func TestBadUsageExits2NamingTheFlag(t *testing.T) {
 }
 
 func TestHelpHasExamples(t *testing.T) {
-	for _, cmd := range []string{"", "broker", "produce", "consume", "verify", "demo", "bench"} {
+	for _, cmd := range []string{"", "broker", "produce", "consume", "stream", "verify", "demo", "bench"} {
 		args := slices.DeleteFunc([]string{cmd, "--help"}, func(s string) bool { return s == "" })
 		code, stdout, _ := run(args...)
 		if code != 0 || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "segmerge") {
@@ -126,7 +126,8 @@ func TestNoBrokerSaysWhatToDo(t *testing.T) {
 	}
 }
 
-// The README's first command: the demo verifies every mode and says so.
+// The README's first command: the demo verifies every mode and every
+// stream, and says so.
 func TestDemo(t *testing.T) {
 	code, stdout, stderr := run("demo", "--batches", "200", "-q")
 	if code != 0 {
@@ -137,7 +138,12 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("no %s row:\n%s", mode, stdout)
 		}
 	}
-	if strings.Count(stdout, " yes") != 3 || !strings.Contains(stderr, "every mode verified") {
+	for _, to := range []string{"to a topic", "to a file"} {
+		if !strings.Contains(stdout, to) {
+			t.Fatalf("no stream %s row:\n%s", to, stdout)
+		}
+	}
+	if strings.Count(stdout, " yes") != 5 || !strings.Contains(stderr, "every mode verified") || !strings.Contains(stderr, "every stream in key order") {
 		t.Fatalf("not every mode verified:\n%s\n%s", stdout, stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/segmerge/segmerge/metrics"
 	"github.com/segmerge/segmerge/producer"
+	"github.com/segmerge/segmerge/stream/feed"
 )
 
 func newProduce(e *env) *cobra.Command {
@@ -19,6 +20,8 @@ func newProduce(e *env) *cobra.Command {
 		// progressEvery: see consume's --progress-interval.
 		progressEvery time.Duration
 		mf            metricsFlags
+		shape         = "batches"
+		fd            = feed.DefaultConfig()
 	)
 	cmd := &cobra.Command{
 		Use:   "produce",
@@ -34,9 +37,17 @@ already in the topic. Ctrl+C stops after the current batch.`,
   segmerge produce --rate 1000 --batches 30000    # a steady 1,000 batches a second for 30s
   segmerge produce --recreate --partitions 4 --segments 4 --seed 7
   segmerge produce --layout batch --batches 100 -t by-batch
-  segmerge produce --compression zstd --batches 100`,
+  segmerge produce --compression zstd --batches 100
+  segmerge produce --shape stream -t ticks --records 10000 --skew 5s   # for segmerge stream`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch shape {
+			case "stream":
+				return runFeed(cmd, e, &client, &fd, &cfg, seed, inputLog)
+			case "batches":
+			default:
+				return usage(fmt.Errorf("invalid --shape %q: must be batches or stream", shape))
+			}
 			var err error
 			if cfg.Brokers, cfg.ClientOpts, err = client.resolve(); err != nil {
 				return err
@@ -97,7 +108,43 @@ already in the topic. Ctrl+C stops after the current batch.`,
 	f.StringVar(&cfg.Compression, "compression", cfg.Compression, "compress record batches with none, gzip, snappy, lz4 or zstd")
 	f.StringVar(&inputLog, "input-log", "", "append every record written to FILE, one JSON value per line, each batch once the broker has acknowledged it whole (for verify)")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
+	f.StringVar(&shape, "shape", shape, "batches: batches of sorted segments; stream: per-partition streams sorted by timestamp, for segmerge stream (--records, --skew, --gap)")
+	f.Int64Var(&fd.Records, "records", fd.Records, "--shape stream: records per partition (0: until Ctrl+C)")
+	f.DurationVar(&fd.Skew, "skew", fd.Skew, "--shape stream: how much later, at most, a partition's timestamps start than the first's")
+	f.DurationVar(&fd.Gap, "gap", fd.Gap, "--shape stream: the longest pause in a partition's timestamps (one record in 100)")
 	mf.add(cmd)
 	f.DurationVar(&progressEvery, "progress-interval", 10*time.Second, "when stderr is not a terminal, log a status line this often (0: never)")
 	return cmd
+}
+
+// runFeed runs produce --shape stream, taking the flags the two shapes
+// share from cfg.
+func runFeed(cmd *cobra.Command, e *env, client *clientFlags, fd *feed.Config, cfg *producer.Config, seed int64, inputLog string) error {
+	if inputLog != "" {
+		return usage(fmt.Errorf("--input-log is for --shape batches: with --shape stream, read the topic back"))
+	}
+	var err error
+	if fd.Brokers, fd.ClientOpts, err = client.resolve(); err != nil {
+		return err
+	}
+	if cmd.Flags().Changed("topic") {
+		fd.Topic = cfg.Topic
+	}
+	if cmd.Flags().Changed("partitions") {
+		fd.Partitions = cfg.Partitions
+	}
+	fd.Recreate, fd.Interval, fd.Seed = cfg.Recreate, cfg.Interval, uint64(seed)
+	if !cmd.Flags().Changed("seed") {
+		fd.Seed = uint64(time.Now().UnixNano())
+	}
+	fd.Log = e.logger()
+	if err := fd.Validate(); err != nil {
+		return usage(err)
+	}
+	st, err := feed.Run(cmd.Context(), *fd)
+	if st.Elapsed == 0 {
+		return err
+	}
+	e.say("produced %d records, sorted by timestamp in each partition, to %s in %.2fs\n", st.Records, fd.Topic, st.Elapsed.Seconds())
+	return err
 }

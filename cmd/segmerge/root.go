@@ -197,6 +197,6 @@ output topic. Records it cannot use go to <topic>.dlq with the reason.`,
 		_, err := e.log.parse()
 		return err
 	}
-	root.AddCommand(newBroker(e), newProduce(e), newConsume(e), newVerify(e), newStatus(e), newDemo(e), newBench(e), newBenchFetch(e), newClientHelp(), newVersion(e))
+	root.AddCommand(newBroker(e), newProduce(e), newConsume(e), newStream(e), newVerify(e), newStatus(e), newDemo(e), newBench(e), newBenchFetch(e), newClientHelp(), newVersion(e))
 	return root
 }

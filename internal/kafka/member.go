@@ -44,6 +44,9 @@ type GroupConfig struct {
 	// KeyedTopics are the topics the member writes by batch id
 	// (BatchPartitioner).
 	KeyedTopics []string
+	// Partitioner, if set, places the records the member writes instead
+	// of BatchPartitioner(KeyedTopics...).
+	Partitioner kgo.Partitioner
 	// Assigned, Revoked and Lost, if set, are told of partitions of Topic
 	// assigned, revoked with a chance to commit, or lost without one.
 	Assigned, Revoked, Lost func(ctx context.Context, parts []int32)
@@ -131,11 +134,15 @@ func (m *Member) open() error {
 		m.cl = cl
 		return err
 	}
+	part := cfg.Partitioner
+	if part == nil {
+		part = BatchPartitioner(cfg.KeyedTopics...)
+	}
 	opts = append(opts,
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.ProducerLinger(5*time.Millisecond),
-		kgo.RecordPartitioner(BatchPartitioner(cfg.KeyedTopics...)),
+		kgo.RecordPartitioner(part),
 	)
 	if cfg.ProduceBuffer > 0 {
 		opts = append(opts, kgo.MaxBufferedBytes(cfg.ProduceBuffer))

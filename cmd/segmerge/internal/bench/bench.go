@@ -137,6 +137,9 @@ type Result struct {
 	// ProduceSeconds is how long writing the workload took (not part of
 	// any figure above).
 	ProduceSeconds float64 `json:"produce_seconds"`
+	// RecordsPerSec is records written per second: a stream workload's
+	// figure.
+	RecordsPerSec float64 `json:"records_per_second,omitempty"`
 }
 
 // Check is a Target applied to a Result.
@@ -268,6 +271,9 @@ type runner struct {
 // workload produces w to a fresh topic, measures its ceiling, runs and
 // verifies every mode over it, and deletes the topic.
 func (r *runner) workload(ctx context.Context, w Workload) error {
+	if w.StreamRecords > 0 {
+		return r.stream(ctx, w)
+	}
 	cfg := r.cfg
 	if len(w.Rates) > 0 {
 		return r.latencies(ctx, w)

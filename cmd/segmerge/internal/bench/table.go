@@ -10,10 +10,19 @@ import (
 // WriteTable prints the report for people: one row per workload and mode,
 // then the targets, met or not.
 func WriteTable(w io.Writer, rep *Report) error {
-	if len(rep.Rows) > 0 {
+	var batches, streams []Result
+	for _, r := range rep.Rows {
+		if r.RecordsPerSec > 0 {
+			streams = append(streams, r)
+		} else {
+			batches = append(batches, r)
+		}
+	}
+	sep := false // a table was printed: the next needs a blank line first
+	if len(batches) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "workload\tmode\tprocs\tbatches\tintegers\tbatches/s\tints/s\tMB/s\tpeak RSS\tceiling MB/s\tpipeline/ceiling\tkcat MB/s\tpipeline/kcat\tverified\t")
-		for _, r := range rep.Rows {
+		for _, r := range batches {
 			kcatMB, overKcat := "-", "-"
 			if r.KcatMBPerSec > 0 {
 				kcatMB, overKcat = fmt.Sprintf("%.1f", r.KcatMBPerSec), fmt.Sprintf("%.2f", r.OverKcat)
@@ -29,16 +38,36 @@ func WriteTable(w io.Writer, rep *Report) error {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "workload\tmode\tprocs\tseconds\tjoin s\tsteady ints/s\tCPU s\tCPU ns/int\t")
-		for _, r := range rep.Rows {
+		for _, r := range batches {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t%s\t%.2f\t%.1f\t\n",
 				r.Workload, r.Mode, max(r.Processes, 1), r.Seconds, r.JoinSeconds, si(r.SteadyIntsPerSec), r.CPUSeconds, r.CPUNsPerInt)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		sep = true
+	}
+	if len(streams) > 0 {
+		if sep {
+			fmt.Fprintln(w)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "workload\tkey\trecords\trecords/s\tMB/s\tpeak RSS\tceiling MB/s\tstream/ceiling\tkcat MB/s\tstream/kcat\tin order\t")
+		for _, r := range streams {
+			kcatMB, overKcat := "-", "-"
+			if r.KcatMBPerSec > 0 {
+				kcatMB, overKcat = fmt.Sprintf("%.1f", r.KcatMBPerSec), fmt.Sprintf("%.2f", r.OverKcat)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.1f\t%s\t%.1f\t%.2f\t%s\t%s\t%s\t\n",
+				r.Workload, r.Mode, r.Records, si(r.RecordsPerSec), r.MBPerSec, mib(r.PeakRSS), r.CeilingMBPerSec, r.Ratio, kcatMB, overKcat, yesNo(r.Verified))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		sep = true
 	}
 	if len(rep.Latency) > 0 {
-		if len(rep.Rows) > 0 {
+		if sep {
 			fmt.Fprintln(w)
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -47,6 +47,12 @@ type Workload struct {
 	Companion string
 	// Targets are the goals this workload's rows are checked against.
 	Targets []Target
+	// StreamRecords, if set, makes the workload one for segmerge stream:
+	// that many records a partition, sorted by timestamp, of about
+	// StreamBytes each (package feed), read by `segmerge stream`; the
+	// batch fields do not apply.
+	StreamRecords int64
+	StreamBytes   int
 }
 
 // Metric names a figure of a Result that a Target bounds.
@@ -179,6 +185,14 @@ var Workloads = []Workload{
 			{Metric: PeakRSS, Max: 64 << 20},
 			{Metric: PeakRSSGrowth, Max: 1.10},
 		},
+	},
+	{
+		Name:          "stream",
+		About:         "segmerge stream --by timestamp into a file over 4 partitions of 250,000 timestamp-sorted records of about 100 bytes",
+		Partitions:    4,
+		StreamRecords: 250_000,
+		StreamBytes:   100,
+		Targets:       []Target{{Metric: RatioKcat, Min: 0.5}},
 	},
 }
 
