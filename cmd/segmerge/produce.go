@@ -48,45 +48,7 @@ already in the topic. Ctrl+C stops after the current batch.`,
 			default:
 				return usage(fmt.Errorf("invalid --shape %q: must be batches or stream", shape))
 			}
-			var err error
-			if cfg.Brokers, cfg.ClientOpts, err = client.resolve(); err != nil {
-				return err
-			}
-			cfg.Seed = uint64(seed)
-			if !cmd.Flags().Changed("seed") {
-				cfg.Seed = uint64(time.Now().UnixNano())
-			}
-			cfg.Log = e.logger()
-			if err := cfg.Validate(); err != nil {
-				return usage(err)
-			}
-			if inputLog != "" {
-				f, cut, err := producer.OpenInputLog(inputLog)
-				if err != nil {
-					return fmt.Errorf("open --input-log: %w", err)
-				}
-				defer f.Close()
-				if cut > 0 {
-					cfg.Log.Warn("--input-log ended in a torn line, left by a producer killed as it wrote; cut it", "file", inputLog, "bytes", cut)
-				}
-				cfg.InputLog = f
-			}
-			cfg.Metrics = new(metrics.Run)
-			ep, err := mf.serve(e, cfg.Metrics, metrics.Produce, 0)
-			if err != nil {
-				return err
-			}
-			defer ep.stop()
-			cfg.ClientOpts = append(cfg.ClientOpts, ep.clientOpts()...)
-			line := e.progress(cfg.Metrics, "produced", progressEvery, false)
-			st, err := producer.Run(cmd.Context(), cfg)
-			line.Stop()
-			if st.Elapsed == 0 {
-				return err // failed before writing anything
-			}
-			e.say("produced %d batches (ids %d..%d), %d records, %d integers to %s in %.2fs\n",
-				st.Batches, st.FirstBatch, st.FirstBatch+st.Batches-1, st.Records, st.Integers, cfg.Topic, st.Elapsed.Seconds())
-			return err
+			return runProduce(cmd, e, &client, &cfg, seed, inputLog, &mf, progressEvery)
 		},
 	}
 	f := cmd.Flags()
@@ -115,6 +77,49 @@ already in the topic. Ctrl+C stops after the current batch.`,
 	mf.add(cmd)
 	f.DurationVar(&progressEvery, "progress-interval", 10*time.Second, "when stderr is not a terminal, log a status line this often (0: never)")
 	return cmd
+}
+
+// runProduce runs produce --shape batches.
+func runProduce(cmd *cobra.Command, e *env, client *clientFlags, cfg *producer.Config, seed int64, inputLog string, mf *metricsFlags, progressEvery time.Duration) error {
+	var err error
+	if cfg.Brokers, cfg.ClientOpts, err = client.resolve(); err != nil {
+		return err
+	}
+	cfg.Seed = uint64(seed)
+	if !cmd.Flags().Changed("seed") {
+		cfg.Seed = uint64(time.Now().UnixNano())
+	}
+	cfg.Log = e.logger()
+	if err := cfg.Validate(); err != nil {
+		return usage(err)
+	}
+	if inputLog != "" {
+		f, cut, err := producer.OpenInputLog(inputLog)
+		if err != nil {
+			return fmt.Errorf("open --input-log: %w", err)
+		}
+		defer f.Close()
+		if cut > 0 {
+			cfg.Log.Warn("--input-log ended in a torn line, left by a producer killed as it wrote; cut it", "file", inputLog, "bytes", cut)
+		}
+		cfg.InputLog = f
+	}
+	cfg.Metrics = new(metrics.Run)
+	ep, err := mf.serve(e, cfg.Metrics, metrics.Produce, 0)
+	if err != nil {
+		return err
+	}
+	defer ep.stop()
+	cfg.ClientOpts = append(cfg.ClientOpts, ep.clientOpts()...)
+	line := e.progress(cfg.Metrics, "produced", progressEvery, false)
+	st, err := producer.Run(cmd.Context(), *cfg)
+	line.Stop()
+	if st.Elapsed == 0 {
+		return err // failed before writing anything
+	}
+	e.say("produced %d batches (ids %d..%d), %d records, %d integers to %s in %.2fs\n",
+		st.Batches, st.FirstBatch, st.FirstBatch+st.Batches-1, st.Records, st.Integers, cfg.Topic, st.Elapsed.Seconds())
+	return err
 }
 
 // runFeed runs produce --shape stream, taking the flags the two shapes
