@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -244,8 +245,16 @@ func parseCommand(where string, args []string) (cmdline, problems) {
 			ps.add("%s: stray argument %q: segmerge %s takes flags only", where, a, c.sub)
 		}
 	}
-	real := exec.Command(segmerge, append(append([]string{}, args...), "--help")...)
-	real.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+	if len(ps) > 0 {
+		// A flag left without its value would take the --help added
+		// below as its value, and the command would run for real.
+		return c, ps
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	real := exec.CommandContext(ctx, segmerge, append(append([]string{}, args...), "--help")...)
+	// Should the command run anyway, it finds no broker to talk to.
+	real.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "SEGMERGE_BROKERS=127.0.0.1:1"}
 	var stderr bytes.Buffer
 	real.Stderr = &stderr
 	if err := real.Run(); err != nil {
