@@ -100,7 +100,8 @@ func TestBenchStream(t *testing.T) {
 	}
 	body, _ := os.ReadFile(out.Name())
 	var rep struct {
-		Rows []map[string]any `json:"rows"`
+		Rows    []map[string]any `json:"rows"`
+		Latency []map[string]any `json:"latency"`
 	}
 	if err := json.Unmarshal(body, &rep); err != nil || len(rep.Rows) != 1 {
 		t.Fatalf("bench --json: %v, want one row:\n%s", err, body)
@@ -117,6 +118,22 @@ func TestBenchStream(t *testing.T) {
 	if _, err := exec.LookPath("kcat"); err == nil {
 		if v, ok := r["kcat_mb_per_second"].(float64); !ok || v <= 0 {
 			t.Errorf("kcat is installed, but kcat_mb_per_second = %v", r["kcat_mb_per_second"])
+		}
+	}
+	// The emit latency, following a steady feed of --batches records.
+	if len(rep.Latency) != 1 {
+		t.Fatalf("%d latency rows, want the stream's emit latency:\n%s", len(rep.Latency), body)
+	}
+	l := rep.Latency[0]
+	if l["workload"] != "stream" || l["sink"] != "file" || l["batches"] != float64(2000) || l["verified"] != true {
+		t.Fatalf("latency row %v: want stream, file, 2000 records, in order", l)
+	}
+	prev := 0.0
+	for _, k := range []string{"p50_ms", "p99_ms", "p999_ms", "max_ms"} {
+		if v, ok := l[k].(float64); !ok || v <= 0 || v < prev {
+			t.Errorf("%s = %v, want a positive figure no less than the quantile before", k, l[k])
+		} else {
+			prev = v
 		}
 	}
 }

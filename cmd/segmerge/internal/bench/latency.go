@@ -59,7 +59,7 @@ type LatencyResult struct {
 	Sink     string  `json:"sink"` // "file", "topic" or "follower"
 	// CommitInterval is the consumer's --commit-interval.
 	CommitInterval string  `json:"commit_interval"`
-	Batches        int64   `json:"batches"` // seen by this sink's reader
+	Batches        int64   `json:"batches"` // seen by this sink's reader (records, for stream)
 	P50            float64 `json:"p50_ms"`
 	P99            float64 `json:"p99_ms"`
 	P999           float64 `json:"p999_ms"`
@@ -256,7 +256,7 @@ func (l *latencyRun) measure(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	wg.Go(func() { errs[0] = l.r.follow(rctx, l.topic, int64(l.pc.Segments), l.sinks[0]) })
-	wg.Go(func() { errs[1] = tailFile(rctx, l.file, l.sinks[1]) })
+	wg.Go(func() { errs[1] = tailFile(rctx, l.file, l.sinks[1], lineBatch) })
 	wg.Go(func() { errs[2] = l.r.readCommitted(rctx, l.out, l.sinks[2]) })
 	err := l.produce(ctx)
 	stopReaders()
@@ -478,8 +478,8 @@ func (r *runner) read(ctx context.Context, topic string, committed bool, fn func
 }
 
 // tailFile polls path every millisecond for whole lines and marks each
-// line's batch seen.
-func tailFile(ctx context.Context, path string, s *seen) error {
+// line seen by the index id gives it.
+func tailFile(ctx context.Context, path string, s *seen, id func(line []byte) (int64, bool)) error {
 	var f *os.File
 	defer func() {
 		if f != nil {
@@ -518,8 +518,8 @@ func tailFile(ctx context.Context, path string, s *seen) error {
 			if i < 0 {
 				break
 			}
-			if id, ok := lineBatch(pending[:i]); ok {
-				s.mark(id, now)
+			if n, ok := id(pending[:i]); ok {
+				s.mark(n, now)
 			}
 			pending = pending[i+1:]
 		}

@@ -95,6 +95,13 @@ func (r *runner) stream(ctx context.Context, w Workload) error {
 	cfg.Log.Info("streamed", "workload", w.Name, "seconds", fmt.Sprintf("%.2f", row.Seconds), "records/s", si(row.RecordsPerSec),
 		"ceiling seconds", fmt.Sprintf("%.2f %.2f", first.Seconds, second.Seconds), "kcat seconds", kcatNote(k1, k2), "verified", row.Verified)
 	r.rep.Rows = append(r.rep.Rows, row)
+	if w.StreamRate > 0 {
+		lat, err := r.streamLatency(ctx, w)
+		if err != nil {
+			return err
+		}
+		r.rep.Latency = append(r.rep.Latency, lat)
+	}
 	return nil
 }
 

@@ -53,6 +53,10 @@ type Workload struct {
 	// batch fields do not apply.
 	StreamRecords int64
 	StreamBytes   int
+	// StreamRate, if set, adds an emit-latency run (see streamLatency):
+	// records a second, for StreamSeconds.
+	StreamRate    float64
+	StreamSeconds float64
 }
 
 // Metric names a figure of a Result that a Target bounds.
@@ -188,10 +192,12 @@ var Workloads = []Workload{
 	},
 	{
 		Name:          "stream",
-		About:         "segmerge stream --by timestamp into a file over 4 partitions of 250,000 timestamp-sorted records of about 100 bytes",
+		About:         "segmerge stream --by timestamp into a file over 4 partitions of 250,000 timestamp-sorted records of about 100 bytes; then its emit latency, following 10,000 records/s for 10s",
 		Partitions:    4,
 		StreamRecords: 250_000,
 		StreamBytes:   100,
+		StreamRate:    10_000,
+		StreamSeconds: 10,
 		Targets:       []Target{{Metric: RatioKcat, Min: 0.5}},
 	},
 }
