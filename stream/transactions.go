@@ -14,13 +14,8 @@ import (
 // repartition's): a stop cuts it a grace after (r.cut: Run aborts it).
 // With again, a new transaction begins.
 func (r *run) endBy(base, stop context.Context, again bool) error {
-	ectx, release := kafka.Ending(base, stop, kafka.StopGrace(r.cfg.SessionTimeout))
-	defer release()
-	err := r.end(ectx, again)
-	if kafka.WasCut(ectx, r.cfg.Log) {
-		r.cut = true
-		return nil
-	}
+	cut, err := r.m.EndBy(base, stop, func(ctx context.Context) error { return r.end(ctx, again) })
+	r.cut = r.cut || cut
 	return err
 }
 
@@ -82,17 +77,9 @@ func (r *run) end(ctx context.Context, again bool) error {
 // shut commits the last transaction (aborts it after an error or a cut
 // end) and leaves the group, each within its bound.
 func (r *run) shut(stopped context.Context, runErr error) error {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(stopped), 30*time.Second)
-	defer cancel()
-	if runErr == nil && !r.cut {
-		runErr = r.endBy(fctx, stopped, false)
-	}
-	if runErr != nil || r.cut {
-		r.m.Abandon(fctx)
-	}
-	r.m.AllowRebalance()
-	kafka.CloseWithin(kafka.CloseWait(r.cfg.SessionTimeout), r.cfg.Log, r.m.Close)
-	return runErr
+	return r.m.Shut(stopped, runErr, func() bool { return r.cut }, func(fctx, stopped context.Context) error {
+		return r.endBy(fctx, stopped, false)
+	})
 }
 
 // onePartition writes the stream's output topic to one partition, and

@@ -59,3 +59,35 @@ func CloseWithin(d time.Duration, log *slog.Logger, closers ...func()) {
 		log.Warn("leaving the group is held up by a rebalance; not waiting for it (the group drops this member after its session timeout)", "waited", d.String())
 	}
 }
+
+// EndBy runs end, which ends a stage's open transaction, under
+// Ending(base, stop): a stop cuts it a grace (StopGrace) after. A cut end
+// is not an error: cut says so, and its transaction is left for Shut to
+// abort and the next run to redo.
+func (m *Member) EndBy(base, stop context.Context, end func(context.Context) error) (cut bool, err error) {
+	ectx, release := Ending(base, stop, StopGrace(m.cfg.SessionTimeout))
+	defer release()
+	err = end(ectx)
+	if WasCut(ectx, m.cfg.Log) {
+		return true, nil
+	}
+	return false, err
+}
+
+// Shut ends a stage's run, each step within its bound: unless the run
+// failed or was cut, end commits the last transaction (given 30s after the
+// stop); a failed or cut run's transaction is abandoned; then the member
+// leaves its group within CloseWait. cut is read after end, which may cut.
+func (m *Member) Shut(stopped context.Context, runErr error, cut func() bool, end func(fctx, stopped context.Context) error) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(stopped), 30*time.Second)
+	defer cancel()
+	if runErr == nil && !cut() {
+		runErr = end(fctx, stopped)
+	}
+	if runErr != nil || cut() {
+		m.Abandon(fctx)
+	}
+	m.AllowRebalance()
+	CloseWithin(CloseWait(m.cfg.SessionTimeout), m.cfg.Log, m.Close)
+	return runErr
+}
