@@ -153,15 +153,21 @@ func (p *proc) wait(t *testing.T, d time.Duration) int {
 	}
 }
 
-// broker starts `segmerge broker` on free ports and returns it with its
-// bootstrap address, read from its stdout.
+// brokerProc starts `segmerge broker` on free ports and returns it with
+// its bootstrap address, read from its stdout.
 func brokerProc(t *testing.T, dataDir string) (*proc, string) {
+	t.Helper()
+	return brokerProcBin(t, bin, dataDir)
+}
+
+// brokerProcBin is brokerProc with exe (bin, or measured's).
+func brokerProcBin(t *testing.T, exe, dataDir string) (*proc, string) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, w, "broker", "--listen", "127.0.0.1:0,127.0.0.1:0,127.0.0.1:0", "--data-dir", dataDir)
+	p := startBin(t, exe, w, "broker", "--listen", "127.0.0.1:0,127.0.0.1:0,127.0.0.1:0", "--data-dir", dataDir)
 	w.Close()
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
