@@ -9,7 +9,7 @@ const (
 	Min = 32 << 20
 	// Reserve is the part of the budget a Go process spends outside its
 	// heap: code, runtime and goroutine stacks.
-	Reserve = 14 << 20
+	Reserve = 20 << 20
 )
 
 // GoLimit is the Go memory limit (debug.SetMemoryLimit) that keeps a
