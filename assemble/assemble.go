@@ -377,8 +377,8 @@ func (a *Assembler) Add(r *Record) (Verdict, error) {
 		ps.first = r.BatchID
 	}
 	if v == Accepted && r.BatchID > ps.progress {
-		if gap := a.cfg.MaxBatchGap; gap > 0 && ps.jumpFrom == noJump && r.BatchID-ps.progress > gap &&
-			r.BatchID-a.reference(r.Partition) > gap {
+		if gap := a.cfg.MaxBatchGap; gap > 0 && ps.jumpFrom == noJump && past(r.BatchID, ps.progress, gap) &&
+			past(r.BatchID, a.reference(r.Partition), gap) {
 			ps.jumpFrom = ps.progress // nothing known vouches for it (see suspect)
 		}
 		ps.progress = r.BatchID
@@ -430,6 +430,13 @@ func (a *Assembler) reference(p int32) int64 {
 	return ref
 }
 
+// past reports whether id lies more than gap above ref. The difference is
+// taken in uint64: a record may claim any int64 id, and id-ref overflows
+// int64 when ref is -1 (nothing known) and id near the largest.
+func past(id, ref, gap int64) bool {
+	return id > ref && uint64(id)-uint64(ref) > uint64(gap)
+}
+
 // suspect reports whether partition p's progress jumped past
 // MaxBatchGap with nothing else known vouching for it yet; a jump that
 // another partition has caught up with is cleared.
@@ -437,7 +444,7 @@ func (a *Assembler) suspect(p int32, ps *partition) bool {
 	if ps.jumpFrom == noJump {
 		return false
 	}
-	if ps.progress-a.reference(p) <= a.cfg.MaxBatchGap {
+	if !past(ps.progress, a.reference(p), a.cfg.MaxBatchGap) {
 		ps.jumpFrom = noJump
 		return false
 	}

@@ -2,6 +2,7 @@ package assemble
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"testing"
 )
@@ -75,8 +76,16 @@ func TestFarAheadOutlierIsEvicted(t *testing.T) {
 	const P, S = 3, 3
 	for _, tc := range []struct {
 		name  string
-		first bool // the outlier comes before anything else is known
-	}{{"after good batches", false}, {"before anything", true}} {
+		first bool  // the outlier comes before anything else is known
+		id    int64 // the outlier's batch id
+	}{
+		{"after good batches", false, 1 << 62},
+		{"before anything", true, 1 << 62},
+		// The largest id: its distance to "nothing known" (-1)
+		// overflows an int64.
+		{"the largest id, after good batches", false, math.MaxInt64},
+		{"the largest id, before anything", true, math.MaxInt64},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := New(Config{Segments: S, Partitions: P, Whole: true, MaxBatchGap: 1000})
 			offs := make([]int64, P)
@@ -100,7 +109,7 @@ func TestFarAheadOutlierIsEvicted(t *testing.T) {
 				batch(0)
 				batch(1)
 			}
-			if v, err := add(2, 1<<62, 2); v != Accepted {
+			if v, err := add(2, tc.id, 2); v != Accepted {
 				t.Fatalf("the outlier itself: %v %v", v, err)
 			}
 			var written []int64
@@ -119,7 +128,7 @@ func TestFarAheadOutlierIsEvicted(t *testing.T) {
 				release()
 			}
 			ev := a.Evicted()
-			if ev == nil || ev.ID != 1<<62 || !ev.Evicted || len(ev.Records()) != 1 {
+			if ev == nil || ev.ID != tc.id || !ev.Evicted || len(ev.Records()) != 1 {
 				t.Fatalf("evicted %+v, want the outlier", ev)
 			}
 			a.Done(ev)
