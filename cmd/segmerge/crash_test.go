@@ -93,7 +93,8 @@ func waitLines(t *testing.T, path string, n int, who ...*proc) {
 // through it (the restarted broker aborted its transaction, and usually
 // fences it) and commit again before it is killed in turn.
 func TestCrashesLeaveOutputExactlyOnce(t *testing.T) {
-	t.Parallel() // waits on processes: see TestMain
+	// Not parallel: it restarts a broker on the ports it was killed on
+	// (see TestMain).
 	for _, tc := range []struct {
 		mode       string
 		killBroker bool

@@ -145,7 +145,8 @@ func TestRecreatedTopicStopsTheConsumer(t *testing.T) {
 // on, exactly once: the file and a read_committed read of the topic hold
 // every batch once.
 func TestOutputTopicConsumerRidesOutABrokerOutage(t *testing.T) {
-	t.Parallel() // waits on processes: see TestMain
+	// Not parallel: it restarts a broker on the ports it was killed on
+	// (see TestMain).
 	if testing.Short() {
 		t.Skip("a 30s outage")
 	}

@@ -21,6 +21,7 @@ import (
 // already whole skipped — and a read_committed read of the topic too: the
 // aborted transaction of a killed batch leaves nothing visible.
 func TestHugeBatchesExactlyOnceAcrossCrashes(t *testing.T) {
+	t.Parallel() // waits on processes: see TestMain
 	const (
 		batches = 4
 		segLen  = 300_000

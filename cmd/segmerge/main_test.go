@@ -22,10 +22,13 @@ var (
 )
 
 // TestMain builds the binary the tests run. Tests that mostly wait on their
-// processes (session timeouts, an outage, a paced producer) call
-// t.Parallel and run -parallel at a time (GOMAXPROCS by default) after
-// the others; those whose work is CPU-bound or whose memory is measured
-// run alone, so a neighbour does not skew them.
+// processes (session timeouts, a paced producer, consumers killed and
+// restarted) call t.Parallel and run -parallel at a time (GOMAXPROCS by
+// default) after the others. Those whose memory is measured run alone, so
+// a neighbour does not skew them; so do those that kill a broker and
+// restart it on the same ports, for while it is down a broker of a
+// parallel test may be given one of them (an ephemeral port) and take
+// its clients.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "segmerge-bin-")
 	if err != nil {
