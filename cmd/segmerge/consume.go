@@ -212,7 +212,7 @@ func runConsume(cmd *cobra.Command, e *env, o *consumeFlags) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return usage(err)
 	}
-	setMemoryLimit(cfg.Memory)
+	setMemoryLimit(cfg.Memory, budget.Reserve)
 	stop, err := o.profiles()
 	if err != nil {
 		return err
@@ -289,13 +289,13 @@ func (o *consumeFlags) sinks(cmd *cobra.Command, e *env, cfg *consumer.Config) (
 	return sinks, file, nil
 }
 
-// setMemoryLimit lets the heap grow to the budget (less what code and
-// runtime take), and the collector run when it gets there rather than
+// setMemoryLimit lets the heap grow to the budget less reserve (what code
+// and runtime take), and the collector run when it gets there rather than
 // each time the heap doubles: the footprint is the budget, whatever the
 // size of a batch, and collections are fewer. An explicit GOGC still
 // applies.
-func setMemoryLimit(memory int64) {
-	debug.SetMemoryLimit(budget.GoLimit(memory))
+func setMemoryLimit(memory, reserve int64) {
+	debug.SetMemoryLimit(memory - reserve)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(-1)
 	}
@@ -382,7 +382,7 @@ func runRepartition(cmd *cobra.Command, e *env, o *consumeFlags) error {
 	if err := cfg.Validate(); err != nil {
 		return usage(err)
 	}
-	setMemoryLimit(cfg.Memory)
+	setMemoryLimit(cfg.Memory, budget.Reserve)
 	cfg.Metrics = new(metrics.Run)
 	ep, err := o.metrics.serve(e, cfg.Metrics, metrics.Consume, cfg.SessionTimeout)
 	if err != nil {

@@ -147,7 +147,7 @@ func runStream(cmd *cobra.Command, e *env, o *streamFlags) error {
 	if err := cfg.Validate(); err != nil {
 		return usage(err)
 	}
-	setMemoryLimit(cfg.Memory)
+	setMemoryLimit(cfg.Memory, budget.StreamReserve)
 	cfg.Metrics = new(metrics.Run)
 	ep, err := o.metrics.serve(e, cfg.Metrics, metrics.Consume, cfg.SessionTimeout)
 	if err != nil {
