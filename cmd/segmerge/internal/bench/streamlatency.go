@@ -83,31 +83,10 @@ func (r *runner) streamLatency(ctx context.Context, w Workload) (LatencyResult, 
 	var wg sync.WaitGroup
 	var tailErr error
 	wg.Go(func() { tailErr = tailFile(rctx, file, sink, lineSeq) })
-	stamps := make([]time.Time, total)
-	pad := strings.Repeat("x", max(w.StreamBytes-len(`{"seq":1000000,"pad":""}`), 0))
-	produce := func(from, to int64) error {
-		start := time.Now()
-		var perr error
-		var mu sync.Mutex
-		for i := from; i < to && ctx.Err() == nil; i++ {
-			if wait := time.Until(start.Add(time.Duration(float64(i-from) / w.StreamRate * float64(time.Second)))); wait > 0 {
-				time.Sleep(wait)
-			}
-			rec := &kgo.Record{Partition: int32(i % int64(w.Partitions)), Value: fmt.Appendf(nil, `{"seq":%d,"pad":"%s"}`, i, pad)}
-			cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
-				mu.Lock()
-				perr = cmp(perr, err)
-				mu.Unlock()
-			})
-			stamps[i] = rec.Timestamp // stamped as Produce takes it
-		}
-		if err := cl.Flush(ctx); err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		return perr
-	}
+	f := &seqFeed{cl: cl, rate: w.StreamRate, parts: parts, stamps: make([]time.Time, total),
+		pad: strings.Repeat("x", max(w.StreamBytes-len(`{"seq":1000000,"pad":""}`), 0))}
+	stamps := f.stamps
+	produce := func(from, to int64) error { return f.produce(ctx, from, to) }
 	// A closing round: stamped at least a millisecond after the records
 	// before it (the client stamps to the millisecond), so that on every
 	// partition a record sorts after each of them.
@@ -146,14 +125,7 @@ func (r *runner) streamLatency(ctx context.Context, w Workload) (LatencyResult, 
 	if _, err := stopped.wait(); err != nil {
 		return row, fmt.Errorf("bench: %w", err)
 	}
-	row.fill(sink, stamps[from:limit], from)
-	if m := stamps[from:limit]; len(m) > 1 {
-		row.Achieved = float64(len(m)-1) / m[len(m)-1].Sub(m[0]).Seconds()
-	}
-	row.Verified, row.Problem = true, ""
-	if err := inStreamOrder(file, stamps[:limit], parts); err != nil {
-		row.Verified, row.Problem = false, err.Error()
-	}
+	row.judge(sink, stamps, from, limit, file, parts)
 	if !r.keep {
 		os.Remove(file)
 	}
@@ -220,4 +192,54 @@ func inStreamOrder(path string, stamps []time.Time, parts int64) error {
 		}
 	}
 	return nil
+}
+
+// seqFeed writes the records of streamLatency: record i, {"seq":i,...},
+// on partition i mod parts, at a steady rate, noting its stamp.
+type seqFeed struct {
+	cl     *kgo.Client
+	rate   float64
+	parts  int64
+	pad    string
+	stamps []time.Time // by seq
+}
+
+// produce writes records from..to-1 at the feed's rate and waits until
+// they are acknowledged.
+func (f *seqFeed) produce(ctx context.Context, from, to int64) error {
+	start := time.Now()
+	var perr error
+	var mu sync.Mutex
+	for i := from; i < to && ctx.Err() == nil; i++ {
+		if wait := time.Until(start.Add(time.Duration(float64(i-from) / f.rate * float64(time.Second)))); wait > 0 {
+			time.Sleep(wait)
+		}
+		rec := &kgo.Record{Partition: int32(i % f.parts), Value: fmt.Appendf(nil, `{"seq":%d,"pad":"%s"}`, i, f.pad)}
+		f.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			mu.Lock()
+			perr = cmp(perr, err)
+			mu.Unlock()
+		})
+		f.stamps[i] = rec.Timestamp // stamped as Produce takes it
+	}
+	if err := f.cl.Flush(ctx); err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return perr
+}
+
+// judge sets the row's figures from the records from..limit-1 that sink
+// saw, and whether the file holds every record below limit in the
+// stream's order.
+func (row *LatencyResult) judge(sink *seen, stamps []time.Time, from, limit int64, file string, parts int64) {
+	row.fill(sink, stamps[from:limit], from)
+	if m := stamps[from:limit]; len(m) > 1 {
+		row.Achieved = float64(len(m)-1) / m[len(m)-1].Sub(m[0]).Seconds()
+	}
+	row.Verified, row.Problem = true, ""
+	if err := inStreamOrder(file, stamps[:limit], parts); err != nil {
+		row.Verified, row.Problem = false, err.Error()
+	}
 }
