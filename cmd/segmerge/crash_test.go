@@ -155,7 +155,8 @@ func crashRun(t *testing.T, mode string, killBroker bool) {
 			"--output-topic", "merged", "--session-timeout", "6s"}, extra...)
 	}
 	consume := func() *proc {
-		return keep(start(t, nil, args("--from-beginning", "--commit-interval", "30ms", "-q")...))
+		// Not -q: killBrokerUnder reads its info lines.
+		return keep(start(t, nil, args("--from-beginning", "--commit-interval", "30ms")...))
 	}
 	cons := consume()
 	t0, at := time.Now(), 0
@@ -276,10 +277,11 @@ func killBrokerUnder(t *testing.T, br, cons, prod *proc, g *groupWatch, listen, 
 	}
 	// The consumer learns that its transaction is gone either from a
 	// fence (its epoch was bumped), when it starts a new session, or from
-	// an abort kfake accepts at the old epoch (the group, lost in the
-	// restart, makes the session abort first), when it redoes from the
-	// last commit; it must say which, and commit again.
-	const restarted, redone = "starting a new transactional session", "transaction aborted; redoing"
+	// an abort kfake accepts at the old epoch, when it redoes from the
+	// last commit: an abort with an error, or, when the group lost in the
+	// restart makes the session abort first, one by the rebalance (an
+	// info line: see consume). It must say which, and commit again.
+	const restarted, redone = "starting a new transactional session", "transaction aborted"
 	before, logged := g.committed(), len(cons.stderr.String())
 	br.kill(t)
 	br = keep(startBroker(t, listen, data))
