@@ -528,8 +528,12 @@ func tailFile(ctx context.Context, path string, s *seen, id func(line []byte) (i
 }
 
 // lineBatch returns the batch id of a JSON Lines output line.
-func lineBatch(line []byte) (int64, bool) {
-	rest, ok := bytes.CutPrefix(line, []byte(`{"batch_id":`))
+func lineBatch(line []byte) (int64, bool) { return leadingInt(line, `{"batch_id":`) }
+
+// leadingInt returns the integer a line holds between prefix and the
+// first comma after it.
+func leadingInt(line []byte, prefix string) (int64, bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(prefix))
 	if !ok {
 		return 0, false
 	}
@@ -537,8 +541,8 @@ func lineBatch(line []byte) (int64, bool) {
 	if end < 0 {
 		return 0, false
 	}
-	id, err := strconv.ParseInt(string(rest[:end]), 10, 64)
-	return id, err == nil
+	n, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	return n, err == nil
 }
 
 // latencyChecks applies the latency targets: at 1,000 batches a second, a

@@ -1,14 +1,12 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -143,18 +141,7 @@ func cmp(have, err error) error {
 }
 
 // lineSeq returns the seq of a streamLatency record's line.
-func lineSeq(line []byte) (int64, bool) {
-	rest, ok := bytes.CutPrefix(line, []byte(`{"seq":`))
-	if !ok {
-		return 0, false
-	}
-	end := bytes.IndexByte(rest, ',')
-	if end < 0 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(string(rest[:end]), 10, 64)
-	return n, err == nil
-}
+func lineSeq(line []byte) (int64, bool) { return leadingInt(line, `{"seq":`) }
 
 // inStreamOrder checks that the file holds every record of stamps once
 // (and others only after them), in the stream's order: by timestamp (to
