@@ -242,7 +242,37 @@ func TestPythonStreamSurvivesKills(t *testing.T) {
 		written atomic.Int64
 	)
 	py := exec.Command(python, "testdata/produce_stream.py", c.Bootstrap(), topic, strconv.Itoa(per), "7",
-		"--back", strconv.Itoa(back), "--chunk", "20", "--pause-ms", "40")
+		"--back", strconv.Itoa(back), "--chunk", "20", "--gate")
+	// The test sets the producer's pace: a chunk every 40ms while flow
+	// is on. It holds the feed from a kill until the successor has taken
+	// over, so a slow restart cannot let the producer finish before the
+	// kills are done.
+	gate, err := py.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flow atomic.Bool
+	flow.Store(true)
+	stop, fed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(fed)
+		defer gate.Close()
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if flow.Load() {
+				if _, err := gate.Write([]byte("\n")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-fed })
 	py.Stdout = &lineWriter{line: func(l []byte) {
 		var r acked
 		if err := json.Unmarshal(l, &r); err != nil && bad == nil {
@@ -273,9 +303,14 @@ func TestPythonStreamSurvivesKills(t *testing.T) {
 		// Kill while it has output in a transaction not yet committed:
 		// the output's end offset is past its last stable one.
 		var out, stable int64
+		deadline := time.Now().Add(30 * time.Second)
 		for out, stable = ends(t, adm, topic+".ordered"); out == stable; out, stable = ends(t, adm, topic+".ordered") {
 			if done, err := s.exited(); done {
 				t.Fatalf("the stream exited (%v); stderr:\n%s", err, s.stderr.String())
+			}
+			if done, _ := producer.exited(); done || time.Now().After(deadline) {
+				t.Fatalf("kill %d: no output in an open transaction within 30s (the producer done: %v, %d of %d records written); stderr:\n%s",
+					kill, done, written.Load(), total, s.stderr.String())
 			}
 		}
 		if done, _ := producer.exited(); done || committed >= total || out <= outAtKill {
@@ -283,6 +318,7 @@ func TestPythonStreamSurvivesKills(t *testing.T) {
 				kill, done, committed, total, out, outAtKill)
 		}
 		s.cmd.Process.Signal(syscall.SIGKILL)
+		flow.Store(false)
 		<-s.done
 		s.done <- nil
 		// Dead, it commits nothing more: a transaction still open is
@@ -297,6 +333,11 @@ func TestPythonStreamSurvivesKills(t *testing.T) {
 		t.Logf("kill %d: SIGKILL with %d of %d records written, %d committed; the output's end offset %d, stable %d: killed in a transaction %v",
 			kill, written.Load(), total, atKill, outAtKill, deadStable, open)
 		s = startProc(t, exec.Command(exe, args...))
+		// The successor takes over what the killed process left
+		// uncommitted (its open transaction held output) before the feed
+		// goes on.
+		waitCommitted(t, adm, "tape", topic, atKill+1, s)
+		flow.Store(true)
 	}
 	if inTxn == 0 {
 		t.Fatal("no kill came while the stream had output in an open transaction")

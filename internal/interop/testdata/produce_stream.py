@@ -1,7 +1,7 @@
 """Per-partition streams sorted by timestamp, with confluent_kafka.
 
 usage: produce_stream.py BOOTSTRAP TOPIC RECORDS_PER_PARTITION SEED
-                         [--back N] [--chunk N --pause-ms MS]
+                         [--back N] [--chunk N [--pause-ms MS] [--gate]]
 
 TOPIC must exist. Writes RECORDS_PER_PARTITION records to each of its
 partitions, with timestamps chosen here: sorted within a partition (ties
@@ -13,7 +13,10 @@ object a line: partition, offset, timestamp, value.
 
 With --chunk, it writes --chunk records at a time, waits for the broker
 to acknowledge them, prints them, and sleeps --pause-ms: a steady feed
-whose progress the caller reads as it goes.
+whose progress the caller reads as it goes. With --gate as well, it
+reads a line from standard input before each chunk: the caller sets the
+pace, and can hold the feed while it waits for something; at the end of
+standard input the chunks go on ungated.
 """
 import argparse
 import heapq
@@ -53,11 +56,13 @@ def main():
     ap.add_argument("--back", type=int, default=1)
     ap.add_argument("--chunk", type=int, default=0)
     ap.add_argument("--pause-ms", type=int, default=0)
+    ap.add_argument("--gate", action="store_true")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     producer = Producer({"bootstrap.servers": a.bootstrap, "enable.idempotence": True, "linger.ms": 5})
     parts = len(producer.list_topics(a.topic, timeout=10).topics[a.topic].partitions)
     acked, errors = [], []
+    gated = a.gate
 
     def delivered(err, msg):
         if err is not None:
@@ -77,6 +82,8 @@ def main():
     # heapq.merge takes each lane's next record by (timestamp, partition):
     # a record going back in time comes out as soon as it is a lane's next.
     for n, (t, p, value) in enumerate(heapq.merge(*lanes(parts, a.per, a.back, rng)), 1):
+        if gated and a.chunk and (n - 1) % a.chunk == 0 and not sys.stdin.readline():
+            gated = False
         producer.produce(a.topic, value=value, partition=p, timestamp=t, on_delivery=delivered)
         producer.poll(0)
         if a.chunk and n % a.chunk == 0:
