@@ -51,8 +51,13 @@ group (process start-up is not in it). Peak RSS is the consumer process's
 VmHWM: the broker runs in this process, or elsewhere with -b. Ceiling MB/s
 is the raw fetch of the same topic in the same run, timed the same way, run
 before the pipelines and after them (the faster counts); pipeline/ceiling is
-the ratio of the two. Targets are printed below the
-table, met or not; missing one does not fail the run.
+the ratio of the two. Where kcat is installed, kcat MB/s is its raw read of
+the topic (kcat -C -e, exec to exit, best of two). Where python3 has
+confluent_kafka, seed also runs the original simple consumer's algorithm
+over the topic (one poll() a record, a dict of batches, heapq.merge; exec to
+exit, output verified): pipeline/original is how many times faster the
+pipeline's process was. Targets are printed below the tables, met or not;
+missing one does not fail the run.
 
 latency is measured differently: a following 'segmerge consume --out-file
 --output-topic' is started on a fresh topic, and the bench produces at each

@@ -119,6 +119,11 @@ type Result struct {
 	KcatSeconds  float64 `json:"kcat_seconds,omitempty"`
 	KcatMBPerSec float64 `json:"kcat_mb_per_second,omitempty"`
 	OverKcat     float64 `json:"pipeline_over_kcat,omitempty"`
+	// The baseline (see original.go), for a workload with Baseline where
+	// python3 and confluent_kafka are installed: the original algorithm's
+	// seconds over the same topic, and the pipeline's throughput over its.
+	OriginalSeconds float64 `json:"original_seconds,omitempty"`
+	OverOriginal    float64 `json:"pipeline_over_original,omitempty"`
 	// Verified says the output was checked and held every batch once,
 	// equal to its input; Problem says why not.
 	Verified bool   `json:"verified"`
@@ -338,6 +343,11 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 	}
 	k2 := r.kcatRun(ctx, topic, pst)
 	kcat := kcatBest(k1, k2)
+	var orig float64
+	if w.Baseline {
+		orig = r.originalRun(ctx, topic, pc, pst)
+		cfg.Log.Info("baseline", "workload", w.Name, "original.py seconds", fmt.Sprintf("%.2f", orig))
+	}
 	ceil := first
 	if second.Seconds < ceil.Seconds {
 		ceil = second
@@ -352,6 +362,10 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 		if kcat > 0 {
 			row.KcatSeconds, row.KcatMBPerSec = kcat, float64(pst.Bytes)/1e6/kcat
 			row.OverKcat = row.MBPerSec / row.KcatMBPerSec
+		}
+		if orig > 0 {
+			// Both clocks run from exec to exit.
+			row.OriginalSeconds, row.OverOriginal = orig, orig/row.ProcessSeconds
 		}
 		r.rep.Rows = append(r.rep.Rows, row)
 	}
@@ -561,34 +575,6 @@ func (r *runner) drop(topic string, groups []string) {
 			}
 		}
 	})
-}
-
-// checks applies every workload's targets to its rows.
-func checks(ws []Workload, rows []Result) []Check {
-	var out []Check
-	for _, w := range ws {
-		for _, t := range w.Targets {
-			for i := range rows {
-				row := &rows[i]
-				if row.Workload != w.Name || t.Mode != "" && t.Mode != row.Mode {
-					continue
-				}
-				var companion *Result
-				for j := range rows {
-					if rows[j].Workload == w.Companion && rows[j].Mode == row.Mode {
-						companion = &rows[j]
-					}
-				}
-				v, ok := t.Metric.value(row, companion)
-				if !ok {
-					continue
-				}
-				met := (t.Min == 0 || v >= t.Min) && (t.Max == 0 || v <= t.Max)
-				out = append(out, Check{Workload: w.Name, Mode: row.Mode, Target: t.String(), Value: v, Shown: t.Metric.format(v), Met: met})
-			}
-		}
-	}
-	return out
 }
 
 // Modes are the consumer modes a bench can run.

@@ -34,13 +34,17 @@ func WriteTable(w io.Writer, rep *Report) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		// Where the time and the CPU went, per row.
+		// Where the time and the CPU went, per row, and the baseline.
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "workload\tmode\tprocs\tseconds\tjoin s\tsteady ints/s\tCPU s\tCPU ns/int\t")
+		fmt.Fprintln(tw, "workload\tmode\tprocs\tseconds\tjoin s\tsteady ints/s\tCPU s\tCPU ns/int\toriginal s\tpipeline/original\t")
 		for _, r := range batches {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t%s\t%.2f\t%.1f\t\n",
-				r.Workload, r.Mode, max(r.Processes, 1), r.Seconds, r.JoinSeconds, si(r.SteadyIntsPerSec), r.CPUSeconds, r.CPUNsPerInt)
+			origS, overOrig := "-", "-"
+			if r.OverOriginal > 0 {
+				origS, overOrig = fmt.Sprintf("%.2f", r.OriginalSeconds), fmt.Sprintf("%.1f", r.OverOriginal)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t%s\t%.2f\t%.1f\t%s\t%s\t\n",
+				r.Workload, r.Mode, max(r.Processes, 1), r.Seconds, r.JoinSeconds, si(r.SteadyIntsPerSec), r.CPUSeconds, r.CPUNsPerInt, origS, overOrig)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -47,6 +47,9 @@ type Workload struct {
 	Companion string
 	// Targets are the goals this workload's rows are checked against.
 	Targets []Target
+	// Baseline runs the original algorithm over the topic too (see
+	// original.go).
+	Baseline bool
 	// StreamRecords, if set, makes the workload one for segmerge stream:
 	// that many records a partition, sorted by timestamp, of about
 	// StreamBytes each (package feed), read by `segmerge stream`; the
@@ -72,6 +75,10 @@ const (
 	// RatioKcat is the pipeline's throughput over kcat's raw read of the
 	// same topic (where kcat is installed; see kcat.go).
 	RatioKcat Metric = "pipeline/kcat"
+	// RatioOriginal is the pipeline's throughput over the original
+	// algorithm's on librdkafka (a workload with Baseline; see
+	// original.go).
+	RatioOriginal Metric = "pipeline/original"
 	// PeakRSS is the consumer process's peak resident set, in bytes.
 	PeakRSS Metric = "peak RSS"
 	// PeakRSSGrowth is PeakRSS over the companion workload's PeakRSS in
@@ -113,6 +120,8 @@ func (m Metric) value(r, companion *Result) (float64, bool) {
 		return r.Ratio, true
 	case RatioKcat:
 		return r.OverKcat, r.OverKcat > 0
+	case RatioOriginal:
+		return r.OverOriginal, r.OverOriginal > 0
 	case PeakRSS:
 		return float64(r.PeakRSS), r.PeakRSS > 0
 	case PeakRSSGrowth:
@@ -144,7 +153,9 @@ var Workloads = []Workload{
 		Targets: []Target{
 			{Metric: Ratio, Min: 0.5},
 			{Mode: consumer.ModeConcurrent, Metric: RatioKcat, Min: 0.5},
+			{Mode: consumer.ModeConcurrent, Metric: RatioOriginal, Min: 20},
 		},
+		Baseline: true,
 	},
 	{
 		Name:    "bulk",
@@ -241,4 +252,32 @@ func (w Workload) withDefaults() Workload {
 		w.Partitions = d.Partitions
 	}
 	return w
+}
+
+// checks applies every workload's targets to its rows.
+func checks(ws []Workload, rows []Result) []Check {
+	var out []Check
+	for _, w := range ws {
+		for _, t := range w.Targets {
+			for i := range rows {
+				row := &rows[i]
+				if row.Workload != w.Name || t.Mode != "" && t.Mode != row.Mode {
+					continue
+				}
+				var companion *Result
+				for j := range rows {
+					if rows[j].Workload == w.Companion && rows[j].Mode == row.Mode {
+						companion = &rows[j]
+					}
+				}
+				v, ok := t.Metric.value(row, companion)
+				if !ok {
+					continue
+				}
+				met := (t.Min == 0 || v >= t.Min) && (t.Max == 0 || v <= t.Max)
+				out = append(out, Check{Workload: w.Name, Mode: row.Mode, Target: t.String(), Value: v, Shown: t.Metric.format(v), Met: met})
+			}
+		}
+	}
+	return out
 }
