@@ -108,8 +108,7 @@ func (m *Member) open() error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.SessionTimeout(cfg.SessionTimeout),
-		// kgo's 3s heartbeat must come well inside a shorter session.
-		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)),
+		kgo.HeartbeatInterval(HeartbeatInterval(cfg.SessionTimeout)),
 		// How long a rebalance waits for every member to join again
 		// before it goes on without the missing (a process that died
 		// while joining): kgo's default is a minute.
