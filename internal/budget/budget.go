@@ -48,9 +48,14 @@ func Split(memory int64, partitions int32) Shares {
 	return Shares{
 		FetchBytes: int32(min(m/64, 16<<20)),
 		// A fetch of a partition lands in the held records at once,
-		// decoded (2 to 6 times its size): one round of fetches over
-		// every partition stays within half the held share.
-		PartitionBytes: int32(max(64<<10, min(held/12/int64(max(partitions, 1)), 1<<20))),
+		// decoded. Small records cost the most held per byte fetched: a
+		// 73-byte record of 15 small integers is ~600 bytes held, and
+		// compressed (snappy) it is ~25 bytes fetched. A round of
+		// fetches over every partition at held/24 stays within the held
+		// share for such records, so partitions are not paused and read
+		// one at a time; large records (bulk), which hold about their
+		// size, are still fetched in pieces of 64 KiB and up.
+		PartitionBytes: int32(max(64<<10, min(held/24/int64(max(partitions, 1)), 1<<20))),
 		Held:           int(held),
 		StreamAbove:    int(m / 16),
 		Merging:        int(m / 16),

@@ -11,11 +11,12 @@
 // harder rather than let the heap pass it. Of that rest, M:
 //
 //   - fetches: one fetch response per broker buffered or in flight, each
-//     at most M/64 and 16 MiB, and per partition M/96 over the partition
+//     at most M/64 and 16 MiB, and per partition M/192 over the partition
 //     count, between 64 KiB and 1 MiB (a broker still sends one whole
 //     producer batch where that is larger). kgo's record structs take
-//     several times a small record's bytes, so the fetch share is sized
-//     for records of ~70 bytes.
+//     several times a small record's bytes, and compression shrinks what
+//     is fetched further, so the partition share is sized for records of
+//     ~70 bytes compressed about threefold.
 //   - held: M/8 of records held while their batches assemble. Past it,
 //     the partitions the lowest batch does not wait on are paused, until
 //     what is held falls under 3/4 of it.
