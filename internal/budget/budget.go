@@ -48,13 +48,11 @@ func Split(memory int64, partitions int32) Shares {
 	return Shares{
 		FetchBytes: int32(min(m/64, 16<<20)),
 		// A fetch of a partition lands in the held records at once,
-		// decoded. Small records cost the most held per byte fetched: a
-		// 73-byte record of 15 small integers is ~600 bytes held, and
-		// compressed (snappy) it is ~25 bytes fetched. A round of
-		// fetches over every partition at held/24 stays within the held
-		// share for such records, so partitions are not paused and read
-		// one at a time; large records (bulk), which hold about their
-		// size, are still fetched in pieces of 64 KiB and up.
+		// decoded: a round of fetches over every partition takes
+		// held/24 on the wire, so records held at up to 24 times their
+		// size fetched fit the held share. Small compressed records
+		// come near that; large ones hold about their size and are
+		// still fetched in pieces of 64 KiB and up.
 		PartitionBytes: int32(max(64<<10, min(held/24/int64(max(partitions, 1)), 1<<20))),
 		Held:           int(held),
 		StreamAbove:    int(m / 16),
