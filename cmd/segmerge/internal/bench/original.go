@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,10 @@ import (
 
 //go:embed original.py
 var originalPy []byte
+
+// originalTimeout bounds a run of original.py: ten minutes, about fifty
+// times its time over the seed workload.
+const originalTimeout = 10 * time.Minute
 
 // pythons are the interpreters the baseline may run with, in order: the
 // system's first, where Debian's python3-confluent-kafka installs the
@@ -54,6 +59,10 @@ func (r *runner) originalRun(ctx context.Context, topic string, pc producer.Conf
 		return 0
 	}
 	args := append([]string{script, strings.Join(r.cfg.Brokers, ","), topic, out, strconv.Itoa(pc.Segments)}, r.cfg.ClientArgs...)
+	// A yardstick must not hang the bench: a partition without a
+	// leader would have poll() wait for ever.
+	ctx, cancel := context.WithTimeout(ctx, originalTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
 	var stderr tail
 	cmd.Stderr = &stderr
@@ -61,6 +70,9 @@ func (r *runner) originalRun(ctx context.Context, topic string, pc producer.Conf
 	err := cmd.Run()
 	took := time.Since(start)
 	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		r.cfg.Log.Warn("original.py did not finish: no baseline", "topic", topic, "after", originalTimeout)
+		return 0
 	case ctx.Err() != nil:
 		return 0
 	case err != nil:
