@@ -154,7 +154,8 @@ type Stats struct {
 }
 
 // Run writes the feed (see the package doc) until each partition has
-// Config.Records records or ctx is done.
+// Config.Records records or ctx is done. A stop (ctx done) is not an
+// error: what was handed to the client is delivered first.
 func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -187,6 +188,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		st     Stats
 		failed = make(chan error, 1)
 	)
+	// Records handed to the client are delivered even after a stop (ctx
+	// done): a stop ends the feed, it does not fail what was written.
+	produce := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
 		best := -1
 		for p, l := range lanes {
@@ -199,7 +203,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 		seq, ts := lanes[best].Next()
 		r := &kgo.Record{Partition: int32(best), Value: Value(nil, int32(best), seq, ts, cfg.Pad), Timestamp: time.UnixMilli(ts)}
-		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+		cl.Produce(produce, r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				select {
 				case failed <- err:
