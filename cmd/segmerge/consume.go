@@ -218,16 +218,13 @@ func runConsume(cmd *cobra.Command, e *env, o *consumeFlags) (err error) {
 		return err
 	}
 	defer stop()
-	cfg.Metrics = new(metrics.Run)
-	ep, err := o.metrics.serve(e, cfg.Metrics, metrics.Consume, cfg.SessionTimeout)
-	if err != nil {
-		return err
-	}
-	defer ep.stop()
-	cfg.MemberOpts = ep.clientOpts()
-	line := e.progress(cfg.Metrics, "merged", o.progressEvery, o.console && terminal(e.stdout))
-	st, err := consumer.Run(cmd.Context(), cfg)
-	line.Stop()
+	var st consumer.Stats
+	err = o.metrics.watch(e, metrics.Consume, cfg.SessionTimeout, "merged", o.progressEvery, o.console && terminal(e.stdout),
+		func(m *metrics.Run, opts []kgo.Opt) (err error) {
+			cfg.Metrics, cfg.MemberOpts = m, opts
+			st, err = consumer.Run(cmd.Context(), cfg)
+			return err
+		})
 	if st.Elapsed == 0 {
 		return atStart(err) // failed before reading anything
 	}
@@ -383,16 +380,13 @@ func runRepartition(cmd *cobra.Command, e *env, o *consumeFlags) error {
 		return usage(err)
 	}
 	setMemoryLimit(cfg.Memory, budget.Reserve)
-	cfg.Metrics = new(metrics.Run)
-	ep, err := o.metrics.serve(e, cfg.Metrics, metrics.Consume, cfg.SessionTimeout)
-	if err != nil {
-		return err
-	}
-	defer ep.stop()
-	cfg.MemberOpts = ep.clientOpts()
-	line := e.progress(cfg.Metrics, "repartitioned", o.progressEvery, false)
-	st, err := repartition.Run(cmd.Context(), cfg)
-	line.Stop()
+	var st repartition.Stats
+	err := o.metrics.watch(e, metrics.Consume, cfg.SessionTimeout, "repartitioned", o.progressEvery, false,
+		func(m *metrics.Run, opts []kgo.Opt) (err error) {
+			cfg.Metrics, cfg.MemberOpts = m, opts
+			st, err = repartition.Run(cmd.Context(), cfg)
+			return err
+		})
 	if st.Elapsed == 0 {
 		return atStart(err)
 	}

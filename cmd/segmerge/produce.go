@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/metrics"
 	"github.com/segmerge/segmerge/producer"
@@ -43,7 +44,7 @@ already in the topic. Ctrl+C stops after the current batch.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch shape {
 			case "stream":
-				return runFeed(cmd, e, &client, &fd, &cfg, seed, inputLog)
+				return runFeed(cmd, e, &client, &fd, &cfg, seed, inputLog, &mf, progressEvery)
 			case "batches":
 			default:
 				return usage(fmt.Errorf("invalid --shape %q: must be batches or stream", shape))
@@ -104,16 +105,12 @@ func runProduce(cmd *cobra.Command, e *env, client *clientFlags, cfg *producer.C
 		}
 		cfg.InputLog = f
 	}
-	cfg.Metrics = new(metrics.Run)
-	ep, err := mf.serve(e, cfg.Metrics, metrics.Produce, 0)
-	if err != nil {
+	var st producer.Stats
+	err = mf.watch(e, metrics.Produce, 0, "produced", progressEvery, false, func(m *metrics.Run, opts []kgo.Opt) (err error) {
+		cfg.Metrics, cfg.ClientOpts = m, append(cfg.ClientOpts, opts...)
+		st, err = producer.Run(cmd.Context(), *cfg)
 		return err
-	}
-	defer ep.stop()
-	cfg.ClientOpts = append(cfg.ClientOpts, ep.clientOpts()...)
-	line := e.progress(cfg.Metrics, "produced", progressEvery, false)
-	st, err := producer.Run(cmd.Context(), *cfg)
-	line.Stop()
+	})
 	if st.Elapsed == 0 {
 		return err // failed before writing anything
 	}
@@ -124,7 +121,8 @@ func runProduce(cmd *cobra.Command, e *env, client *clientFlags, cfg *producer.C
 
 // runFeed runs produce --shape stream, taking the flags the two shapes
 // share from cfg.
-func runFeed(cmd *cobra.Command, e *env, client *clientFlags, fd *feed.Config, cfg *producer.Config, seed int64, inputLog string) error {
+func runFeed(cmd *cobra.Command, e *env, client *clientFlags, fd *feed.Config, cfg *producer.Config, seed int64, inputLog string,
+	mf *metricsFlags, progressEvery time.Duration) error {
 	if inputLog != "" {
 		return usage(fmt.Errorf("--input-log is for --shape batches: with --shape stream, read the topic back"))
 	}
@@ -146,7 +144,12 @@ func runFeed(cmd *cobra.Command, e *env, client *clientFlags, fd *feed.Config, c
 	if err := fd.Validate(); err != nil {
 		return usage(err)
 	}
-	st, err := feed.Run(cmd.Context(), *fd)
+	var st feed.Stats
+	err = mf.watch(e, metrics.Produce, 0, "produced", progressEvery, false, func(m *metrics.Run, opts []kgo.Opt) (err error) {
+		fd.Metrics, fd.ClientOpts = m, append(fd.ClientOpts, opts...)
+		st, err = feed.Run(cmd.Context(), *fd)
+		return err
+	})
 	if st.Elapsed == 0 {
 		return err
 	}

@@ -106,6 +106,25 @@ func (ep *endpoint) stop() {
 	ep.srv.Shutdown(ctx)
 }
 
+// watch runs run with a new metrics.Run, served on --metrics-addr when it
+// is given and counted on the progress line (see env.progress; verb,
+// every and noLine are its). run gets the metrics to count into and the
+// client options that export the Kafka client's own. The progress line is
+// stopped and the endpoint shut when watch returns, so a summary printed
+// after it stands on a line of its own.
+func (m *metricsFlags) watch(e *env, stage metrics.Stage, session time.Duration, verb string, every time.Duration, noLine bool,
+	run func(*metrics.Run, []kgo.Opt) error) error {
+	c := new(metrics.Run)
+	ep, err := m.serve(e, c, stage, session)
+	if err != nil {
+		return err
+	}
+	defer ep.stop()
+	line := e.progress(c, verb, every, noLine)
+	defer line.Stop()
+	return run(c, ep.clientOpts())
+}
+
 // clientOpts is the option that exports a client's metrics, if any.
 func (ep *endpoint) clientOpts() []kgo.Opt {
 	if ep == nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/cmd/segmerge/internal/bench"
 	"github.com/segmerge/segmerge/internal/budget"
@@ -148,16 +149,13 @@ func runStream(cmd *cobra.Command, e *env, o *streamFlags) error {
 		return usage(err)
 	}
 	setMemoryLimit(cfg.Memory, budget.StreamReserve)
-	cfg.Metrics = new(metrics.Run)
-	ep, err := o.metrics.serve(e, cfg.Metrics, metrics.Consume, cfg.SessionTimeout)
-	if err != nil {
-		return err
-	}
-	defer ep.stop()
-	cfg.MemberOpts = ep.clientOpts()
-	line := e.progress(cfg.Metrics, "streamed", o.progressEvery, false)
-	st, err := stream.Run(cmd.Context(), cfg)
-	line.Stop()
+	var st stream.Stats
+	err = o.metrics.watch(e, metrics.Consume, cfg.SessionTimeout, "streamed", o.progressEvery, false,
+		func(m *metrics.Run, opts []kgo.Opt) (err error) {
+			cfg.Metrics, cfg.MemberOpts = m, opts
+			st, err = stream.Run(cmd.Context(), cfg)
+			return err
+		})
 	if st.Elapsed == 0 {
 		return atStart(err)
 	}
