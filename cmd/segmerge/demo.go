@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -155,7 +154,7 @@ func (d *demo) stream() (bool, error) {
 		if to == "topic" {
 			err = readValues(d.ctx, d.c.Addrs(), sc.OutputTopic, st.Records, c.Add)
 		} else {
-			err = readLines(sc.OutFile, c.Add)
+			err = feed.EachLine(sc.OutFile, c.Add)
 		}
 		if err != nil {
 			return false, err
@@ -191,21 +190,6 @@ func readValues(ctx context.Context, brokers []string, topic string, n int64, ad
 		fs.EachRecord(func(r *kgo.Record) { add(r.Value); got++ })
 	}
 	return nil
-}
-
-// readLines hands each line of path to add.
-func readLines(path string, add func([]byte)) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		add(sc.Bytes())
-	}
-	return sc.Err()
 }
 
 // demo is one run of the demo.

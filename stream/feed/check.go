@@ -1,8 +1,10 @@
 package feed
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"os"
 )
 
 // Checker checks what segmerge stream wrote from a feed: every value a
@@ -51,3 +53,19 @@ func (c *Checker) Count() int64 { return c.n }
 
 // Err is the first problem found, if any.
 func (c *Checker) Err() error { return c.err }
+
+// EachLine hands each line of path, a file segmerge stream wrote (say, to
+// Checker.Add), to add; a line may be up to 1 MiB.
+func EachLine(path string, add func([]byte)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		add(sc.Bytes())
+	}
+	return sc.Err()
+}

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -79,7 +78,7 @@ func (r *runner) stream(ctx context.Context, w Workload) error {
 		row.OverKcat = row.MBPerSec / row.KcatMBPerSec
 	}
 	var c feed.Checker
-	if err := eachLine(out, c.Add); err != nil {
+	if err := feed.EachLine(out, c.Add); err != nil {
 		return fmt.Errorf("bench: read %s: %w", out, err)
 	}
 	row.Verified = c.Err() == nil && c.Count() == fst.Records && got.Records == fst.Records
@@ -103,19 +102,4 @@ func (r *runner) stream(ctx context.Context, w Workload) error {
 		r.rep.Latency = append(r.rep.Latency, lat)
 	}
 	return nil
-}
-
-// eachLine hands each line of path to add.
-func eachLine(path string, add func([]byte)) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		add(sc.Bytes())
-	}
-	return sc.Err()
 }

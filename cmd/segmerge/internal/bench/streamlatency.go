@@ -15,6 +15,7 @@ import (
 
 	"github.com/segmerge/segmerge/internal/kafka"
 	"github.com/segmerge/segmerge/stream"
+	"github.com/segmerge/segmerge/stream/feed"
 )
 
 // streamLatency measures segmerge stream's emit latency: a following
@@ -162,7 +163,7 @@ func inStreamOrder(path string, stamps []time.Time, parts int64) error {
 		return int(a - b)
 	})
 	var got []int64
-	err := eachLine(path, func(line []byte) {
+	err := feed.EachLine(path, func(line []byte) {
 		if n, ok := lineSeq(line); ok && n < int64(len(stamps)) {
 			got = append(got, n)
 		}
