@@ -23,10 +23,7 @@ func WriteTable(w io.Writer, rep *Report) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "workload\tmode\tprocs\tbatches\tintegers\tbatches/s\tints/s\tMB/s\tpeak RSS\tceiling MB/s\tpipeline/ceiling\tkcat MB/s\tpipeline/kcat\tverified\t")
 		for _, r := range batches {
-			kcatMB, overKcat := "-", "-"
-			if r.KcatMBPerSec > 0 {
-				kcatMB, overKcat = fmt.Sprintf("%.1f", r.KcatMBPerSec), fmt.Sprintf("%.2f", r.OverKcat)
-			}
+			kcatMB, overKcat := optional(r.KcatMBPerSec, "%.1f"), optional(r.OverKcat, "%.2f")
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%.1f\t%s\t%.1f\t%.2f\t%s\t%s\t%s\t\n",
 				r.Workload, r.Mode, max(r.Processes, 1), r.Batches, r.Integers, si(r.BatchesPerSec), si(r.IntsPerSec),
 				r.MBPerSec, mib(r.PeakRSS), r.CeilingMBPerSec, r.Ratio, kcatMB, overKcat, yesNo(r.Verified))
@@ -39,10 +36,7 @@ func WriteTable(w io.Writer, rep *Report) error {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "workload\tmode\tprocs\tseconds\tjoin s\tsteady ints/s\tCPU s\tCPU ns/int\toriginal s\tpipeline/original\t")
 		for _, r := range batches {
-			origS, overOrig := "-", "-"
-			if r.OverOriginal > 0 {
-				origS, overOrig = fmt.Sprintf("%.2f", r.OriginalSeconds), fmt.Sprintf("%.1f", r.OverOriginal)
-			}
+			origS, overOrig := optional(r.OriginalSeconds, "%.2f"), optional(r.OverOriginal, "%.1f")
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t%s\t%.2f\t%.1f\t%s\t%s\t\n",
 				r.Workload, r.Mode, max(r.Processes, 1), r.Seconds, r.JoinSeconds, si(r.SteadyIntsPerSec), r.CPUSeconds, r.CPUNsPerInt, origS, overOrig)
 		}
@@ -58,10 +52,7 @@ func WriteTable(w io.Writer, rep *Report) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "workload\tkey\trecords\trecords/s\tMB/s\tpeak RSS\tceiling MB/s\tstream/ceiling\tkcat MB/s\tstream/kcat\tin order\t")
 		for _, r := range streams {
-			kcatMB, overKcat := "-", "-"
-			if r.KcatMBPerSec > 0 {
-				kcatMB, overKcat = fmt.Sprintf("%.1f", r.KcatMBPerSec), fmt.Sprintf("%.2f", r.OverKcat)
-			}
+			kcatMB, overKcat := optional(r.KcatMBPerSec, "%.1f"), optional(r.OverKcat, "%.2f")
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.1f\t%s\t%.1f\t%.2f\t%s\t%s\t%s\t\n",
 				r.Workload, r.Mode, r.Records, si(r.RecordsPerSec), r.MBPerSec, mib(r.PeakRSS), r.CeilingMBPerSec, r.Ratio, kcatMB, overKcat, yesNo(r.Verified))
 		}
@@ -104,6 +95,15 @@ func WriteJSON(w io.Writer, rep *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
+}
+
+// optional formats a figure a row may lack (a yardstick that did not
+// run): "-" for 0.
+func optional(v float64, format string) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
 }
 
 func yesNo(ok bool) string {
