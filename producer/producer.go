@@ -62,7 +62,9 @@ type Config struct {
 	Layout    string // LayoutSegment (default) or LayoutBatch
 	ChunkSize int    // integers per record at most; 0: a segment is one record
 	// Compression is the codec record batches are compressed with: one of
-	// Compressions. Default "snappy", franz-go's own default.
+	// Compressions, or "" for the client's (ClientOpts, as -X
+	// compression.type sets it; else snappy, franz-go's default). Default
+	// "snappy".
 	Compression string
 	// InputLog, if set, receives every record written, one JSON value
 	// a line, a batch at a time: each batch whole, written as soon as
@@ -92,15 +94,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// Compressions are the codecs Config.Compression may name, each with its
-// franz-go codec.
-var Compressions = map[string]kgo.CompressionCodec{
-	"none":   kgo.NoCompression(),
-	"gzip":   kgo.GzipCompression(),
-	"snappy": kgo.SnappyCompression(),
-	"lz4":    kgo.Lz4Compression(),
-	"zstd":   kgo.ZstdCompression(),
-}
+// Compressions are the codecs Config.Compression may name.
+var Compressions = kafka.Compressions
 
 // Spec is the generator spec the run's data comes from: with the seed and
 // the batch ids it determines every value written, whatever the chunk size,
@@ -138,7 +133,7 @@ func (c *Config) Validate() error {
 	case c.Topic == "":
 		return setting.Invalid("Topic", "", "must not be empty")
 	}
-	if _, ok := Compressions[c.Compression]; !ok {
+	if _, ok := Compressions[c.Compression]; !ok && c.Compression != "" {
 		return setting.Invalid("Compression", c.Compression, "must be none, gzip, snappy, lz4 or zstd")
 	}
 	return nil
@@ -169,13 +164,16 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	cluster := kafka.Cluster{Brokers: cfg.Brokers, Opts: cfg.ClientOpts}
-	cl, err := cluster.Client(
+	opts := []kgo.Opt{
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.RecordDeliveryTimeout(time.Minute),
 		kgo.DefaultProduceTopic(cfg.Topic),
-		kgo.ProducerBatchCompression(Compressions[cfg.Compression]),
-	)
+	}
+	if cfg.Compression != "" {
+		opts = append(opts, kgo.ProducerBatchCompression(Compressions[cfg.Compression]))
+	}
+	cl, err := cluster.Client(opts...)
 	if err != nil {
 		return Stats{}, err
 	}

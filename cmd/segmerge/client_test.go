@@ -64,6 +64,7 @@ func TestClientPropertyErrors(t *testing.T) {
 		{"SASL setting without SASL", []string{"-X", "sasl.password=hunter2"}, nil, "invalid client property sasl.password (-X): is set, but security.protocol is PLAINTEXT"},
 		{"a missing CA file", []string{"-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + filepath.Join(dir, "nope.pem")}, nil, "ssl.ca.location"},
 		{"a tunable", []string{"-X", "fetch.max.bytes=lots"}, nil, `fetch.max.bytes="lots" (-X): must be a whole number`},
+		{"a codec", []string{"-X", "compression.codec=brotli"}, nil, `compression.type="brotli" (-X): must be none, gzip, snappy, lz4 or zstd`},
 		{"the secret in the environment is kept", []string{"-X", "security.protocol=SASL_SSL", "-X", "sasl.mechanism=SCRAM-SHA-256"}, map[string]string{"SEGMERGE_X_SASL_USERNAME": "u"}, "needs sasl.username and sasl.password"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

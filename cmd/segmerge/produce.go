@@ -68,7 +68,7 @@ already in the topic. Ctrl+C stops after the current batch.`,
 	f.Int64Var(&seed, "seed", 0, "seed for a reproducible run (default: the clock)")
 	f.StringVar(&cfg.Layout, "layout", cfg.Layout, "segment: segment s on partition s mod P; batch: batch b on partition b mod P, keyed by b")
 	f.IntVar(&cfg.ChunkSize, "chunk-size", 0, "split segments into records of at most N integers (0: one record per segment)")
-	f.StringVar(&cfg.Compression, "compression", cfg.Compression, "compress record batches with none, gzip, snappy, lz4 or zstd")
+	f.StringVar(&cfg.Compression, "compression", "", "compress record batches with none, gzip, snappy, lz4 or zstd (default: -X compression.type, else snappy)")
 	f.StringVar(&inputLog, "input-log", "", "append every record written to FILE, one JSON value per line, each batch once the broker has acknowledged it whole (for verify)")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "no progress line or informational logs")
 	f.StringVar(&shape, "shape", shape, "batches: batches of sorted segments; stream: per-partition streams sorted by timestamp, for segmerge stream (--records, --skew, --gap)")

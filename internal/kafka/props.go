@@ -61,6 +61,7 @@ var Known = []Prop{
 	{Key: "metadata.max.age.ms", Help: "how often metadata is refreshed at most (default 300000)"},
 	{Key: "linger.ms", Help: "how long the producer waits to fill a batch (default 5)"},
 	{Key: "message.max.bytes", Help: "the largest record batch the producer sends"},
+	{Key: "compression.type", Help: "how the producer compresses record batches: none, gzip, snappy (the default), lz4 or zstd"},
 }
 
 // aliases are other spellings of known keys.
@@ -68,6 +69,17 @@ var aliases = map[string]string{
 	"sasl.mechanisms":      "sasl.mechanism", // librdkafka's plural
 	"fetch.max.wait.ms":    "fetch.wait.max.ms",
 	"metadata.broker.list": "bootstrap.servers",
+	"compression.codec":    "compression.type", // librdkafka's
+}
+
+// Compressions are the codecs compression.type (and produce --compression)
+// may name.
+var Compressions = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
 }
 
 // Canonical returns the key a property is read as, and whether segmerge
@@ -216,6 +228,13 @@ func (p *Props) Options(read func(path string) ([]byte, error)) (opts []kgo.Opt,
 	tune, err := p.tunables()
 	if err != nil {
 		return nil, nil, err
+	}
+	if c, ok := p.vals["compression.type"]; ok {
+		codec, ok := Compressions[strings.ToLower(c)]
+		if !ok {
+			return nil, nil, p.bad("compression.type", "must be none, gzip, snappy, lz4 or zstd")
+		}
+		opts = append(opts, kgo.ProducerBatchCompression(codec))
 	}
 	return append(opts, tune...), brokers, nil
 }
