@@ -27,19 +27,11 @@ func NewProducer(cl *kgo.Client) *Producer { return &Producer{cl: cl} }
 
 // Produce hands r to the client; it blocks while the client's buffer is
 // full.
-func (p *Producer) Produce(r *kgo.Record) { p.ProduceThen(r, nil) }
-
-// ProduceThen is Produce, and calls done once the client is finished with
-// r, delivered or not: from then on r and its value are the caller's
-// again, to reuse.
-func (p *Producer) ProduceThen(r *kgo.Record, done func()) {
+func (p *Producer) Produce(r *kgo.Record) {
 	p.mu.Lock()
 	cl, gen := p.cl, p.gen
 	p.mu.Unlock()
 	cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		if done != nil {
-			defer done()
-		}
 		// ErrAborting: the transaction holding the record was aborted
 		// on purpose, and its owner rolled back with it.
 		if err == nil || errors.Is(err, kgo.ErrAborting) {
