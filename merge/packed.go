@@ -23,9 +23,11 @@ type Packed struct {
 	bcur  []cursor    // Fill's back tree: per run, where it is from the end
 	btree []uint64    // Fill's back tree, of complemented nodes
 	lo    int64
+	span  uint64 // the highest value less lo
 	shift uint
 	mask  uint64
-	total int // values in all runs
+	total int      // values in all runs
+	count []uint32 // Fill's counts of each value in a narrow range
 }
 
 // cursor is a run's place: its current chunk (index and values) and the
@@ -63,6 +65,7 @@ func (p *Packed) Reset(runs [][][]int64) bool {
 		return false
 	}
 	p.runs, p.lo, p.total = runs, lo, total
+	p.span = uint64(hi) - uint64(lo)
 	p.cur = resize(p.cur, k)
 	for i := range p.cur {
 		p.cur[i] = cursor{chunk: -1}
@@ -187,11 +190,22 @@ func (p *Packed) Len() int { return p.total }
 // trees' cursors over twice the runs, BenchmarkPackedFill). The halves meet
 // exactly: the back tree's order is the front's reversed (value, then run,
 // then place in the run), so together they take every value once.
+//
+// Runs whose values lie within fewer distinct values than they hold (the
+// original workload's: 150 values in 1..10) are not merged but counted:
+// one pass counts each value, a second writes each as often as counted.
+// The output is the same; at 10 runs of 15 values in 1..10 it is several
+// times faster than the trees (BenchmarkPackedFill/seed).
 func (p *Packed) Fill(dst []int64) int {
 	if len(dst) < p.total {
 		return -1
 	}
 	dst = dst[:p.total]
+	if p.total > 0 && p.span < uint64(p.total) && p.span < maxCounted {
+		p.countInto(dst)
+		p.tree[0] = exhaustedNode
+		return len(dst)
+	}
 	k := len(p.runs)
 	front := (len(dst) + 1) / 2
 	p.bcur = resize(p.bcur, k)
@@ -245,6 +259,33 @@ func (p *Packed) Fill(dst []int64) int {
 	}
 	p.tree[0], p.btree[0] = exhaustedNode, exhaustedNode
 	return len(dst)
+}
+
+// maxCounted bounds the range Fill counts in, and so its scratch.
+const maxCounted = 1 << 16
+
+// countInto writes the runs' values into dst in order by counting them:
+// the range is narrower than their number (see Fill).
+func (p *Packed) countInto(dst []int64) {
+	n := int(p.span) + 1
+	p.count = resize(p.count, n)
+	clear(p.count)
+	lo := p.lo
+	for _, r := range p.runs {
+		for _, c := range r {
+			for _, v := range c {
+				p.count[v-lo]++
+			}
+		}
+	}
+	i := 0
+	for d, k := range p.count {
+		v := lo + int64(d)
+		for range k {
+			dst[i] = v
+			i++
+		}
+	}
 }
 
 // tail moves run i back to its previous value, before its current chunk's
