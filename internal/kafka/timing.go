@@ -64,15 +64,17 @@ func CheckTimings(session, commitInterval, txnTimeout time.Duration, transaction
 }
 
 // HeartbeatInterval is how often a member of a group with the given
-// session timeout heartbeats: every 500ms, or a third of a shorter
+// session timeout heartbeats: every 200ms, or a third of a shorter
 // session. A member learns of a rebalance (another process joining, or
 // leaving at -e's end) from a heartbeat, and a rebalance waits until every
 // member has joined again; a transaction's End waits for the join too. A
 // member that is idle, or done and waiting on the others' commits, ends
-// no transaction that would force a heartbeat, so at Kafka's 3s default
-// two such members could each wait up to 3s on the other. Heartbeats are
-// a few dozen bytes; two a second per member cost the coordinator
+// no transaction that would force a heartbeat, so the interval is how long
+// such a member can keep a rebalance waiting: at Kafka's 3s default two
+// such members could each wait 3s on the other, and three processes
+// joining together wait about the interval, once or twice. Heartbeats are
+// a few dozen bytes; five a second per member cost the coordinator
 // nothing a group of segmerge processes would notice.
 func HeartbeatInterval(session time.Duration) time.Duration {
-	return min(500*time.Millisecond, session/3)
+	return min(200*time.Millisecond, session/3)
 }
