@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -167,4 +169,34 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(bytes.TrimSpace(t.b))
+}
+
+// yardstick runs path with args, a yardstick beside the pipelines (kcat,
+// the baseline), its stdout to stdout, for at most timeout, and returns
+// its time from exec to exit. ok is false if it did not finish in time,
+// failed, or the bench was stopped; the first two are logged as
+// "<what> ...: <lost>", lost saying which figure the rows go without. A
+// yardstick must not hang the bench: with -e, a partition without a
+// leader keeps a reader waiting for ever.
+func (r *runner) yardstick(ctx context.Context, what, lost, topic string, timeout time.Duration, stdout io.Writer,
+	path string, args ...string) (took time.Duration, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	var stderr tail
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	took = time.Since(start)
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		r.cfg.Log.Warn(what+" did not finish: "+lost, "topic", topic, "after", timeout)
+		return 0, false
+	case ctx.Err() != nil:
+		return 0, false
+	case err != nil:
+		r.cfg.Log.Warn(what+" failed: "+lost, "topic", topic, "err", err, "stderr", stderr.String())
+		return 0, false
+	}
+	return took, true
 }

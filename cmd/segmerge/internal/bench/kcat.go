@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -26,8 +25,7 @@ import (
 // the rows carry no kcat figures and the bench says why in its log: kcat
 // is a yardstick, not part of the pipeline under test.
 
-// kcatTimeout bounds a kcat run, which with -e waits for ever on a
-// partition without a leader: a yardstick must not hang the bench.
+// kcatTimeout bounds a kcat run (see yardstick).
 const kcatTimeout = 5 * time.Minute
 
 // kcatRun reads topic with kcat and returns its seconds; 0 without kcat or
@@ -39,23 +37,10 @@ func (r *runner) kcatRun(ctx context.Context, topic string, pst producer.Stats) 
 	}
 	args := append([]string{"-C", "-b", strings.Join(r.cfg.Brokers, ","), "-t", topic, "-o", "beginning", "-e", "-q",
 		"-f", `\n`, "-X", "fetch.wait.max.ms=10", "-X", "queued.min.messages=10000000", "-X", "queued.max.messages.kbytes=2097151"}, r.cfg.ClientArgs...)
-	ctx, cancel := context.WithTimeout(ctx, kcatTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, args...)
 	var n counter
-	var stderr tail
-	cmd.Stdout, cmd.Stderr = &n, &stderr
-	start := time.Now()
-	err = cmd.Run()
-	took := time.Since(start)
+	took, ok := r.yardstick(ctx, "kcat", "no kcat ceiling", topic, kcatTimeout, &n, path, args...)
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		r.cfg.Log.Warn("kcat did not finish: no kcat ceiling", "topic", topic, "after", kcatTimeout)
-		return 0
-	case ctx.Err() != nil:
-		return 0
-	case err != nil:
-		r.cfg.Log.Warn("kcat failed: no kcat ceiling", "topic", topic, "err", err, "stderr", stderr.String())
+	case !ok:
 		return 0
 	case n.lines != pst.Records:
 		r.cfg.Log.Warn("kcat read another count of records: no kcat ceiling", "topic", topic, "kcat", n.lines, "produced", pst.Records)

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,24 +58,8 @@ func (r *runner) originalRun(ctx context.Context, topic string, pc producer.Conf
 		return 0
 	}
 	args := append([]string{script, strings.Join(r.cfg.Brokers, ","), topic, out, strconv.Itoa(pc.Segments)}, r.cfg.ClientArgs...)
-	// A yardstick must not hang the bench: a partition without a
-	// leader would have poll() wait for ever.
-	ctx, cancel := context.WithTimeout(ctx, originalTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, args...)
-	var stderr tail
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		r.cfg.Log.Warn("original.py did not finish: no baseline", "topic", topic, "after", originalTimeout)
-		return 0
-	case ctx.Err() != nil:
-		return 0
-	case err != nil:
-		r.cfg.Log.Warn("original.py failed: no baseline", "topic", topic, "err", err, "stderr", stderr.String())
+	took, ok := r.yardstick(ctx, "original.py", "no baseline", topic, originalTimeout, nil, path, args...)
+	if !ok {
 		return 0
 	}
 	vr, err := verify.Run(ctx, verify.Config{
