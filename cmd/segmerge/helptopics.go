@@ -37,8 +37,8 @@ them in the environment or in a file only you can read.
 Properties:
 ` + props.String() + `
 sasl.mechanisms, metadata.broker.list and compression.codec (librdkafka's
-spellings) and fetch.max.wait.ms (the Java client's) are read too. The fetch sizes, given,
-replace the shares --memory sets.`,
+spellings) and fetch.max.wait.ms (the Java client's) are read too. The
+fetch sizes, given, replace the shares --memory sets.`,
 		Example: `  # Confluent Cloud, Aiven, MSK with SCRAM: SASL over TLS
   export SEGMERGE_X_SASL_PASSWORD=...
   segmerge consume -b broker.example.com:9092 -X security.protocol=SASL_SSL \
