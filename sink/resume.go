@@ -62,8 +62,9 @@ func Open(path string, format Format, overwrite bool) (*Writer, int64, error) {
 		f.Close()
 		return nil, -1, fmt.Errorf("resume %s: %w", path, err)
 	}
-	w := NewWriter(f, format, false)
-	w.c, w.file, w.sync, w.skipThrough = f, f, f.Sync, last
+	back := newWriteback(f)
+	w := NewWriter(back, format, false)
+	w.c, w.file, w.back, w.sync, w.skipThrough = f, f, back, f.Sync, last
 	w.written = size
 	return w, last, nil
 }

@@ -104,9 +104,10 @@ type Writer struct {
 	perBatch bool // flush at every End (consoles: show batches as they come)
 	err      error
 
-	file    *os.File // set for a file Writer: Abort cuts it back
-	written int64    // bytes handed to w since the file's start (file Writers)
-	mark    int64    // written at the current batch's Begin
+	file    *os.File   // set for a file Writer: Abort cuts it back
+	back    *writeback // a file Writer's: what w writes to
+	written int64      // bytes handed to w since the file's start (file Writers)
+	mark    int64      // written at the current batch's Begin
 
 	skipThrough int64 // batches with ids up to this are already written (see Open)
 	skipping    bool  // the current batch is one of them
@@ -122,14 +123,16 @@ func NewWriter(w io.Writer, format Format, flushEachBatch bool) *Writer {
 }
 
 // Create creates (or truncates) the file at path and renders batches into
-// it; Flush also fsyncs it.
+// it; Flush also fsyncs it. Writeback to disk begins every megabyte
+// written (see writeback), so that fsync has little left to wait for.
 func Create(path string, format Format) (*Writer, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	w := NewWriter(f, format, false)
-	w.c, w.file = f, f
+	back := newWriteback(f)
+	w := NewWriter(back, format, false)
+	w.c, w.file, w.back = f, f, back
 	w.sync = f.Sync
 	return w, nil
 }

@@ -1,0 +1,58 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWritebackRequests writes 3.5 MiB of lines through a file Writer and
+// checks that writeback was asked for once a megabyte, that the file holds
+// every line, and that a request on a real file (sync_file_range where
+// there is one) does not disturb what Flush makes durable.
+func TestWritebackRequests(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	w, err := Create(path, JSONL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb := w.back
+	requests := 0
+	wb.start = func(f *os.File) { requests++; startWriteback(f) }
+	vals := make([]int64, 1000)
+	for i := range vals {
+		vals[i] = int64(1e9 + i)
+	}
+	var want bytes.Buffer
+	const batches = 335 // 335 lines of 11,000 bytes and their heads: just over 3.5 MiB
+	for id := range int64(batches) {
+		if err := w.Begin(id); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(vals); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.End(); err != nil {
+			t.Fatal(err)
+		}
+		want.Write(JSONL.AppendEnd(JSONL.AppendValues(JSONL.AppendStart(nil, id), vals, true)))
+	}
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("file holds %d bytes, want %d, or they differ", len(got), want.Len())
+	}
+	if n := len(got) / writebackBytes; requests != n {
+		t.Errorf("writeback asked for %d times over %d bytes, want %d (one a MiB)", requests, len(got), n)
+	}
+}
