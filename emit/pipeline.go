@@ -187,6 +187,7 @@ func (p *Pipeline) Close() error {
 // work merges and renders groups, the next not taken first, until closed.
 func (p *Pipeline) work() {
 	var d Scratch
+	rate := make([]int, len(p.formats)) // see merge
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
@@ -199,7 +200,7 @@ func (p *Pipeline) work() {
 		g := p.queue[p.taken]
 		p.taken++
 		p.mu.Unlock()
-		g.err = p.merge(&d, g)
+		g.err = p.merge(&d, g, rate)
 		p.mu.Lock()
 		g.done = true
 		p.merged = append(p.merged, g.bs...)
@@ -207,11 +208,25 @@ func (p *Pipeline) work() {
 	}
 }
 
-// merge merges every batch of g, and renders its lines.
-func (p *Pipeline) merge(d *Scratch, g *group) error {
+// merge merges every batch of g, and renders its lines. rate is, per
+// format, the bytes of line per 16 integers in the worker's last group:
+// each line buffer is made that large at once, as a poll's many new
+// groups would otherwise grow theirs by doubling, copying each byte twice
+// over.
+func (p *Pipeline) merge(d *Scratch, g *group, rate []int) error {
 	if d.vals == nil {
 		d.vals = make([]int64, 4096)
 	}
+	for f := range p.formats {
+		if want := g.ints*rate[f]/16 + 64*len(g.bs); cap(g.lines[f]) < want {
+			g.lines[f] = slices.Grow(g.lines[f][:0], want)
+		}
+	}
+	defer func() {
+		for f := range p.formats {
+			rate[f] = 16*len(g.lines[f])/max(g.ints, 1) + 1
+		}
+	}()
 	for _, b := range g.bs {
 		d.start(b)
 		for f, format := range p.formats {
