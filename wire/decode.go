@@ -294,8 +294,53 @@ func (d *Decoder) dataField(b []byte, i int) (int, *Error) {
 		return i + 1, nil
 	}
 	prev := int64(math.MinInt64)
+	// The original workload's values (1..10) first: elements of one or
+	// two digits, each followed by "," or ", " or the closing "]". The
+	// first element this loop does not take in full (a longer number, a
+	// sign, a fraction, a value below the one before, other spacing, a
+	// leading zero) goes to the general loop below, which reads it again,
+	// and the rest of the array with it: an array of large values pays a
+	// few comparisons once, not a test per element.
+	n := 0
+	for i+2 < len(b) {
+		c := b[i] - '0'
+		if c > 9 {
+			break
+		}
+		v, k := int64(c), i+1
+		if c2 := b[k] - '0'; c2 <= 9 {
+			if c == 0 {
+				break
+			}
+			v, k = v*10+int64(c2), k+1
+		}
+		if v < prev {
+			break
+		}
+		if b[k] == ']' {
+			d.data = append(data, v) // keep the grown buffer for the next record
+			sl.seen = true
+			return k + 1, nil
+		}
+		if b[k] != ',' {
+			break
+		}
+		data = append(data, v)
+		prev = v
+		n++
+		if k++; k < len(b) && b[k] == ' ' {
+			k++
+		}
+		i = k
+		if i >= len(b) || b[i]-'0' > 9 {
+			if i = skipSpace(b, i); i >= len(b) {
+				return 0, syntaxError(b, i, "")
+			}
+			break
+		}
+	}
 	ok := true
-	for n := 0; ; n++ {
+	for ; ; n++ {
 		// At an element: b[i] exists and is not whitespace.
 		if c := b[i]; c-'0' <= 9 || c == '-' {
 			v, j, kind, err := scanNumber(b, i)

@@ -56,6 +56,22 @@ var decodeCases = []decodeCase{
 	{name: "negative data", in: `{"batch_id":1,"segment_id":0,"data":[-5,-3,-3,0,10]}`, want: seg(1, 0, 0, 0, true, -5, -3, -3, 0, 10)},
 	{name: "last segment", in: `{"batch_id":1,"segment_id":9,"segments":10,"data":[1]}`, want: seg(1, 9, 10, 0, true, 1)},
 	{name: "segments one", in: `{"batch_id":1,"segment_id":0,"segments":1,"data":[1]}`, want: seg(1, 0, 1, 0, true, 1)},
+	// The small-values loop of dataField, and each way out of it.
+	{name: "small values", in: `{"batch_id":1,"segment_id":0,"data":[1,1,2,9,10,10,99]}`, want: seg(1, 0, 0, 0, true, 1, 1, 2, 9, 10, 10, 99)},
+	{name: "small values spaced", in: `{"batch_id":1,"segment_id":0,"data":[0, 5, 10, 10]}`, want: seg(1, 0, 0, 0, true, 0, 5, 10, 10)},
+	{name: "small then large", in: `{"batch_id":1,"segment_id":0,"data":[1,10,100,1000]}`, want: seg(1, 0, 0, 0, true, 1, 10, 100, 1000)},
+	{name: "small then two spaces", in: `{"batch_id":1,"segment_id":0,"data":[1,  2,3]}`, want: seg(1, 0, 0, 0, true, 1, 2, 3)},
+	{name: "small then newline", in: "{\"batch_id\":1,\"segment_id\":0,\"data\":[1,\n2,3]}", want: seg(1, 0, 0, 0, true, 1, 2, 3)},
+	{name: "small then space before comma", in: `{"batch_id":1,"segment_id":0,"data":[1 ,2 ]}`, want: seg(1, 0, 0, 0, true, 1, 2)},
+	{name: "small then negative", in: `{"batch_id":1,"segment_id":0,"data":[-3,-1,2]}`, want: seg(1, 0, 0, 0, true, -3, -1, 2)},
+	{name: "small at the record's end", in: `{"batch_id":1,"segment_id":0,"data":[7]}`, want: seg(1, 0, 0, 0, true, 7)},
+	{name: "small goes down", in: `{"batch_id":1,"segment_id":0,"data":[1,10,9,12]}`, reason: ReasonUnsorted, field: "data[2]"},
+	{name: "small then fraction", in: `{"batch_id":1,"segment_id":0,"data":[1,2.5]}`, reason: ReasonNotInteger, field: "data[1]"},
+	{name: "small then leading zero", in: `{"batch_id":1,"segment_id":0,"data":[1,05]}`, reason: ReasonNotJSON},
+	{name: "small then trailing comma", in: `{"batch_id":1,"segment_id":0,"data":[1,2,]}`, reason: ReasonNotJSON},
+	{name: "small then cut", in: `{"batch_id":1,"segment_id":0,"data":[1,2`, reason: ReasonNotJSON},
+	{name: "small then cut after comma", in: `{"batch_id":1,"segment_id":0,"data":[1, `, reason: ReasonNotJSON},
+	{name: "small then string", in: `{"batch_id":1,"segment_id":0,"data":[1,"2"]}`, reason: ReasonType, field: "data[1]"},
 	{name: "max nesting", in: `{"batch_id":1,"segment_id":0,"data":[],` + nested(9999) + `}`, want: seg(1, 0, 0, 0, true)},
 
 	// ReasonNotJSON.
