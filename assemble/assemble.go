@@ -252,6 +252,31 @@ func (a *Assembler) part(p int32) *partition {
 	return a.parts[p]
 }
 
+// every yields each assigned partition and its state: those numbered below
+// maxIndexed from partv, in order, then any others from the map. It is
+// asked once per batch released, where ranging over the map cost more
+// than the rest of the release (BenchmarkSeedBatches).
+func (a *Assembler) every(yield func(int32, *partition) bool) {
+	n := 0
+	for p, ps := range a.partv {
+		if ps == nil {
+			continue
+		}
+		n++
+		if !yield(int32(p), ps) {
+			return
+		}
+	}
+	if n == len(a.parts) {
+		return
+	}
+	for p, ps := range a.parts {
+		if (p < 0 || int(p) >= len(a.partv)) && !yield(p, ps) {
+			return
+		}
+	}
+}
+
 // grow returns s with length at least n, its elements kept.
 func grow[T any](s []T, n int) []T {
 	if n <= len(s) {

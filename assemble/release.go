@@ -49,7 +49,7 @@ func (a *Assembler) mayRelease(id int64) bool {
 	if len(a.parts) == 0 || a.cfg.Whole && int32(len(a.parts)) < a.cfg.Partitions {
 		return false
 	}
-	for p, ps := range a.parts {
+	for p, ps := range a.every {
 		if a.progressOf(p, ps) < id && !ps.caughtUp {
 			return false
 		}
