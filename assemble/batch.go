@@ -51,13 +51,26 @@ type place struct {
 type segment struct {
 	chunks []*Record // held, by ascending chunk index, no two alike
 	last   int64     // index of the last chunk once seen, else -1
-	// Taken by a streaming merge: the chunks below taken, their
-	// fingerprints (to tell a retry from a conflict), and the last value
-	// of the last non-empty one.
-	taken   int64
+	taken  int64     // chunks taken by a streaming merge: those below it
+	merged *merged   // what they leave behind; nil until one is taken
+}
+
+// merged is what a streaming merge leaves of the chunks it took from a
+// segment: their fingerprints (to tell a retry from a conflict) and the
+// last value of the last non-empty one. Apart from segment, as few
+// batches stream and every batch has segments.
+type merged struct {
 	prints  []uint64
 	tail    int64
 	hasTail bool
+}
+
+// prints returns the fingerprints of the chunks taken from s.
+func (s *segment) prints() []uint64 {
+	if s.merged == nil {
+		return nil
+	}
+	return s.merged.prints
 }
 
 func (s *segment) done() bool { return s.last >= 0 && s.taken+int64(len(s.chunks)) == s.last+1 }
@@ -67,15 +80,15 @@ func (s *segment) done() bool { return s.last >= 0 && s.taken+int64(len(s.chunks
 // few allocations per batch rather than one per record and growth.
 func newBatch(id, segs int64) *Batch {
 	b := &Batch{ID: id, Segments: segs, segs: make([]segment, segs)}
-	n := int(min(segs, 64)) // more is grown as it comes
-	chunks := make([]*Record, n)
+	n := int(min(segs, 64))      // more is grown as it comes
+	ptrs := make([]*Record, 2*n) // the segments' chunks, then records
 	for i := range b.segs {
 		b.segs[i].last = -1
 		if i < n {
-			b.segs[i].chunks = chunks[i : i : i+1]
+			b.segs[i].chunks = ptrs[i : i : i+1]
 		}
 	}
-	b.records = make([]*Record, 0, n)
+	b.records = ptrs[n : n : 2*n]
 	b.places = make([]place, 0, n)
 	b.low = make([]Offset, 0, n)
 	return b
@@ -117,7 +130,7 @@ func (b *Batch) add(r *Record, a *Assembler) (Verdict, error) {
 	s := &b.segs[r.SegmentID]
 	if r.Chunk < s.taken {
 		// Already merged (a re-read after a rebalance, or a retry).
-		if fingerprint(r) == s.prints[r.Chunk] {
+		if fingerprint(r) == s.merged.prints[r.Chunk] {
 			return Duplicate, nil
 		}
 		return Rejected, a.reject(ReasonConflict, r, "differs from the chunk already merged")
@@ -148,8 +161,8 @@ func (b *Batch) add(r *Record, a *Assembler) (Verdict, error) {
 				break
 			}
 		}
-		if !below && s.hasTail && s.tail > r.Data[0] {
-			return Rejected, a.reject(ReasonUnsorted, r, "starts at %d below the merged chunks' end %d", r.Data[0], s.tail)
+		if m := s.merged; !below && m != nil && m.hasTail && m.tail > r.Data[0] {
+			return Rejected, a.reject(ReasonUnsorted, r, "starts at %d below the merged chunks' end %d", r.Data[0], m.tail)
 		}
 		for j := i; j < len(s.chunks); j++ {
 			if d := s.chunks[j].Data; len(d) > 0 {
@@ -266,7 +279,7 @@ func (b *Batch) summarise() *summary {
 	}
 	counts = counts[:n]
 	for i := range b.segs {
-		counts[i] = len(b.segs[i].prints)
+		counts[i] = len(b.segs[i].prints())
 	}
 	for _, r := range b.records {
 		counts[r.SegmentID] = max(counts[r.SegmentID], int(r.Chunk)+1)
@@ -279,7 +292,7 @@ func (b *Batch) summarise() *summary {
 	off := n + 1
 	for i, c := range counts {
 		p[i] = uint64(off)
-		copy(p[off:], b.segs[i].prints)
+		copy(p[off:], b.segs[i].prints())
 		off += c
 	}
 	p[n] = uint64(off)

@@ -58,9 +58,13 @@ func (a *Assembler) Take(b *Batch, s int64) ([]int64, TakeState) {
 	r := seg.chunks[0]
 	seg.chunks = slices.Delete(seg.chunks, 0, 1)
 	seg.taken++
-	seg.prints = append(seg.prints, fingerprint(r))
+	if seg.merged == nil {
+		seg.merged = new(merged)
+	}
+	m := seg.merged
+	m.prints = append(m.prints, fingerprint(r))
 	if len(r.Data) > 0 {
-		seg.tail, seg.hasTail = r.Data[len(r.Data)-1], true
+		m.tail, m.hasTail = r.Data[len(r.Data)-1], true
 	}
 	if i := slices.Index(b.records, r); i >= 0 {
 		b.records = slices.Delete(b.records, i, i+1)
