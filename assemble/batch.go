@@ -314,12 +314,20 @@ func (s *summary) has(r *Record) bool {
 	return f != 0 && f == fingerprint(r)
 }
 
-// fingerprint is FNV-1a over the record's values (one 64-bit word each, in
+// fingerprint is r's fingerprint: the one Seal took, or fingerprintOf.
+func fingerprint(r *Record) uint64 {
+	if r.print != 0 {
+		return r.print
+	}
+	return fingerprintOf(r)
+}
+
+// fingerprintOf is FNV-1a over the record's values (one 64-bit word each, in
 // four interleaved lanes, so that four multiplies are in flight at once
 // rather than one chain of them; BenchmarkFingerprint measures it), its
-// length and its last flag. It is paid once per
-// released record, and compared only within this process. It is never 0.
-func fingerprint(r *Record) uint64 {
+// length and its last flag. It is paid once per record, by Seal or at
+// release, and compared only within this process. It is never 0.
+func fingerprintOf(r *Record) uint64 {
 	const prime = 1099511628211
 	h0, h1, h2, h3 := uint64(14695981039346656037), uint64(0x9E3779B97F4A7C15), uint64(0xC2B2AE3D27D4EB4F), uint64(0x165667B19E3779F9)
 	d := r.Data

@@ -54,6 +54,54 @@ func BenchmarkFingerprint(b *testing.B) {
 	r := &Record{Data: data}
 	b.SetBytes(8 * int64(len(data)))
 	for b.Loop() {
-		fingerprint(r)
+		fingerprintOf(r)
+	}
+}
+
+// A sealed record and an unsealed copy of it are the same to a released
+// batch's summary, whichever came first: a late copy of either kind is a
+// duplicate, and a changed one a conflict.
+func TestSealedRecordsAreRecognised(t *testing.T) {
+	for _, sealFirst := range []bool{true, false} {
+		a := New(Config{Segments: 2, Partitions: 2, Whole: true})
+		a.Assign(0, Start{Next: 0})
+		a.Assign(1, Start{Next: 0})
+		recs := []*Record{
+			{Partition: 0, Offset: 0, BatchID: 0, SegmentID: 0, Last: true, Data: []int64{1, 2, 3}},
+			{Partition: 1, Offset: 0, BatchID: 0, SegmentID: 1, Last: true, Data: []int64{2, 9}},
+		}
+		for _, r := range recs {
+			cp := *r
+			if sealFirst {
+				cp.Seal()
+			}
+			if v, err := a.Add(&cp); v != Accepted {
+				t.Fatalf("add %+v: %v %v", cp, v, err)
+			}
+			a.Position(r.Partition, 1, true)
+		}
+		b := a.Next()
+		if b == nil || !b.Complete() {
+			t.Fatalf("batch 0 not released whole: %+v", b)
+		}
+		a.Merged(b)
+		a.Done(b)
+		for _, r := range recs {
+			late := *r
+			if !sealFirst {
+				late.Seal()
+			}
+			if v, err := a.Add(&late); v != Duplicate {
+				t.Errorf("sealed first %v: late copy of segment %d: %v %v, want Duplicate", sealFirst, r.SegmentID, v, err)
+			}
+			changed := *r
+			changed.Data = append([]int64{0}, r.Data...)
+			if !sealFirst {
+				changed.Seal()
+			}
+			if v, _ := a.Add(&changed); v != Rejected {
+				t.Errorf("sealed first %v: changed copy of segment %d: %v, want Rejected", sealFirst, r.SegmentID, v)
+			}
+		}
 	}
 }

@@ -91,7 +91,9 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64, lanes bool) []d
 			BatchID: seg.BatchID, SegmentID: seg.SegmentID, Segments: seg.Segments,
 			Chunk: seg.Chunk, Last: seg.Last, Data: seg.Data, Lane: lane, Lanes: nlanes, Time: r.Timestamp.UnixMilli(),
 		})
-		out = append(out, decoded{r: r, rec: &recs[len(recs)-1]})
+		rec := &recs[len(recs)-1]
+		rec.Seal() // here, on the decoding core, while the data is in cache
+		out = append(out, decoded{r: r, rec: rec})
 	}
 	return out
 }
