@@ -72,6 +72,12 @@ var decodeCases = []decodeCase{
 	{name: "small then cut", in: `{"batch_id":1,"segment_id":0,"data":[1,2`, reason: ReasonNotJSON},
 	{name: "small then cut after comma", in: `{"batch_id":1,"segment_id":0,"data":[1, `, reason: ReasonNotJSON},
 	{name: "small then string", in: `{"batch_id":1,"segment_id":0,"data":[1,"2"]}`, reason: ReasonType, field: "data[1]"},
+	// plainKey's near misses: each must be read the general way.
+	{name: "keys that begin like fields", in: `{"b":1,"s":2,"segment":3,"segments_":4,"dat":5,"datas":6,"chunks":7,"lastly":8,"batch_id":1,"segment_id":0,"data":[1]}`, want: seg(1, 0, 0, 0, true, 1)},
+	{name: "field name then escape", in: `{"data\u0020":[5,4],"batch_id":1,"segment_id":0,"data":[1]}`, want: seg(1, 0, 0, 0, true, 1)},
+	{name: "record cut inside a key", in: `{"batch_id":1,"segment_id":0,"da`, reason: ReasonNotJSON},
+	{name: "record cut after a key", in: `{"batch_id":1,"segment_id":0,"data"`, reason: ReasonNotJSON},
+	{name: "record cut at a key's quote", in: `{"batch_id":1,"segment_id":0,"`, reason: ReasonNotJSON},
 	{name: "max nesting", in: `{"batch_id":1,"segment_id":0,"data":[],` + nested(9999) + `}`, want: seg(1, 0, 0, 0, true)},
 
 	// ReasonNotJSON.
