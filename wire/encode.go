@@ -80,7 +80,27 @@ func AppendInts(dst []byte, vals []int64, first bool) []byte {
 		n := len(dst)
 		dst = slices.Grow(dst, k*maxIntLen)
 		b := dst[:cap(dst)]
-		for _, v := range vals[:k] {
+		// Values from 0 to 99 (the original workload's 1..10) are
+		// written here, without a call, until the first that is not;
+		// that one and the rest of the block take putInt. Merged values
+		// ascend, so a block changes loops once at most, and a block of
+		// large values leaves the first loop at its first value.
+		i := 0
+		for ; i < k; i++ {
+			u := uint64(vals[i])
+			if u >= 100 {
+				break
+			}
+			b[n] = ','
+			if u < 10 {
+				b[n+1] = byte('0' + u)
+				n += 2
+				continue
+			}
+			b[n+1], b[n+2] = pairs[2*u], pairs[2*u+1]
+			n += 3
+		}
+		for _, v := range vals[i:k] {
 			b[n] = ','
 			n = putInt(b, n+1, v)
 		}

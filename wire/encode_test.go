@@ -22,10 +22,21 @@ func TestAppendInt(t *testing.T) {
 	for range 10000 {
 		vals = append(vals, int64(r.Uint64())>>r.IntN(64))
 	}
+	for v := int64(-200); v <= 200; v++ { // AppendInts' small values, and either side
+		vals = append(vals, v)
+	}
 	for _, v := range vals {
 		if got, want := string(appendInt([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
 			t.Fatalf("appendInt(%d) = %q, want %q", v, got, want)
 		}
+	}
+	// AppendInts writes each value as appendInt does, after a comma.
+	var want []byte
+	for _, v := range vals {
+		want = strconv.AppendInt(append(want, ','), v, 10)
+	}
+	if got := AppendInts([]byte("["), vals, false); string(got[1:]) != string(want) {
+		t.Fatalf("AppendInts differs from strconv.AppendInt over the same %d values", len(vals))
 	}
 }
 
