@@ -28,6 +28,7 @@ type Packed struct {
 	mask  uint64
 	total int      // values in all runs
 	count []uint32 // Fill's counts of each value in a narrow range
+	built bool     // cur and tree are set up for the runs (see start)
 }
 
 // cursor is a run's place: its current chunk (index and values) and the
@@ -66,6 +67,18 @@ func (p *Packed) Reset(runs [][][]int64) bool {
 	}
 	p.runs, p.lo, p.total = runs, lo, total
 	p.span = uint64(hi) - uint64(lo)
+	p.built = false
+	return true
+}
+
+// start sets up the runs' cursors and the loser tree, once after Reset:
+// Read and Fill's merge need them, Fill's counting does not.
+func (p *Packed) start() {
+	if p.built {
+		return
+	}
+	p.built = true
+	k := len(p.runs)
 	p.cur = resize(p.cur, k)
 	for i := range p.cur {
 		p.cur[i] = cursor{chunk: -1}
@@ -79,7 +92,6 @@ func (p *Packed) Reset(runs [][][]int64) bool {
 	default:
 		p.tree[0] = build(p.tree, 1, p.head)
 	}
-	return true
 }
 
 // ends returns the first and last value of a run, if it has any.
@@ -148,11 +160,15 @@ func replayPacked(t []uint64, w int, c uint64) uint64 {
 }
 
 // Done reports whether every value has been read.
-func (p *Packed) Done() bool { return p.tree[0] == exhaustedNode }
+func (p *Packed) Done() bool {
+	p.start()
+	return p.tree[0] == exhaustedNode
+}
 
 // Read fills dst with the next merged values and returns how many; 0 once
 // every run is exhausted (Done), or if dst is empty.
 func (p *Packed) Read(dst []int64) int {
+	p.start()
 	t := p.tree
 	lo, shift, mask := p.lo, p.shift, p.mask
 	top := t[0]
@@ -203,9 +219,12 @@ func (p *Packed) Fill(dst []int64) int {
 	dst = dst[:p.total]
 	if p.total > 0 && p.span < uint64(p.total) && p.span < maxCounted {
 		p.countInto(dst)
-		p.tree[0] = exhaustedNode
+		p.built = true
+		p.tree = resize(p.tree, 1)
+		p.tree[0] = exhaustedNode // every value is read
 		return len(dst)
 	}
+	p.start()
 	k := len(p.runs)
 	front := (len(dst) + 1) / 2
 	p.bcur = resize(p.bcur, k)

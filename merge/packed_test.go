@@ -126,8 +126,13 @@ func TestPackedMatchesMerger(t *testing.T) {
 		if n := p.Fill(filled); n != len(want) || !slices.Equal(filled[:n], want) {
 			t.Fatalf("case %d (k=%d, span %d): Fill %d %v, merger %v", c, k, span, n, filled[:max(n, 0)], want)
 		}
-		if !p.Done() {
-			t.Fatalf("case %d: not Done after Fill", c)
+		if !p.Done() || p.Read(buf) != 0 {
+			t.Fatalf("case %d: not Done after Fill, or Read gives more", c)
+		}
+		// Done before any Read says whether there is anything to read.
+		p.Reset(chunks)
+		if p.Done() != (len(want) == 0) {
+			t.Fatalf("case %d: Done %v before any Read, with %d values", c, p.Done(), len(want))
 		}
 	}
 	if packed < 1000 || refused < 100 {
