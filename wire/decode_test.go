@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"strconv"
@@ -80,6 +81,12 @@ var decodeCases = []decodeCase{
 	{name: "small cut after a digit", in: `{"batch_id":1,"segment_id":0,"data":[1,2`, reason: ReasonNotJSON},
 	{name: "small cut after two digits", in: `{"batch_id":1,"segment_id":0,"data":[1,23`, reason: ReasonNotJSON},
 	{name: "small close without brace", in: `{"batch_id":1,"segment_id":0,"data":[1,2]`, reason: ReasonNotJSON},
+	{name: "small in words", in: `{"batch_id":1,"segment_id":0,"data":[0,1,1,2,3,3,4,5,5,6,7,8,9,9,10,10]}`, want: seg(1, 0, 0, 0, true, 0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9, 9, 10, 10)},
+	{name: "small word goes down inside", in: `{"batch_id":1,"segment_id":0,"data":[1,2,4,3,5,6]}`, reason: ReasonUnsorted, field: "data[3]"},
+	{name: "small word below the one before", in: `{"batch_id":1,"segment_id":0,"data":[1,5,5,5,5,2,3,4,5,6]}`, reason: ReasonUnsorted, field: "data[5]"},
+	{name: "small word with a colon", in: `{"batch_id":1,"segment_id":0,"data":[1,2,:,3,4,5]}`, reason: ReasonNotJSON},
+	{name: "small word with a slash", in: `{"batch_id":1,"segment_id":0,"data":[1,2,/,3,4,5]}`, reason: ReasonNotJSON},
+	{name: "small word then dot", in: `{"batch_id":1,"segment_id":0,"data":[1,2,3,4.5,6,7]}`, reason: ReasonNotInteger, field: "data[3]"},
 	// plainKey's near misses: each must be read the general way.
 	{name: "keys that begin like fields", in: `{"b":1,"s":2,"segment":3,"segments_":4,"dat":5,"datas":6,"chunks":7,"lastly":8,"batch_id":1,"segment_id":0,"data":[1]}`, want: seg(1, 0, 0, 0, true, 1)},
 	{name: "field name then escape", in: `{"data\u0020":[5,4],"batch_id":1,"segment_id":0,"data":[1]}`, want: seg(1, 0, 0, 0, true, 1)},
@@ -371,6 +378,25 @@ func TestDecodeNumberLengths(t *testing.T) {
 				case s.Data[len(s.Data)-1] != want:
 					t.Fatalf("%s: last value %d, want %d", rec, s.Data[len(s.Data)-1], want)
 				}
+			}
+		}
+	}
+}
+
+// fourDigitsCommas takes exactly the words of four digits each followed by
+// a comma: every byte value is tried at every place of such a word.
+func TestFourDigitsCommas(t *testing.T) {
+	word := []byte("1,2,3,4,")
+	for pos := range 8 {
+		for c := range 256 {
+			w := append([]byte(nil), word...)
+			w[pos] = byte(c)
+			want := c == ','
+			if pos%2 == 0 {
+				want = c >= '0' && c <= '9'
+			}
+			if got := fourDigitsCommas(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("%q: %v, want %v", w, got, want)
 			}
 		}
 	}
