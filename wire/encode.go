@@ -86,7 +86,16 @@ func AppendInts(dst []byte, vals []int64, first bool) []byte {
 		// ascend, so a block changes loops once at most, and a block of
 		// large values leaves the first loop at its first value.
 		i := 0
-		for ; i < k; i++ {
+		for i < k {
+			if i+4 <= k { // four one-digit values, with their commas, in one store
+				u0, u1, u2, u3 := uint64(vals[i]), uint64(vals[i+1]), uint64(vals[i+2]), uint64(vals[i+3])
+				if u0 < 10 && u1 < 10 && u2 < 10 && u3 < 10 {
+					binary.LittleEndian.PutUint64(b[n:], 0x302C302C302C302C|u0<<8|u1<<24|u2<<40|u3<<56)
+					n += 8
+					i += 4
+					continue
+				}
+			}
 			u := uint64(vals[i])
 			if u >= 100 {
 				break
@@ -95,10 +104,11 @@ func AppendInts(dst []byte, vals []int64, first bool) []byte {
 			if u < 10 {
 				b[n+1] = byte('0' + u)
 				n += 2
-				continue
+			} else {
+				b[n+1], b[n+2] = pairs[2*u], pairs[2*u+1]
+				n += 3
 			}
-			b[n+1], b[n+2] = pairs[2*u], pairs[2*u+1]
-			n += 3
+			i++
 		}
 		for _, v := range vals[i:k] {
 			b[n] = ','

@@ -38,6 +38,18 @@ func TestAppendInt(t *testing.T) {
 	if got := AppendInts([]byte("["), vals, false); string(got[1:]) != string(want) {
 		t.Fatalf("AppendInts differs from strconv.AppendInt over the same %d values", len(vals))
 	}
+	// Small values from every start, so that the four-value stores meet
+	// every alignment and every kind of value after them.
+	small := []int64{0, 1, 1, 2, 3, 5, 8, 9, 9, 9, 10, 13, 21, 34, 55, 89, 99, 100, 7, -1, 3, 3, 3, 3, 3}
+	for from := range small {
+		want = want[:0]
+		for _, v := range small[from:] {
+			want = strconv.AppendInt(append(want, ','), v, 10)
+		}
+		if got := AppendInts(nil, small[from:], false); string(got) != string(want) {
+			t.Fatalf("AppendInts(%v) = %s, want %s", small[from:], got, want)
+		}
+	}
 }
 
 func TestEncoders(t *testing.T) {
