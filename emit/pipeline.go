@@ -19,6 +19,11 @@ const groupInts = 32 << 10
 // merged value and about 12 of rendered line.
 const outputBytes = 20
 
+// maxRate bounds the bytes of line per 16 integers that a group's line
+// buffers are first made for (see merge): 24 a value, more than any
+// integer's rendering and its separator.
+const maxRate = 16 * 24
+
 // group is consecutive batches merged and written together.
 type group struct {
 	bs    []*assemble.Batch
@@ -209,10 +214,12 @@ func (p *Pipeline) work() {
 }
 
 // merge merges every batch of g, and renders its lines. rate is, per
-// format, the bytes of line per 16 integers in the worker's last group:
-// each line buffer is made that large at once, as a poll's many new
-// groups would otherwise grow theirs by doubling, copying each byte twice
-// over.
+// format, the bytes of line per 16 integers in the worker's last group
+// that had integers (batch heads counted in, which small batches make
+// large), at most maxRate: each line buffer is made about that large at
+// once, as a poll's many new groups would otherwise grow theirs by
+// doubling, copying each byte twice over. The bound keeps a group of
+// empty batches, all heads, from sizing the next group's buffers by them.
 func (p *Pipeline) merge(d *Scratch, g *group, rate []int) error {
 	if d.vals == nil {
 		d.vals = make([]int64, 4096)
@@ -224,7 +231,9 @@ func (p *Pipeline) merge(d *Scratch, g *group, rate []int) error {
 	}
 	defer func() {
 		for f := range p.formats {
-			rate[f] = 16*len(g.lines[f])/max(g.ints, 1) + 1
+			if g.ints > 0 {
+				rate[f] = min(16*len(g.lines[f])/g.ints+1, maxRate)
+			}
 		}
 	}()
 	for _, b := range g.bs {

@@ -199,3 +199,31 @@ func TestPipelinePushesWhenIdle(t *testing.T) {
 		t.Fatalf("after Drain the destination holds %d lines of %d batches: the pipeline left them buffered", n, len(bs))
 	}
 }
+
+// A worker sizes a group's line buffers from its last group with integers,
+// within maxRate: a group of empty batches (all heads) or of batches with
+// long heads and few values does not make the next group's buffers grow
+// beyond what their lines need.
+func TestPipelineSizesLinesWithinBounds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	p := &Pipeline{formats: []sink.Format{sink.JSONL}, format: []int{0}}
+	var d Scratch
+	rate := make([]int, 1)
+	for _, maxLen := range []int{0, 1, 0, 20, 0, 1, 20} {
+		bs, _ := testBatches(t, rng, 2000, maxLen)
+		g := &group{bs: bs, lines: make([][]byte, 1), ends: make([][]int, 1)}
+		for _, b := range bs {
+			g.ints += b.Len()
+		}
+		if err := p.merge(&d, g, rate); err != nil {
+			t.Fatal(err)
+		}
+		line := g.lines[0]
+		if bound := 2*(len(line)+g.ints*maxRate/16+64*len(bs)) + 4096; cap(line) > bound {
+			t.Fatalf("segments of up to %d values: a %d-byte line in a buffer of %d (bound %d), rate %d", maxLen, len(line), cap(line), bound, rate[0])
+		}
+		if rate[0] > maxRate {
+			t.Fatalf("rate %d above %d", rate[0], maxRate)
+		}
+	}
+}
