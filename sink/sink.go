@@ -285,7 +285,7 @@ func (w *Writer) Abort() error {
 	if w.written == w.mark {
 		return nil // nothing of the batch left buf
 	}
-	w.w.Reset(w.file) // drop what is buffered (the batch's: see spill), then cut what reached the file
+	w.w.Reset(w.back) // drop what is buffered (the batch's: see spill), then cut what reached the file
 	if w.err = w.file.Truncate(w.mark); w.err == nil {
 		_, w.err = w.file.Seek(w.mark, io.SeekStart)
 	}

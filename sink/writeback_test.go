@@ -56,3 +56,47 @@ func TestWritebackRequests(t *testing.T) {
 		t.Errorf("writeback asked for %d times over %d bytes, want %d (one a MiB)", requests, len(got), n)
 	}
 }
+
+// A batch cut back by Abort does not take later writes off the writeback
+// path: Abort drops the buffer and truncates the file, and what follows
+// still goes through writeback.
+func TestWritebackAfterAbort(t *testing.T) {
+	w, err := Create(filepath.Join(t.TempDir(), "out.jsonl"), JSONL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	requests := 0
+	w.back.start = func(f *os.File) { requests++ }
+	vals := make([]int64, 20000)
+	for i := range vals {
+		vals[i] = int64(1e9 + i)
+	}
+	if err := w.Begin(0); err != nil { // 220 KB: past the buffer, into the file
+		t.Fatal(err)
+	}
+	if err := w.Write(vals); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	before := requests
+	for id := range int64(20) { // 4.4 MB more
+		if err := w.Begin(id); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(vals); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.End(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if requests-before < 3 {
+		t.Fatalf("%d writeback requests over 4.4 MB written after an Abort, want 4 or so", requests-before)
+	}
+}
