@@ -159,7 +159,8 @@ func replayPacked(t []uint64, w int, c uint64) uint64 {
 	return c
 }
 
-// Done reports whether every value has been read.
+// Done reports whether every value has been read. Before the first Read it
+// builds what Read needs (see start), as Read would.
 func (p *Packed) Done() bool {
 	p.start()
 	return p.tree[0] == exhaustedNode
