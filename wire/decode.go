@@ -270,6 +270,20 @@ func lookup(key []byte, escaped, output bool) field {
 func (d *Decoder) intField(b []byte, i int, f field, required bool) (int, *Error) {
 	sl := &d.slots[f]
 	*sl = slot{off: i, index: -1}
+	if c := b[i]; c-'1' < 9 {
+		// The usual id: up to 18 digits, no sign, no leading zero, then
+		// a delimiter. It fits an int64 and is at least 1, so no check
+		// below can fail; anything else is read by scanNumber.
+		u, j := uint64(c-'0'), i+1
+		for j < len(b) && j-i < 18 && b[j]-'0' <= 9 {
+			u = u*10 + uint64(b[j]-'0')
+			j++
+		}
+		if j < len(b) && b[j]-'0' > 9 && b[j] != '.' && b[j] != 'e' && b[j] != 'E' {
+			sl.end, sl.v, sl.seen = j, int64(u), true
+			return j, nil
+		}
+	}
 	switch c := b[i]; {
 	case c == '-' || c-'0' <= 9:
 		v, j, kind, err := scanNumber(b, i)

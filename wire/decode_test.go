@@ -87,6 +87,15 @@ var decodeCases = []decodeCase{
 	{name: "small word with a colon", in: `{"batch_id":1,"segment_id":0,"data":[1,2,:,3,4,5]}`, reason: ReasonNotJSON},
 	{name: "small word with a slash", in: `{"batch_id":1,"segment_id":0,"data":[1,2,/,3,4,5]}`, reason: ReasonNotJSON},
 	{name: "small word then dot", in: `{"batch_id":1,"segment_id":0,"data":[1,2,3,4.5,6,7]}`, reason: ReasonNotInteger, field: "data[3]"},
+	// intField's loop for the usual id, and each way out of it.
+	{name: "id of 18 digits", in: `{"batch_id":999999999999999999,"segment_id":7,"data":[]}`, want: seg(999999999999999999, 7, 0, 0, true)},
+	{name: "id of 19 digits", in: `{"batch_id":9223372036854775807,"segment_id":0,"data":[]}`, want: seg(math.MaxInt64, 0, 0, 0, true)},
+	{name: "id of 19 digits overflowing", in: `{"batch_id":9999999999999999999,"segment_id":0,"data":[]}`, reason: ReasonRange, field: "batch_id"},
+	{name: "id with a fraction", in: `{"batch_id":12.5,"segment_id":0,"data":[]}`, reason: ReasonNotInteger, field: "batch_id"},
+	{name: "id with an exponent", in: `{"batch_id":12e3,"segment_id":0,"data":[]}`, reason: ReasonNotInteger, field: "batch_id"},
+	{name: "id then space", in: `{"batch_id":12 ,"segment_id":3 }`, reason: ReasonMissing, field: "data"},
+	{name: "id cut", in: `{"batch_id":12`, reason: ReasonNotJSON},
+	{name: "segments of 1", in: `{"batch_id":1,"segment_id":0,"segments":1,"chunk":12,"data":[]}`, want: seg(1, 0, 1, 12, true)},
 	// plainKey's near misses: each must be read the general way.
 	{name: "keys that begin like fields", in: `{"b":1,"s":2,"segment":3,"segments_":4,"dat":5,"datas":6,"chunks":7,"lastly":8,"batch_id":1,"segment_id":0,"data":[1]}`, want: seg(1, 0, 0, 0, true, 1)},
 	{name: "field name then escape", in: `{"data\u0020":[5,4],"batch_id":1,"segment_id":0,"data":[1]}`, want: seg(1, 0, 0, 0, true, 1)},
