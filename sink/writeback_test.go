@@ -28,15 +28,7 @@ func TestWritebackRequests(t *testing.T) {
 	var want bytes.Buffer
 	const batches = 335 // 335 lines of 11,000 bytes and their heads: just over 3.5 MiB
 	for id := range int64(batches) {
-		if err := w.Begin(id); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(vals); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.End(); err != nil {
-			t.Fatal(err)
-		}
+		writeBatch(t, w, id, vals)
 		want.Write(JSONL.AppendEnd(JSONL.AppendValues(JSONL.AppendStart(nil, id), vals, true)))
 	}
 	if err := w.Flush(context.Background()); err != nil {
@@ -83,20 +75,26 @@ func TestWritebackAfterAbort(t *testing.T) {
 	}
 	before := requests
 	for id := range int64(20) { // 4.4 MB more
-		if err := w.Begin(id); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(vals); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.End(); err != nil {
-			t.Fatal(err)
-		}
+		writeBatch(t, w, id, vals)
 	}
 	if err := w.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if requests-before < 3 {
 		t.Fatalf("%d writeback requests over 4.4 MB written after an Abort, want 4 or so", requests-before)
+	}
+}
+
+// writeBatch writes batch id of vals to w whole.
+func writeBatch(t *testing.T, w *Writer, id int64, vals []int64) {
+	t.Helper()
+	if err := w.Begin(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(vals); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.End(); err != nil {
+		t.Fatal(err)
 	}
 }
