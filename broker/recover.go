@@ -52,7 +52,10 @@ import (
 // (kfake writes them one by one, then the consumer offsets). Kafka finishes
 // such a commit from its transaction log; kfake keeps none, and the
 // partitions left without a marker are aborted here, as kfake's replay
-// already treats them.
+// already treats them. Killed after the last COMMIT marker and before the
+// group's offsets, the output stays committed while its input offsets are
+// not, so the consumer reads that input again and writes it a second
+// time.
 
 // runningFile marks a data dir in use; it is removed by a clean Close.
 const runningFile = "segmerge-broker.running"
