@@ -37,8 +37,9 @@ type Record struct {
 // Seal takes the record's fingerprint now, which the Assembler otherwise
 // takes when it releases the record's batch. A caller that decodes records
 // on several cores seals them there, while the data is in cache, and the
-// Assembler's one goroutine has that much less to do. Data must not change
-// after Seal.
+// Assembler's one goroutine has that much less to do. Data and Last must
+// not change after Seal, in the record or in a copy of it: a copy keeps
+// the fingerprint.
 func (r *Record) Seal() { r.print = fingerprintOf(r) }
 
 // Verdict is what Add did with a record.
