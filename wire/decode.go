@@ -72,7 +72,9 @@ func (d *Decoder) Decode(b []byte, s *Segment) error {
 // DecodeInto is Decode with the data appended to buf[:0] rather than to the
 // Decoder's buffer, so that s.Data belongs to the caller: a caller that
 // keeps the data need not copy it. Give buf the capacity the record needs
-// (see CountUpperBound) and nothing is copied or grown.
+// (see CountUpperBound) and nothing is copied or grown; the loops for the
+// original workload's small values (smallValues) run only where there is
+// that room. It may write anywhere in buf[:cap(buf)], even when it fails.
 func (d *Decoder) DecodeInto(b []byte, s *Segment, buf []int64) error {
 	own := d.data
 	d.data = buf[:0]
