@@ -246,7 +246,12 @@ func (p *Pipeline) merge(d *Scratch, g *group, rate []int) error {
 			g.vals = slices.Grow(g.vals, b.Len())
 			out = g.vals[len(g.vals) : len(g.vals)+b.Len()]
 		}
-		if whole := d.fill(out); whole != nil {
+		if lo, counts, ok := d.counts(p.values); ok {
+			// Counted, not merged: rendered from the counts.
+			for f, format := range p.formats {
+				g.lines[f] = format.AppendCounted(g.lines[f], lo, counts, true)
+			}
+		} else if whole := d.fill(out); whole != nil {
 			// Merged at once (Packed.Fill); rendered piece by piece.
 			for n := 0; n < len(whole); n += len(d.vals) {
 				piece := whole[n:min(n+len(d.vals), len(whole))]

@@ -2,6 +2,7 @@ package emit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -48,9 +49,14 @@ func (s *recordingSink) Flush(context.Context) error { return nil }
 func (s *recordingSink) Close() error                { return nil }
 
 // testBatches assembles n complete batches of 3 segments (ids 0..n-1),
-// each segment of a random length up to maxLen, and returns them with the
-// merged values each must give.
+// each segment of a random length up to maxLen, of values in [0, 1000),
+// and returns them with the merged values each must give.
 func testBatches(t *testing.T, rng *rand.Rand, n, maxLen int) ([]*assemble.Batch, [][]int64) {
+	return rangeBatches(t, rng, n, maxLen, 1000)
+}
+
+// rangeBatches is testBatches with values in [0, values).
+func rangeBatches(t *testing.T, rng *rand.Rand, n, maxLen int, values int64) ([]*assemble.Batch, [][]int64) {
 	t.Helper()
 	a := assemble.New(assemble.Config{Segments: 3, Partitions: 3, Whole: true})
 	for p := range int32(3) {
@@ -62,7 +68,7 @@ func testBatches(t *testing.T, rng *rand.Rand, n, maxLen int) ([]*assemble.Batch
 		for s := range int64(3) {
 			data := make([]int64, rng.IntN(maxLen+1))
 			for i := range data {
-				data[i] = rng.Int64N(1000)
+				data[i] = rng.Int64N(values)
 			}
 			slices.Sort(data)
 			want[id] = append(want[id], data...)
@@ -88,8 +94,9 @@ func testBatches(t *testing.T, rng *rand.Rand, n, maxLen int) ([]*assemble.Batch
 // sink that takes rendered lines, alone or with one that takes values, the
 // same bytes and values as merging each batch by itself; with a bound
 // smaller than the batches (so submit blocks), small batches grouped and
-// large ones alone, some larger than a merge at once takes (fillMax); and
-// reap names every batch merged.
+// large ones alone, some larger than a merge at once takes (fillMax),
+// batches of few distinct values (rendered from their counts when lines
+// only are written), in either format; and reap names every batch merged.
 func TestPipelineKeepsOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
@@ -97,19 +104,26 @@ func TestPipelineKeepsOrder(t *testing.T) {
 		n, maxLen int
 		max       int
 		values    bool
+		distinct  int64       // values lie in [0, distinct); 0: 1000
+		format    sink.Format // "": JSONL
 	}{
-		{"small batches, grouped", 3000, 20, 1 << 20, true},
-		{"small batches, lines only", 3000, 20, 1 << 20, false},
-		{"large batches, tight bound", 40, 30000, 1000, true},
-		{"larger than fillMax, lines only", 12, 2 * fillMax / 3, 1000, false},
-		{"larger than fillMax", 12, 2 * fillMax / 3, 1000, true},
-		{"empty segments", 200, 1, 10, true},
-		{"empty segments, lines only", 200, 1, 10, false},
+		{name: "small batches, grouped", n: 3000, maxLen: 20, max: 1 << 20, values: true},
+		{name: "small batches, lines only", n: 3000, maxLen: 20, max: 1 << 20},
+		{name: "large batches, tight bound", n: 40, maxLen: 30000, max: 1000, values: true},
+		{name: "larger than fillMax, lines only", n: 12, maxLen: 2 * fillMax / 3, max: 1000},
+		{name: "larger than fillMax", n: 12, maxLen: 2 * fillMax / 3, max: 1000, values: true},
+		{name: "empty segments", n: 200, maxLen: 1, max: 10, values: true},
+		{name: "empty segments, lines only", n: 200, maxLen: 1, max: 10},
+		{name: "few distinct values", n: 2000, maxLen: 20, max: 1 << 20, values: true, distinct: 12},
+		{name: "few distinct values, lines only", n: 2000, maxLen: 20, max: 1 << 20, distinct: 12},
+		{name: "few distinct values, text", n: 2000, maxLen: 20, max: 1 << 20, distinct: 12, format: sink.Text},
+		{name: "large batches of few values, lines only", n: 20, maxLen: 30000, max: 1000, distinct: 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bs, want := testBatches(t, rng, tc.n, tc.maxLen)
+			format := cmp.Or(tc.format, sink.JSONL)
+			bs, want := rangeBatches(t, rng, tc.n, tc.maxLen, cmp.Or(tc.distinct, 1000))
 			var file bytes.Buffer
-			lines := sink.NewWriter(&file, sink.JSONL, false)
+			lines := sink.NewWriter(&file, format, false)
 			vals := &recordingSink{failAt: -1}
 			var to sink.Sink = lines
 			if tc.values {
@@ -137,7 +151,7 @@ func TestPipelineKeepsOrder(t *testing.T) {
 			lines.Flush(context.Background())
 			var expect []byte
 			for id, w := range want {
-				expect = sink.JSONL.AppendEnd(sink.JSONL.AppendValues(sink.JSONL.AppendStart(expect, int64(id)), w, true))
+				expect = format.AppendEnd(format.AppendValues(format.AppendStart(expect, int64(id)), w, true))
 				if got := vals.vals[int64(id)]; tc.values && !slices.Equal(got, w) && len(got)+len(w) > 0 {
 					t.Fatalf("batch %d: values %v, want %v", id, got, w)
 				}

@@ -113,6 +113,16 @@ func (d *Scratch) fill(out []int64) []int64 {
 	return dst[:n]
 }
 
+// counts counts the batch start began instead of merging it (see
+// merge.Packed.Counts), when it is packed and narrow enough, and no sink
+// takes values (values): those need them merged.
+func (d *Scratch) counts(values bool) (lo int64, counts []uint32, ok bool) {
+	if !d.pack || values {
+		return 0, nil, false
+	}
+	return d.packed.Counts()
+}
+
 // sources returns merge sources over b's segments, chunk by chunk, reusing
 // their memory.
 func (d *Scratch) sources(b *assemble.Batch) []merge.Source {

@@ -218,11 +218,16 @@ func (p *Packed) Fill(dst []int64) int {
 		return -1
 	}
 	dst = dst[:p.total]
-	if p.total > 0 && p.span < uint64(p.total) && p.span < maxCounted {
-		p.countInto(dst)
-		p.built = true
-		p.tree = resize(p.tree, 1)
-		p.tree[0] = exhaustedNode // every value is read
+	if p.countable() {
+		p.countAll()
+		i := 0
+		for d, k := range p.count {
+			v := p.lo + int64(d)
+			for range k {
+				dst[i] = v
+				i++
+			}
+		}
 		return len(dst)
 	}
 	p.start()
@@ -281,31 +286,49 @@ func (p *Packed) Fill(dst []int64) int {
 	return len(dst)
 }
 
-// maxCounted bounds the range Fill counts in, and so its scratch.
+// maxCounted bounds the range Fill and Counts count in, and so their
+// scratch.
 const maxCounted = 1 << 16
 
-// countInto writes the runs' values into dst in order by counting them:
-// the range is narrower than their number (see Fill).
-func (p *Packed) countInto(dst []int64) {
+// countable reports whether the runs' values lie within fewer distinct
+// values than they hold, in a range narrow enough to count in.
+func (p *Packed) countable() bool {
+	return p.total > 0 && p.span < uint64(p.total) && p.span < maxCounted
+}
+
+// Counts counts the values of the runs Reset was given instead of merging
+// them, when they lie within fewer distinct values than they hold (the
+// original workload's 150 values in 1..10): value lo+d occurs counts[d]
+// times, and the values in order are each lo+d counts[d] times over, d
+// ascending. A writer that renders them needs no merged values at all. It
+// must follow Reset with no Read between, and reads every value (Done is
+// then true). Otherwise ok is false and nothing is read. counts is p's
+// own, good until the next Reset.
+func (p *Packed) Counts() (lo int64, counts []uint32, ok bool) {
+	if !p.countable() {
+		return 0, nil, false
+	}
+	p.countAll()
+	return p.lo, p.count, true
+}
+
+// countAll counts each value of the runs in p.count, and marks every value
+// read.
+func (p *Packed) countAll() {
 	n := int(p.span) + 1
 	p.count = resize(p.count, n)
 	clear(p.count)
-	lo := p.lo
+	lo, count := p.lo, p.count // locals: p.count is not reloaded a value
 	for _, r := range p.runs {
 		for _, c := range r {
 			for _, v := range c {
-				p.count[v-lo]++
+				count[v-lo]++
 			}
 		}
 	}
-	i := 0
-	for d, k := range p.count {
-		v := lo + int64(d)
-		for range k {
-			dst[i] = v
-			i++
-		}
-	}
+	p.built = true
+	p.tree = resize(p.tree, 1)
+	p.tree[0] = exhaustedNode // every value is read
 }
 
 // tail moves run i back to its previous value, before its current chunk's

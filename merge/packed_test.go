@@ -67,7 +67,7 @@ func mergeWithMerger(t *testing.T, runs [][][]int64) []int64 {
 func TestPackedMatchesMerger(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	var p Packed
-	packed, refused := 0, 0
+	packed, refused, counted := 0, 0, 0
 	for c := range 4000 {
 		k := rng.IntN(20)
 		b := 64 - uint(max(1, bitsLen(k))) // the widest span that packs is 2^b - 1
@@ -134,9 +134,34 @@ func TestPackedMatchesMerger(t *testing.T) {
 		if p.Done() != (len(want) == 0) {
 			t.Fatalf("case %d: Done %v before any Read, with %d values", c, p.Done(), len(want))
 		}
+		// Counts describes the merge when fewer distinct values than
+		// values could occur, and otherwise reads nothing.
+		narrow := len(want) > 0 && uint64(hi)-uint64(lo) < uint64(len(want)) && uint64(hi)-uint64(lo) < maxCounted
+		switch clo, counts, ok := p.Counts(); {
+		case ok != narrow:
+			t.Fatalf("case %d: Counts ok %v for %d values in [%d, %d]", c, ok, len(want), lo, hi)
+		case ok:
+			counted++
+			var got []int64
+			for d, n := range counts {
+				for range n {
+					got = append(got, clo+int64(d))
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("case %d: Counts (lo %d) %v, merger %v", c, clo, counts, want)
+			}
+			if !p.Done() || p.Read(buf) != 0 {
+				t.Fatalf("case %d: not Done after Counts, or Read gives more", c)
+			}
+		default:
+			if n := p.Fill(filled); n != len(want) || !slices.Equal(filled[:n], want) {
+				t.Fatalf("case %d: Fill after a refused Counts %v, merger %v", c, filled[:max(n, 0)], want)
+			}
+		}
 	}
-	if packed < 1000 || refused < 100 {
-		t.Fatalf("%d cases packed, %d refused: the test does not reach both", packed, refused)
+	if packed < 1000 || refused < 100 || counted < 300 {
+		t.Fatalf("%d cases packed, %d refused, %d counted: the test does not reach all three", packed, refused, counted)
 	}
 }
 

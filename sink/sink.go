@@ -62,6 +62,16 @@ func (f Format) AppendValues(dst []byte, vals []int64, first bool) []byte {
 	return wire.AppendInts(dst, vals, first)
 }
 
+// AppendCounted appends the ascending values counts describes (lo+d,
+// counts[d] times, for each d: see merge.Packed.Counts) to a line begun by
+// AppendStart, as AppendValues would append them one by one.
+func (f Format) AppendCounted(dst []byte, lo int64, counts []uint32, first bool) []byte {
+	if f == Text {
+		return wire.AppendTextCounted(dst, lo, counts)
+	}
+	return wire.AppendCounted(dst, lo, counts, first)
+}
+
 // AppendEnd appends the tail of a line, newline included.
 func (f Format) AppendEnd(dst []byte) []byte {
 	if f != Text {

@@ -119,6 +119,72 @@ func AppendInts(dst []byte, vals []int64, first bool) []byte {
 	return dst
 }
 
+// AppendCounted appends, as AppendInts does, the ascending values that
+// counts describe: lo+d, counts[d] times, for each d (see
+// merge.Packed.Counts). A value's text is made once and repeated, a
+// one-digit value's four at a time with their commas in one 64-bit store,
+// so a batch of few distinct values costs about its distinct values, not
+// each of its values.
+func AppendCounted(dst []byte, lo int64, counts []uint32, first bool) []byte {
+	return appendCounted(dst, lo, counts, ',', first)
+}
+
+// AppendTextCounted appends, as AppendTextInts does, the ascending values
+// that counts describe (see AppendCounted).
+func AppendTextCounted(dst []byte, lo int64, counts []uint32) []byte {
+	return appendCounted(dst, lo, counts, ' ', false)
+}
+
+// appendCounted appends the values counts describe, each preceded by sep,
+// but for the very first when first is true. Room for all of them is made
+// once, from the longest value's length.
+func appendCounted(dst []byte, lo int64, counts []uint32, sep byte, first bool) []byte {
+	total := 0
+	for _, k := range counts {
+		total += int(k)
+	}
+	if total == 0 {
+		return dst
+	}
+	var one [maxIntLen]byte // sep and a value's digits
+	one[0] = sep
+	width := max(putInt(one[:], 1, lo), putInt(one[:], 1, lo+int64(len(counts)-1)))
+	n := len(dst)
+	dst = slices.Grow(dst, total*width+8) // 8: a word's overshoot, below
+	b := dst[:cap(dst)]
+	for d, k := range counts {
+		if k == 0 {
+			continue
+		}
+		v := lo + int64(d)
+		if first {
+			n = putInt(b, n, v)
+			first = false
+			if k--; k == 0 {
+				continue
+			}
+		}
+		if uint64(v) < 10 {
+			// sep and digit, four times in a word; the last word
+			// may pass the values' end, into the room made for it.
+			w := (uint64(sep) | uint64('0'+v)<<8) * 0x0001000100010001
+			for i := 0; i < int(k); i += 4 {
+				binary.LittleEndian.PutUint64(b[n+2*i:], w)
+			}
+			n += 2 * int(k)
+			continue
+		}
+		// Written once, then copied over itself, doubling.
+		w := putInt(one[:], 1, v)
+		end := n + int(k)*w
+		for m := n + copy(b[n:], one[:w]); m < end; {
+			m += copy(b[m:end], b[n:m])
+		}
+		n = end
+	}
+	return b[:n]
+}
+
 // AppendTextStart appends the head of the human form of a batch: batch 7:
 // The values follow with AppendTextInts.
 func AppendTextStart(dst []byte, batchID int64) []byte {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 func TestAppendInt(t *testing.T) {
@@ -201,4 +203,38 @@ func TestEightASCII(t *testing.T) {
 			u += 97
 		}
 	}
+}
+
+// TestAppendCounted is a property test: counts rendered by AppendCounted
+// and AppendTextCounted read as the values they describe rendered one by
+// one by AppendInts and AppendTextInts, whatever the range (one-digit
+// values take the four-a-word stores, others the doubling copies), the
+// counts (zeros among them), first, and the bytes and room before them.
+func TestAppendCounted(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		lo := rapid.OneOf(rapid.Int64Range(-30, 30), rapid.Int64(),
+			rapid.Int64Range(math.MaxInt64-40, math.MaxInt64-20), rapid.Int64Range(math.MinInt64, math.MinInt64+20)).Draw(t, "lo")
+		span := rapid.IntRange(1, 20).Draw(t, "span")
+		if lo > math.MaxInt64-int64(span) {
+			lo = math.MaxInt64 - int64(span)
+		}
+		counts := rapid.SliceOfN(rapid.Uint32Range(0, 40), span, span).Draw(t, "counts")
+		first := rapid.Bool().Draw(t, "first")
+		prefix := []byte(rapid.StringMatching(`[a-z]{0,5}`).Draw(t, "prefix"))
+		room := rapid.IntRange(0, 64).Draw(t, "room")
+		var vals []int64
+		for d, k := range counts {
+			for range k {
+				vals = append(vals, lo+int64(d))
+			}
+		}
+		dst := append(make([]byte, 0, len(prefix)+room), prefix...)
+		if got, want := string(AppendCounted(dst, lo, counts, first)), string(AppendInts(prefix, vals, first)); got != want {
+			t.Fatalf("AppendCounted(lo %d, %v, first %v) = %q, want %q", lo, counts, first, got, want)
+		}
+		dst = append(make([]byte, 0, len(prefix)+room), prefix...)
+		if got, want := string(AppendTextCounted(dst, lo, counts)), string(AppendTextInts(prefix, vals)); got != want {
+			t.Fatalf("AppendTextCounted(lo %d, %v) = %q, want %q", lo, counts, got, want)
+		}
+	})
 }
