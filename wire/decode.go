@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 )
 
@@ -225,11 +226,37 @@ func plainKey(b []byte, i int) (field, int) {
 	}
 	name := quotedNames[f]
 	end := i + 1 + len(name)
-	if end > len(b) || string(b[i+1:end]) != name {
+	if end > len(b) {
+		return 0, 0
+	}
+	if w := &nameWords[f]; i+9 <= len(b) {
+		// The name in one or two 8-byte loads, not a call to compare.
+		if binary.LittleEndian.Uint64(b[i+1:])&w.mask != w.head ||
+			len(name) > 8 && binary.LittleEndian.Uint64(b[end-8:]) != w.tail {
+			return 0, 0
+		}
+		return f, end
+	}
+	if string(b[i+1:end]) != name {
 		return 0, 0
 	}
 	return f, end
 }
+
+// nameWords holds each quoted name as plainKey compares it: its first 8
+// bytes (head, those past the name masked off) and its last 8 (tail).
+var nameWords = func() (ws [numFields]struct{ head, tail, mask uint64 }) {
+	for f, name := range quotedNames {
+		var buf [8]byte
+		n := copy(buf[:], name)
+		ws[f].mask = ^uint64(0) >> (64 - 8*n)
+		ws[f].head = binary.LittleEndian.Uint64(buf[:])
+		if len(name) >= 8 {
+			ws[f].tail = binary.LittleEndian.Uint64([]byte(name[len(name)-8:]))
+		}
+	}
+	return ws
+}()
 
 // lookup maps a key (the bytes between its quotes) to the field it names.
 // Matching is exact and case-sensitive, after unescaping. Only escaped keys

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -406,6 +407,43 @@ func TestFourDigitsCommas(t *testing.T) {
 			}
 			if got := fourDigitsCommas(binary.LittleEndian.Uint64(w)); got != want {
 				t.Fatalf("%q: %v, want %v", w, got, want)
+			}
+		}
+	}
+}
+
+// plainKey finds exactly the field names that begin at a key's opening
+// quote, in the buffer's middle and at its very end (where its 8-byte loads
+// do not fit), and no name with any byte changed: every name, every byte
+// of it replaced by every other value, followed by 0 to 9 bytes.
+func TestPlainKey(t *testing.T) {
+	want := func(b []byte) (field, int) {
+		for f, name := range quotedNames {
+			if bytes.HasPrefix(b[1:], []byte(name)) {
+				return field(f), 1 + len(name)
+			}
+		}
+		return 0, 0
+	}
+	check := func(b []byte) {
+		t.Helper()
+		gf, ge := plainKey(b, 0)
+		wf, we := want(b)
+		if gf != wf || ge != we {
+			t.Fatalf("plainKey(%q) = %d, %d; want %d, %d", b, gf, ge, wf, we)
+		}
+	}
+	for _, name := range quotedNames {
+		for tail := range 10 {
+			b := []byte(`"` + name + `:123456789`[:tail])
+			check(b)
+			for j := 1; j <= len(name); j++ {
+				orig := b[j]
+				for c := range 256 {
+					b[j] = byte(c)
+					check(b)
+				}
+				b[j] = orig
 			}
 		}
 	}
