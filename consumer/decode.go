@@ -52,7 +52,14 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64, lanes bool) []d
 			continue
 		}
 		// The data is decoded straight into memory the record keeps.
-		n := wire.CountUpperBound(r.Value)
+		// A valid record holds at most half as many values as bytes,
+		// plus one (each takes a digit, all but one a comma): a short
+		// record takes that room without its commas counted, which
+		// leaves at most 64 values a slab unused.
+		n := len(r.Value)/2 + 1
+		if n > 64 {
+			n = wire.CountUpperBound(r.Value)
+		}
 		var buf []int64
 		small := n <= slabInts/8
 		if small {
