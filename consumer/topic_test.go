@@ -29,8 +29,24 @@ func (h *bufferedHook) OnProduceRecordBuffered(r *kgo.Record) {
 // The output topic's records hold what the batches wrote, split at max,
 // and a record's value holds little memory beyond its bytes, which is all
 // the client's buffer limit counts: small records after large ones do not
-// each pin a large buffer.
+// each pin a large buffer. With a max past pooledValue, values are reused
+// (valueBuf) while others are still being produced, and every record
+// still reads back as written.
 func TestTopicSinkRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		max                int
+		batches, per, step int64 // batch b has b*per values (per if fixed), step apart
+		fixed              bool
+	}{
+		{"small records", 4096, 100, 37, 1000003, false},
+		{"reused values", 1 << 20, 40, 10000, 1000000007, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { topicSinkRecords(t, tc.max, tc.batches, tc.per, tc.step, tc.fixed) })
+	}
+}
+
+func topicSinkRecords(t *testing.T, max int, batches, per, step int64, fixed bool) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "out"))
 	if err != nil {
 		t.Fatal(err)
@@ -39,19 +55,23 @@ func TestTopicSinkRecords(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	hook := new(bufferedHook)
-	cl, err := kafka.Cluster{Brokers: c.ListenAddrs()}.Client(kgo.WithHooks(hook), kgo.DefaultProduceTopic("out"))
+	cl, err := kafka.Cluster{Brokers: c.ListenAddrs()}.Client(kgo.WithHooks(hook), kgo.DefaultProduceTopic("out"),
+		kgo.ProducerBatchMaxBytes(int32(4*max)), kgo.MaxBufferedRecords(8))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ts := &topicSink{p: kafka.NewProducer(cl), topic: "out", max: 4096}
-	// Batch b has b*37 values, from 1 to 3,700: one record, or several.
+	ts := &topicSink{p: kafka.NewProducer(cl), topic: "out", max: max}
 	var want []string
-	for b := int64(0); b < 100; b++ {
+	for b := range batches {
 		ts.Begin(b)
+		n := b * per
+		if fixed {
+			n = per
+		}
 		var vals []int64
-		for v := range b * 37 {
-			vals = append(vals, v*1000003)
+		for v := range n {
+			vals = append(vals, b+v*step)
 		}
 		for i := 0; i < len(vals); i += 100 {
 			ts.Write(vals[i:min(i+100, len(vals))])
@@ -79,7 +99,7 @@ func TestTopicSinkRecords(t *testing.T) {
 	for n < len(want) && ctx.Err() == nil {
 		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
 			v := string(r.Value)
-			if len(v) > 4096+blockSlack {
+			if len(v) > max+blockSlack {
 				t.Errorf("record of %d bytes, over max and slack", len(v))
 			}
 			b, err := strconv.Atoi(string(r.Key))

@@ -27,11 +27,19 @@ func NewProducer(cl *kgo.Client) *Producer { return &Producer{cl: cl} }
 
 // Produce hands r to the client; it blocks while the client's buffer is
 // full.
-func (p *Producer) Produce(r *kgo.Record) {
+func (p *Producer) Produce(r *kgo.Record) { p.ProduceThen(r, nil) }
+
+// ProduceThen is Produce, and calls done (if not nil) with r once the
+// client is finished with it, delivered or not: r's memory may then be
+// reused.
+func (p *Producer) ProduceThen(r *kgo.Record, done func(*kgo.Record)) {
 	p.mu.Lock()
 	cl, gen := p.cl, p.gen
 	p.mu.Unlock()
 	cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if done != nil {
+			defer done(r)
+		}
 		// ErrAborting: the transaction holding the record was aborted
 		// on purpose, and its owner rolled back with it.
 		if err == nil || errors.Is(err, kgo.ErrAborting) {
