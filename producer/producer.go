@@ -166,14 +166,13 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	cluster := kafka.Cluster{Brokers: cfg.Brokers, Opts: cfg.ClientOpts}
 	opts := []kgo.Opt{
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.RecordDeliveryTimeout(time.Minute),
 		kgo.DefaultProduceTopic(cfg.Topic),
 	}
 	if cfg.Compression != "" {
 		opts = append(opts, kgo.ProducerBatchCompression(Compressions[cfg.Compression]))
 	}
-	cl, err := cluster.Client(opts...)
+	cl, err := cluster.Defaults(kgo.ProducerLinger(5 * time.Millisecond)).Client(opts...)
 	if err != nil {
 		return Stats{}, err
 	}

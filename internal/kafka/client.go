@@ -28,6 +28,15 @@ func (c Cluster) Options(extra ...kgo.Opt) []kgo.Opt {
 	return append(opts, extra...)
 }
 
+// Defaults returns c with defaults put before its own options, so that a
+// client property the user gives for the same setting (-X, -F: linger.ms,
+// fetch.max.bytes, ...) wins over them. Options after Options' extra win
+// over the user's.
+func (c Cluster) Defaults(defaults ...kgo.Opt) Cluster {
+	c.Opts = append(append([]kgo.Opt(nil), defaults...), c.Opts...)
+	return c
+}
+
 // Client returns a client of c with extra options.
 func (c Cluster) Client(extra ...kgo.Opt) (*kgo.Client, error) {
 	if len(c.Brokers) == 0 {

@@ -115,7 +115,6 @@ func (m *Member) open() error {
 		kgo.RebalanceTimeout(RebalanceTimeout(cfg.SessionTimeout)),
 		kgo.WithHooks(troubleHook{&m.trouble}),
 	}
-	opts = append(opts, FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)
 	on := func(f func(context.Context, []int32)) func(context.Context, *kgo.Client, map[string][]int32) {
 		return func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) { f(ctx, parts[cfg.Topic]) }
 	}
@@ -128,11 +127,15 @@ func (m *Member) open() error {
 	if cfg.Lost != nil {
 		opts = append(opts, kgo.OnPartitionsLost(on(cfg.Lost)))
 	}
+	// The budget's fetch shares are defaults: -X fetch.max.bytes and
+	// friends override them, as their help says.
+	cluster := cfg.Cluster.Defaults(FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)
 	if cfg.TransactionalID == "" {
-		cl, err := cfg.Cluster.Client(opts...)
+		cl, err := cluster.Client(opts...)
 		m.cl = cl
 		return err
 	}
+	cluster = cluster.Defaults(kgo.ProducerLinger(5 * time.Millisecond))
 	part := cfg.Partitioner
 	if part == nil {
 		part = BatchPartitioner(cfg.KeyedTopics...)
@@ -140,7 +143,6 @@ func (m *Member) open() error {
 	opts = append(opts,
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
-		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RecordPartitioner(part),
 	)
 	if cfg.ProduceBuffer > 0 {
@@ -149,7 +151,7 @@ func (m *Member) open() error {
 	if cfg.Limits != nil {
 		opts = append(opts, cfg.Limits.Opt())
 	}
-	s, err := kgo.NewGroupTransactSession(cfg.Cluster.Options(opts...)...)
+	s, err := kgo.NewGroupTransactSession(cluster.Options(opts...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

@@ -169,9 +169,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Now()
 	}
-	cl, err := kafka.Cluster{Brokers: cfg.Brokers, Opts: cfg.ClientOpts}.Client(
+	cl, err := kafka.Cluster{Brokers: cfg.Brokers, Opts: cfg.ClientOpts}.Defaults(kgo.ProducerLinger(5*time.Millisecond)).Client(
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.DefaultProduceTopic(cfg.Topic),
 	)
 	if err != nil {

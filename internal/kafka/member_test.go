@@ -1,0 +1,92 @@
+package kafka
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A group member's fetch bounds (the memory budget's shares) and a
+// transactional member's linger are defaults: -X fetch.max.bytes,
+// max.partition.fetch.bytes, fetch.wait.max.ms and linger.ms override
+// them, as their help says, and without them the defaults hold.
+func TestMemberDefaultsYieldToProperties(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct {
+		name  string
+		props map[string]string
+		txn   bool
+		want  map[string]any // option name: value
+	}{
+		{"defaults", nil, false, map[string]any{"fetch": int32(1 << 20), "partition": int32(1 << 16), "wait": FetchMaxWait}},
+		{"properties", map[string]string{"fetch.max.bytes": "3000000", "max.partition.fetch.bytes": "2000000", "fetch.wait.max.ms": "70"},
+			false, map[string]any{"fetch": int32(3000000), "partition": int32(2000000), "wait": 70 * time.Millisecond}},
+		{"transactional defaults", nil, true, map[string]any{"fetch": int32(1 << 20), "linger": 5 * time.Millisecond}},
+		{"transactional linger.ms", map[string]string{"linger.ms": "0", "fetch.max.bytes": "3000000"}, true,
+			map[string]any{"fetch": int32(3000000), "linger": time.Duration(0)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Props
+			for k, v := range tc.props {
+				if err := p.Set(k, v, "-X"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts, _, err := p.Options(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gc := GroupConfig{Cluster: Cluster{Brokers: c.ListenAddrs(), Opts: opts}, Group: "g", Topic: "t",
+				SessionTimeout: 10 * time.Second, FetchBytes: 1 << 20, PartitionBytes: 1 << 16}
+			if tc.txn {
+				gc.TransactionalID, gc.TransactionTimeout = "txn", 20*time.Second
+			}
+			m, err := Join(gc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Client().Close()
+			opt := map[string]any{"fetch": kgo.FetchMaxBytes, "partition": kgo.FetchMaxPartitionBytes, "wait": kgo.FetchMaxWait, "linger": kgo.ProducerLinger}
+			for name, want := range tc.want {
+				if got := m.Client().OptValue(opt[name]); got != want {
+					t.Errorf("%s: %v, want %v", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// Defaults go before the cluster's options (the user's), and a client's
+// extra options after both: the producer and the feed take their linger
+// this way.
+func TestClusterDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		user  []kgo.Opt
+		extra []kgo.Opt
+		want  time.Duration
+	}{
+		{"default", nil, nil, 5 * time.Millisecond},
+		{"the user's", []kgo.Opt{kgo.ProducerLinger(0)}, nil, 0},
+		{"extra", []kgo.Opt{kgo.ProducerLinger(0)}, []kgo.Opt{kgo.ProducerLinger(9 * time.Millisecond)}, 9 * time.Millisecond},
+	} {
+		c := Cluster{Brokers: []string{"127.0.0.1:1"}, Opts: tc.user}
+		cl, err := c.Defaults(kgo.ProducerLinger(5 * time.Millisecond)).Client(tc.extra...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cl.OptValue(kgo.ProducerLinger); got != tc.want {
+			t.Errorf("%s: linger %v, want %v", tc.name, got, tc.want)
+		}
+		cl.Close()
+		if len(c.Opts) != len(tc.user) {
+			t.Errorf("%s: Defaults changed the cluster it was called on", tc.name)
+		}
+	}
+}
