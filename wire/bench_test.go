@@ -61,23 +61,46 @@ func BenchmarkDecode(b *testing.B) {
 	}{
 		{"10000-ints", benchRecord(10000, 0, 1e9)},
 		{"15-small-ints", benchRecord(15, 1, 10)},
+		{"15-small-ints-compact", compact(benchRecord(15, 1, 10))},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			var d Decoder
-			var s Segment
-			if err := d.Decode(bc.record, &s); err != nil { // grow the buffer: measure the steady state
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(bc.record)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := d.Decode(bc.record, &s); err != nil {
+		// Each record through Decode, then through the general way
+		// alone, which Decode takes when quick does not.
+		for _, way := range []string{"", "/general"} {
+			b.Run(bc.name+way, func(b *testing.B) {
+				var d Decoder
+				var s Segment
+				decode := func() *Error {
+					if way == "" {
+						return d.decode(bc.record, &s, false)
+					}
+					return d.general(bc.record, &s, false)
+				}
+				if err := decode(); err != nil { // grow the buffer: measure the steady state
 					b.Fatal(err)
 				}
-			}
-			b.ReportMetric(float64(len(s.Data)*b.N)/b.Elapsed().Seconds()/1e6, "Mints/s")
-		})
+				b.SetBytes(int64(len(bc.record)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := decode(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(s.Data)*b.N)/b.Elapsed().Seconds()/1e6, "Mints/s")
+			})
+		}
 	}
+}
+
+// compact drops the spaces of a record benchRecord made, as segmerge's
+// producer writes records.
+func compact(b []byte) []byte {
+	out := b[:0:0]
+	for _, c := range b {
+		if c != ' ' {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // BenchmarkDecodeEncodingJSON is the baseline the package doc quotes:

@@ -107,6 +107,15 @@ func (d *Decoder) DecodeOutput(b []byte, s *Segment) error {
 // decode does the work of Decode and DecodeOutput. It returns a typed nil
 // only through its callers, which turn it into an untyped nil error.
 func (d *Decoder) decode(b []byte, s *Segment, output bool) *Error {
+	if !output && d.quick(b, s) {
+		return nil
+	}
+	return d.general(b, s, output)
+}
+
+// general decodes any record, every field in any order, as the package
+// doc says.
+func (d *Decoder) general(b []byte, s *Segment, output bool) *Error {
 	d.slots = freshSlots
 	d.data = d.data[:0]
 
@@ -183,6 +192,92 @@ func (d *Decoder) decode(b []byte, s *Segment, output bool) *Error {
 		return syntaxError(b, i, "after top-level value")
 	}
 	return d.finish(b, s, closing, output)
+}
+
+// quick decodes input record b when it is exactly as segmerge's producer
+// writes one, {"batch_id":N,"segment_id":S,"data":[...]}, or as Python's
+// json.dumps does, {"batch_id": N, "segment_id": S, "data": [...]}: those
+// three fields in that order, no other whitespace outside the array, each
+// id 0 or 1 to 18 digits with no leading zero; and reports whether it did.
+// It decides nothing the general way would decide otherwise: anything
+// else, a problem in the data included, returns false, and decode reads
+// the record the general way from its start. It saves the general way's
+// work on a record's structure (slots, keys, their checks), which took
+// about half of the decoding of the original workload's 73-byte records.
+func (d *Decoder) quick(b []byte, s *Segment) bool {
+	// The literals are read as 8-byte words: {"batch_id": (12 bytes) as
+	// its first 8 and its last 8, overlapping; then either form's rest.
+	if len(b) < 39 || word(b, 0) != quickHead[0] || word(b, 4) != quickHead[1] {
+		return false
+	}
+	f := &quickForms[0]
+	if b[12] == ' ' {
+		f = &quickForms[1]
+	}
+	id, i := quickID(b, 12+f.space)
+	if i < 0 || i+f.mid+f.tail+3 > len(b) || word(b, i) != f.words[0] || word(b, i+f.mid-8) != f.words[1] {
+		return false
+	}
+	seg, i := quickID(b, i+f.mid)
+	if i < 0 || i+f.tail+2 > len(b) || word(b, i) != f.words[2] || word(b, i+f.tail-8) != f.words[3] {
+		return false
+	}
+	end, err := d.dataField(b, i+f.tail-1) // at the [
+	if err != nil || d.slots[fieldData].prob != problemNone || end != len(b)-1 || b[end] != '}' {
+		return false
+	}
+	*s = Segment{BatchID: id, SegmentID: seg, Last: true, Data: d.data}
+	return true
+}
+
+// quickHead is {"batch_id": as quick reads it.
+var quickHead = [2]uint64{word([]byte(`{"batch_`), 0), word([]byte(`tch_id":`), 0)}
+
+// quickForm is one way of writing the literals between quick's ids, each
+// read as its first 8 bytes and its last 8: the one between the ids (mid
+// bytes long), and the one from the segment id to the array (tail bytes,
+// its [ included).
+type quickForm struct {
+	space     int // bytes after {"batch_id":
+	mid, tail int
+	words     [4]uint64
+}
+
+var quickForms = [2]quickForm{
+	newQuickForm("", `,"segment_id":`, `,"data":[`),
+	newQuickForm(" ", `, "segment_id": `, `, "data": [`),
+}
+
+func newQuickForm(space, mid, tail string) quickForm {
+	w := func(s string) uint64 { return word([]byte(s), 0) }
+	return quickForm{space: len(space), mid: len(mid), tail: len(tail),
+		words: [4]uint64{w(mid[:8]), w(mid[len(mid)-8:]), w(tail[:8]), w(tail[len(tail)-8:])}}
+}
+
+// word reads the 8 bytes of b at i as a little-endian word.
+func word(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i:]) }
+
+// quickID reads an id at b[i] for quick: 0, or 1 to 18 digits with no
+// leading zero. It returns the id and the offset after it, or -1. A digit
+// after those (a 19th, or one after a leading zero) is not taken here and
+// fails quick's next literal.
+func quickID(b []byte, i int) (int64, int) {
+	if i >= len(b) {
+		return 0, -1
+	}
+	c := b[i]
+	if c == '0' {
+		return 0, i + 1
+	}
+	if c-'1' >= 9 {
+		return 0, -1
+	}
+	u, j := uint64(c-'0'), i+1
+	for j < len(b) && j-i < 18 && b[j]-'0' <= 9 {
+		u = u*10 + uint64(b[j]-'0')
+		j++
+	}
+	return int64(u), j
 }
 
 // freshSlots is every slot as decode begins: nothing learned, no index.

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -446,5 +450,80 @@ func TestPlainKey(t *testing.T) {
 				b[j] = orig
 			}
 		}
+	}
+}
+
+// Records as segmerge's producer writes them, and as Python's json.dumps
+// writes them (a space after each colon and comma), take quick's way, with
+// any ids and data, and decode as the general way decodes them.
+func TestQuickTakesProducerRecords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	ids := []int64{0, 1, 9, 10, 99, 12345, 1e17, 1e18 - 1}
+	for range 2000 {
+		s := Segment{BatchID: ids[rng.IntN(len(ids))], SegmentID: ids[rng.IntN(len(ids))], Last: true}
+		if rng.IntN(2) == 0 {
+			s.BatchID = rng.Int64N(1e18)
+		}
+		for range rng.IntN(30) {
+			s.Data = append(s.Data, rng.Int64N([]int64{11, 100, 1e9, math.MaxInt64}[rng.IntN(4)]))
+		}
+		slices.Sort(s.Data)
+		b := AppendSegment(nil, &s)
+		if rng.IntN(2) == 0 { // json.dumps
+			strs := make([]string, len(s.Data))
+			for i, v := range s.Data {
+				strs[i] = strconv.FormatInt(v, 10)
+			}
+			b = fmt.Appendf(nil, `{"batch_id": %d, "segment_id": %d, "data": [%s]}`, s.BatchID, s.SegmentID, strings.Join(strs, ", "))
+		}
+		var q, g Segment
+		var d Decoder
+		if !d.quick(b, &q) {
+			t.Fatalf("quick did not take %s", b)
+		}
+		if err := new(Decoder).general(b, &g, false); err != nil || !reflect.DeepEqual(normal(q), normal(g)) || !reflect.DeepEqual(normal(q), normal(s)) {
+			t.Fatalf("%s: quick %+v, general %+v (%v), written %+v", b, q, g, err, s)
+		}
+	}
+}
+
+// Decode, which tries quick first, decodes exactly as the general way, and
+// fails with the same error, on producer-shaped records with any one byte
+// replaced, cut short or lengthened: the records quick comes nearest to
+// taking wrongly.
+func TestQuickAgreesWithGeneral(t *testing.T) {
+	bases := []string{
+		`{"batch_id":0,"segment_id":0,"data":[]}`,
+		`{"batch_id":7,"segment_id":3,"data":[1,1,2,9,10]}`,
+		`{"batch_id":123456789012345678,"segment_id":10,"data":[-5,0,7,1000000007]}`,
+		`{"batch_id": 7, "segment_id": 3, "data": [1, 1, 2, 9, 10]}`,
+		`{"batch_id": 0, "segment_id": 0, "data": []}`,
+	}
+	repl := []byte(`0159-.eE"{}[],: nta\x`)
+	check := func(b []byte) {
+		t.Helper()
+		var got, want Segment
+		gerr := new(Decoder).Decode(b, &got)
+		werr := new(Decoder).general(b, &want, false)
+		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+			t.Fatalf("%q: Decode error %v, the general way's %v", b, gerr, werr)
+		}
+		if werr == nil && !reflect.DeepEqual(normal(got), normal(want)) {
+			t.Fatalf("%q: Decode %+v, the general way %+v", b, got, want)
+		}
+	}
+	for _, base := range bases {
+		b := []byte(base)
+		for i := range b {
+			orig := b[i]
+			for _, c := range repl {
+				b[i] = c
+				check(b)
+			}
+			b[i] = orig
+			check(b[:i])
+			check(append(append(append([]byte(nil), b[:i]...), '1'), b[i:]...))
+		}
+		check(append(b, ' '))
 	}
 }

@@ -53,6 +53,16 @@
 // Decode needs batch_id, segment_id and data. DecodeOutput needs batch_id and
 // data, reads chunk and last, and skips segment_id and segments as unknown.
 //
+// # Two ways, one decision
+//
+// A record exactly as segmerge's producer writes it, or as Python's
+// json.dumps does (the three required fields in order, no other field, no
+// other whitespace), is read by a straight pass over its expected bytes;
+// any other record, and any such record with a problem, is read the
+// general way, which follows the rules above field by field. The quick way
+// only saves work: it takes no record the general way would refuse or read
+// otherwise (TestQuickAgreesWithGeneral, and FuzzDecode checks it).
+//
 // # Which error is reported
 //
 // A record can be wrong in several ways; the decoder returns one *Error.
@@ -70,8 +80,9 @@
 // # Encoders
 //
 // AppendSegment, AppendOutputStart, AppendOutputChunkStart, AppendInts,
-// AppendOutputEnd, AppendTextStart and AppendTextInts append to dst and return
-// the extended slice, as strconv.AppendInt does, and write no newline. An
+// AppendCounted, AppendOutputEnd, AppendTextStart, AppendTextInts and
+// AppendTextCounted append to dst and return the extended slice, as
+// strconv.AppendInt does, and write no newline. An
 // output record is built in pieces so that a huge batch streams out without
 // ever being held whole.
 package wire

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -13,6 +14,7 @@ var fuzzSeeds = []string{
 	`{"batch_id":7,"chunk":0,"last":false,"data":[1,1,2,9]}`,
 	`{"batch\u005fid":1,"x":{"y":[1,"z\"",null,true]},"segment_id":0,"data":[-0]}`,
 	`{"batch_id":1,"segment_id":0,"data":[9223372036854775807,1e5,-9223372036854775809]}`,
+	`{"batch_id":123456789012345678,"segment_id":0,"data":[1,1,2,3,5,8,9,10,10]}`,
 }
 
 // checkDirty decodes b with a Decoder that has decoded another record first,
@@ -77,7 +79,25 @@ func FuzzDecode(f *testing.F) {
 		checkDirty(t, b, false)
 		checkReencode(t, b, false)
 		checkInto(t, b)
+		checkQuick(t, b)
 	})
+}
+
+// checkQuick checks that quick, where it takes a record, decodes it as the
+// general way does.
+func checkQuick(t *testing.T, b []byte) {
+	var q, g Segment
+	var d Decoder
+	if !d.quick(b, &q) {
+		return
+	}
+	q.Data = slices.Clone(q.Data)
+	if err := new(Decoder).general(b, &g, false); err != nil {
+		t.Fatalf("quick took %q, which the general way refuses: %v", b, err)
+	}
+	if !reflect.DeepEqual(normal(q), normal(g)) {
+		t.Fatalf("quick decoded %q as %+v, the general way as %+v", b, q, g)
+	}
 }
 
 // checkInto checks that DecodeInto decodes as Decode does, into the
