@@ -63,6 +63,11 @@ func (e *engine) join(first bool) (*member, error) {
 	return m, nil
 }
 
+// unanswered is how long no request may be answered before the run says
+// the brokers are out of reach (its readiness check fails): a member's
+// client asks several times a second while they are up.
+const unanswered = 5 * time.Second
+
 // loop polls and processes until ctx is done or the run's end is reached.
 func (m *member) loop(ctx context.Context) error {
 	e := m.e
@@ -81,6 +86,7 @@ func (m *member) loop(ctx context.Context) error {
 			return err
 		}
 		e.cfg.Metrics.Polled()
+		e.cfg.Metrics.Unanswered(m.km.Unanswered(unanswered))
 		var decs [][]decoded
 		if m.parallel {
 			decs = e.decodeParallel(fs)

@@ -44,6 +44,7 @@ type Run struct {
 	joined   bool      // a member of its group
 	assigned int       // partitions held
 	waiting  string    // why the run cannot go on, if it cannot
+	cut      string    // why the brokers look out of reach, if they do
 	polled   time.Time // the last poll
 	looped   time.Time // the last turn of the run's loop
 }
@@ -133,6 +134,15 @@ func (r *Run) Stalled(why string) {
 	r.waiting, r.looped = why, now
 }
 
+// Unanswered says why the brokers look out of reach (no request answered
+// for a while), or "" while they answer. It is apart from Waiting and
+// Stalled, which the run's loop sets for its own reasons every turn.
+func (r *Run) Unanswered(why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cut = why
+}
+
 // Polled says the run polled its client now: it is alive and reading.
 func (r *Run) Polled() {
 	now := time.Now()
@@ -156,11 +166,12 @@ type Health struct {
 	Polled     time.Time // its last poll
 	Looped     time.Time // its loop's last turn
 	Waiting    string    // why it cannot go on, or ""
+	Unanswered string    // why the brokers look out of reach, or ""
 }
 
 // Health returns how the run stands now.
 func (r *Run) Health() Health {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Health{Joined: r.joined, Partitions: r.assigned, Polled: r.polled, Looped: r.looped, Waiting: r.waiting}
+	return Health{Joined: r.joined, Partitions: r.assigned, Polled: r.polled, Looped: r.looped, Waiting: r.waiting, Unanswered: r.cut}
 }

@@ -143,7 +143,11 @@ func TestRecreatedTopicStopsTheConsumer(t *testing.T) {
 // A consumer writing an output topic lives through a 30-second broker
 // outage (the broker SIGKILLed, and started again on its data dir) and goes
 // on, exactly once: once it has committed every input record, the file and
-// a read_committed read of the topic hold every batch once.
+// a read_committed read of the topic hold every batch once. The outage
+// comes while it is idle, everything so far committed, so that nothing it
+// writes runs into it: its readiness check must still fail, from its
+// client's unanswered requests. (A broker killed inside one of its
+// transactions is crash_test's killBrokerUnder.)
 func TestOutputTopicConsumerRidesOutABrokerOutage(t *testing.T) {
 	// Not parallel: it restarts a broker on the ports it was killed on
 	// (see TestMain).
@@ -159,6 +163,8 @@ func TestOutputTopicConsumerRidesOutABrokerOutage(t *testing.T) {
 		"--metrics-addr", "127.0.0.1:0")
 	base := metricsURL(t, c)
 	waitLines(t, out, 300, c)
+	watch := newGroupWatch(t, strings.Split(listen, ","), "segmerge", "segment-topic")
+	watch.waitCommitted(300*10, c)
 	br.kill(t)
 	time.Sleep(20 * time.Second) // the outage itself
 	// Alive, but not ready, and saying why.
@@ -176,7 +182,7 @@ func TestOutputTopicConsumerRidesOutABrokerOutage(t *testing.T) {
 	// before the first one, and a stop aborts the open transaction when
 	// the group session is not back yet (the next run redoes it). Stop
 	// once every input record is committed.
-	newGroupWatch(t, strings.Split(listen, ","), "segmerge", "segment-topic").waitCommitted(2*300*10, c)
+	watch.waitCommitted(2*300*10, c)
 	if code := c.interrupt(t); code != 0 {
 		t.Fatalf("the consumer after the outage: exit %d\n%s", code, c.stderr.String())
 	}

@@ -36,8 +36,9 @@ type endpoint struct {
 // /metrics with run's figures as stage (and the Go runtime's, the
 // process's, and franz-go's through kprom for the client given the
 // endpoint's client option), /healthz (200 while the run's loop turns)
-// and /readyz (200 while the run is a member of its group and polled
-// within session; 503 saying why otherwise). stop ends it.
+// and /readyz (200 while the run is a member of its group, polled within
+// session, and its brokers answer; 503 saying why otherwise). stop ends
+// it.
 func (m *metricsFlags) serve(e *env, run *metrics.Run, stage metrics.Stage, session time.Duration) (*endpoint, error) {
 	if m.addr == "" {
 		return nil, nil
@@ -90,6 +91,8 @@ func notReady(h metrics.Health, stage metrics.Stage, session time.Duration) stri
 		return "not yet a member of its group"
 	case h.Waiting != "":
 		return h.Waiting
+	case h.Unanswered != "":
+		return h.Unanswered
 	case h.Polled.IsZero() || time.Since(h.Polled) > session:
 		return fmt.Sprintf("has not polled for %v, more than the session timeout %v", time.Since(h.Polled).Round(time.Second), session)
 	}

@@ -73,6 +73,8 @@ type Member struct {
 	// Restartable).
 	trouble     atomic.Int64 // failed dials and requests cut off, ever
 	troubleSeen int64        // trouble at the last commit
+	answered    atomic.Int64 // when a request was last answered (unix ns); the start at first
+	failed      atomic.Int64 // when a dial or request last failed (unix ns); 0 never
 	restarts    int          // sessions restarted since the last commit
 }
 
@@ -82,6 +84,7 @@ func Join(cfg GroupConfig) (*Member, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	m := &Member{cfg: cfg}
+	m.answered.Store(time.Now().UnixNano())
 	if err := m.open(); err != nil {
 		return nil, err
 	}
@@ -113,7 +116,7 @@ func (m *Member) open() error {
 		// before it goes on without the missing (a process that died
 		// while joining): kgo's default is a minute.
 		kgo.RebalanceTimeout(RebalanceTimeout(cfg.SessionTimeout)),
-		kgo.WithHooks(troubleHook{&m.trouble}),
+		kgo.WithHooks(troubleHook{n: &m.trouble, answered: &m.answered, failed: &m.failed}),
 	}
 	on := func(f func(context.Context, []int32)) func(context.Context, *kgo.Client, map[string][]int32) {
 		return func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) { f(ctx, parts[cfg.Topic]) }
@@ -522,19 +525,39 @@ func (m *Member) Restart(closed func()) error {
 func (m *Member) Close() { m.cl.Close() }
 
 // troubleHook counts what a broker restart looks like from a client: dials
-// that fail, and requests whose connection breaks under them.
-type troubleHook struct{ n *atomic.Int64 }
+// that fail, and requests whose connection breaks under them; and notes
+// when a request was last answered, and when one last failed.
+type troubleHook struct{ n, answered, failed *atomic.Int64 }
 
 func (h troubleHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
 	if err != nil {
 		h.n.Add(1)
+		h.failed.Store(time.Now().UnixNano())
 	}
 }
 
 func (h troubleHook) OnBrokerE2E(_ kgo.BrokerMetadata, _ int16, e kgo.BrokerE2E) {
-	if err := e.Err(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+	switch err := e.Err(); {
+	case err == nil:
+		h.answered.Store(time.Now().UnixNano())
+	case !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
 		h.n.Add(1)
+		h.failed.Store(time.Now().UnixNano())
 	}
+}
+
+// Unanswered says why the brokers look out of reach, or "": no request of
+// the member's client has been answered for longer than wait, and dials or
+// requests failed meanwhile. A member reads (fetches, heartbeats) several
+// times a second while the brokers are up, idle or not, so this finds an
+// outage that nothing the member writes has run into yet.
+func (m *Member) Unanswered(wait time.Duration) string {
+	answered, failed := m.answered.Load(), m.failed.Load()
+	since := time.Since(time.Unix(0, answered))
+	if failed < answered || since <= wait {
+		return ""
+	}
+	return fmt.Sprintf("no broker has answered for %v: dials and requests fail", since.Round(100*time.Millisecond))
 }
 
 // metadata is s as a commit's metadata field: nil for none.

@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -89,4 +91,42 @@ func TestClusterDefaults(t *testing.T) {
 			t.Errorf("%s: Defaults changed the cluster it was called on", tc.name)
 		}
 	}
+}
+
+// A member says the brokers are out of reach once none has answered for
+// longer than the wait while its dials fail, idle as it is: not before
+// (it heartbeats and fetches while they are up), and not merely for a
+// quiet while.
+func TestUnansweredWhenTheBrokersGo(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Join(GroupConfig{Cluster: Cluster{Brokers: c.ListenAddrs()}, Group: "g", Topic: "t",
+		SessionTimeout: 10 * time.Second, FetchBytes: 1 << 20, PartitionBytes: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Leaving the group with the broker gone waits on kgo's retries:
+	// bounded, as the consumer bounds it.
+	defer CloseWithin(time.Second, slog.New(slog.DiscardHandler), m.Close)
+	const wait = 300 * time.Millisecond
+	for start := time.Now(); time.Since(start) < 2*time.Second; {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		m.Client().PollFetches(ctx) // the client fetches and heartbeats meanwhile
+		cancel()
+		if why := m.Unanswered(wait); why != "" {
+			t.Fatalf("with the broker up: %q", why)
+		}
+	}
+	c.Close()
+	var why string
+	for start := time.Now(); why == "" && time.Since(start) < 10*time.Second; {
+		time.Sleep(100 * time.Millisecond)
+		why = m.Unanswered(wait)
+	}
+	if why == "" {
+		t.Fatal("10s after the broker closed, the member still says nothing")
+	}
+	t.Logf("after the broker closed: %s", why)
 }
