@@ -27,7 +27,7 @@ type Packed struct {
 	shift uint
 	mask  uint64
 	total int      // values in all runs
-	count []uint32 // Fill's counts of each value in a narrow range
+	count []uint32 // Fill's and Counts' counts of each value in a narrow range
 	built bool     // cur and tree are set up for the runs (see start)
 }
 
@@ -300,10 +300,11 @@ func (p *Packed) countable() bool {
 // them, when they lie within fewer distinct values than they hold (the
 // original workload's 150 values in 1..10): value lo+d occurs counts[d]
 // times, and the values in order are each lo+d counts[d] times over, d
-// ascending. A writer that renders them needs no merged values at all. It
-// must follow Reset with no Read between, and reads every value (Done is
-// then true). Otherwise ok is false and nothing is read. counts is p's
-// own, good until the next Reset.
+// ascending. A writer that renders them needs no merged values at all.
+// Like Fill, it must follow Reset with no Read between (not checked: the
+// counts are of every value, read or not). It marks every value read
+// (Done is then true). When the runs are too spread to count, ok is false
+// and nothing is read. counts is p's own, good until the next Reset.
 func (p *Packed) Counts() (lo int64, counts []uint32, ok bool) {
 	if !p.countable() {
 		return 0, nil, false

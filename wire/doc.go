@@ -57,7 +57,8 @@
 //
 // A record exactly as segmerge's producer writes it, or as Python's
 // json.dumps does (the three required fields in order, no other field, no
-// other whitespace), is read by a straight pass over its expected bytes;
+// other whitespace outside the array), is read by a straight pass over its
+// expected bytes;
 // any other record, and any such record with a problem, is read the
 // general way, which follows the rules above field by field. The quick way
 // only saves work: it takes no record the general way would refuse or read

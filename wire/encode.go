@@ -136,21 +136,28 @@ func AppendTextCounted(dst []byte, lo int64, counts []uint32) []byte {
 }
 
 // appendCounted appends the values counts describe, each preceded by sep,
-// but for the very first when first is true. Room for all of them is made
-// once, from the longest value's length.
+// but for the very first when first is true. Room for exactly what it
+// writes, and 8 bytes more, is made once.
 func appendCounted(dst []byte, lo int64, counts []uint32, sep byte, first bool) []byte {
-	total := 0
-	for _, k := range counts {
-		total += int(k)
-	}
-	if total == 0 {
-		return dst
-	}
 	var one [maxIntLen]byte // sep and a value's digits
 	one[0] = sep
-	width := max(putInt(one[:], 1, lo), putInt(one[:], 1, lo+int64(len(counts)-1)))
+	need := 0
+	if hi := lo + int64(len(counts)) - 1; lo >= 0 && hi < 10 {
+		for _, k := range counts {
+			need += 2 * int(k) // one digit each
+		}
+	} else {
+		for d, k := range counts {
+			if k > 0 {
+				need += int(k) * putInt(one[:], 1, lo+int64(d))
+			}
+		}
+	}
+	if need == 0 {
+		return dst
+	}
 	n := len(dst)
-	dst = slices.Grow(dst, total*width+8) // 8: a word's overshoot, below
+	dst = slices.Grow(dst, need+8) // 8: a word's overshoot, below
 	b := dst[:cap(dst)]
 	for d, k := range counts {
 		if k == 0 {
