@@ -55,7 +55,7 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64, lanes bool) []d
 		// A valid record holds at most half as many values as bytes,
 		// plus one (each takes a digit, all but one a comma): a short
 		// record takes that room without its commas counted, which
-		// leaves at most 64 values a slab unused.
+		// leaves fewer than 64 values of a slab unused at its end.
 		n := len(r.Value)/2 + 1
 		if n > 64 {
 			n = wire.CountUpperBound(r.Value)

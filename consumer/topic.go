@@ -62,7 +62,7 @@ func (t *topicSink) emit(last bool) {
 	if last && t.chunk == 0 {
 		v = wire.AppendOutputStart(valueBuf(len(t.data)+48), t.id)
 	} else {
-		v = wire.AppendOutputChunkStart(valueBuf(len(t.data)+64), t.id, t.chunk, last)
+		v = wire.AppendOutputChunkStart(valueBuf(len(t.data)+88), t.id, t.chunk, last)
 	}
 	v = append(v, t.data...)
 	v = wire.AppendOutputEnd(v)
@@ -83,9 +83,11 @@ const pooledValue = 64 << 10
 
 // valueBuf returns an empty buffer with room for n bytes: a reused one
 // when n is pooledValue or more and the one the pool gives fits, neither
-// too small nor above 4/3 of n (the client's buffer limit counts a
-// record's bytes, not the memory it holds). One that does not fit is
-// left to the collector.
+// too small nor above 4/3 of n: the client's buffer limit counts a
+// record's bytes, not the memory it holds, which may so be up to 4/3 of
+// it. One that does not fit is left to the collector. The pool holds no
+// more than the records in flight at once gave back, each taken again by
+// the next large record.
 func valueBuf(n int) []byte {
 	if n >= pooledValue {
 		if b, ok := values.Get().(*[]byte); ok && cap(*b) >= n && cap(*b) <= n/3*4 {

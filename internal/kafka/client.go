@@ -30,8 +30,8 @@ func (c Cluster) Options(extra ...kgo.Opt) []kgo.Opt {
 
 // Defaults returns c with defaults put before its own options, so that a
 // client property the user gives for the same setting (-X, -F: linger.ms,
-// fetch.max.bytes, ...) wins over them. Options after Options' extra win
-// over the user's.
+// fetch.max.bytes, ...) wins over them. The options a client is made
+// with (Client's and Options' extra) still win over the user's.
 func (c Cluster) Defaults(defaults ...kgo.Opt) Cluster {
 	c.Opts = append(append([]kgo.Opt(nil), defaults...), c.Opts...)
 	return c

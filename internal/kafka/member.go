@@ -30,7 +30,8 @@ type GroupConfig struct {
 	FromBeginning bool
 	// SessionTimeout is how long the group waits for a silent member.
 	SessionTimeout time.Duration
-	// FetchBytes and PartitionBytes bound fetches (FetchOptions).
+	// FetchBytes and PartitionBytes bound fetches (FetchOptions), unless
+	// the cluster's options (-X) set other bounds.
 	FetchBytes, PartitionBytes int32
 	// TransactionalID, if set, makes the member a GroupTransactSession
 	// that produces in transactions of at most TransactionTimeout, with

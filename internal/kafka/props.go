@@ -462,5 +462,10 @@ func (p *Props) tunables() ([]kgo.Opt, error) {
 			opts = append(opts, t.opt(n))
 		}
 	}
+	// A response as large as fetch.max.bytes must be readable: kgo refuses
+	// a fetch bound above its read bound, 100 MiB unless raised.
+	if n, ok, _ := num("fetch.max.bytes", 1); ok && n > 100<<20 {
+		opts = append(opts, kgo.BrokerMaxReadBytes(int32(min(n+1<<20, 1<<30))))
+	}
 	return opts, nil
 }
