@@ -38,8 +38,9 @@ func newBench(e *env) *cobra.Command {
 		Long: `Produce each --workload to a fresh topic, then read it in child processes:
 first a plain franz-go fetch of the whole topic with no decoding (the
 ceiling), then 'segmerge consume -e --from-beginning --out-file' once per
---mode (the pipeline). Each output is verified against the producer's data;
-a row that does not verify makes the bench exit 1.
+--mode (the pipeline), then both again; of each pair the faster run counts.
+Each output is verified against the producer's data; a row that does not
+verify makes the bench exit 1.
 
 Workloads:
 ` + about.String() + `huge runs huge-1m first: its memory must stay flat in the size of a segment.
@@ -47,10 +48,11 @@ Workloads:
 Columns: batches/s, ints/s and MB/s (input record bytes, 1 MB = 1e6 bytes)
 are over the consumer's own clock, from before its first connection to the
 broker until it has written, fsynced and committed everything and left the
-group (process start-up is not in it). Peak RSS is the consumer process's
+group (process start-up is not in it), of the faster of its two runs (the
+scale workload's processes run once). Peak RSS is the consumer process's
 VmHWM: the broker runs in this process, or elsewhere with -b. Ceiling MB/s
 is the raw fetch of the same topic in the same run, timed the same way, run
-before the pipelines and after them (the faster counts); pipeline/ceiling is
+before each run of the pipelines (the faster counts); pipeline/ceiling is
 the ratio of the two. Where kcat is installed, kcat MB/s is its raw read of
 the topic (kcat -C -e, exec to exit, best of two). Where python3 has
 confluent_kafka, seed also runs the original simple consumer's algorithm

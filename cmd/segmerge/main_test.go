@@ -326,6 +326,15 @@ func TestBench(t *testing.T) {
 		if r["verified"] != true {
 			t.Errorf("row %d not verified: %v", i, r["problem"])
 		}
+		// A pipeline runs twice and the faster run is the row; a
+		// scaled row runs once.
+		runs, _ := r["pipeline_runs_seconds"].([]any)
+		switch {
+		case r["workload"] == "scale" && runs != nil:
+			t.Errorf("row %d: scale with runs %v", i, runs)
+		case r["workload"] != "scale" && (len(runs) != 2 || r["seconds"] != min(runs[0].(float64), runs[1].(float64))):
+			t.Errorf("row %d: seconds %v, runs %v: want the faster of two", i, r["seconds"], runs)
+		}
 		if _, err := exec.LookPath("kcat"); err == nil {
 			for _, k := range []string{"kcat_seconds", "kcat_mb_per_second", "pipeline_over_kcat"} {
 				num(k) // kcat is a ceiling wherever it is installed

@@ -174,3 +174,25 @@ func TestSI(t *testing.T) {
 		}
 	}
 }
+
+// Of two runs of a pipeline the faster is the row, with both runs' times,
+// unless one did not verify: that one is the row, whatever its speed.
+func TestFaster(t *testing.T) {
+	ok := func(s float64) Result { return Result{Seconds: s, Verified: true} }
+	bad := Result{Seconds: 0.5, Problem: "missing batches"}
+	for _, tc := range []struct {
+		a, b Result
+		want float64
+		ok   bool
+	}{
+		{ok(2), ok(1), 1, true},
+		{ok(1), ok(2), 1, true},
+		{bad, ok(1), 0.5, false},
+		{ok(0.1), bad, 0.5, false},
+	} {
+		got := faster(tc.a, tc.b)
+		if got.Seconds != tc.want || got.Verified != tc.ok || len(got.Runs) != 2 || got.Runs[0] != tc.a.Seconds || got.Runs[1] != tc.b.Seconds {
+			t.Errorf("faster(%v, %v) = %v (runs %v, verified %v)", tc.a.Seconds, tc.b.Seconds, got.Seconds, got.Runs, got.Verified)
+		}
+	}
+}
