@@ -207,6 +207,7 @@ func (d *Decoder) general(b []byte, s *Segment, output bool) *Error {
 func (d *Decoder) quick(b []byte, s *Segment) bool {
 	// The literals are read as 8-byte words: {"batch_id": (12 bytes) as
 	// its first 8 and its last 8, overlapping; then either form's rest.
+	// 39 bytes: the shortest such record, {"batch_id":0,"segment_id":0,"data":[]}.
 	if len(b) < 39 || word(b, 0) != quickHead[0] || word(b, 4) != quickHead[1] {
 		return false
 	}
@@ -262,22 +263,26 @@ func word(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i:]) }
 // after those (a 19th, or one after a leading zero) is not taken here and
 // fails quick's next literal.
 func quickID(b []byte, i int) (int64, int) {
-	if i >= len(b) {
+	switch {
+	case i >= len(b) || b[i]-'0' > 9:
 		return 0, -1
-	}
-	c := b[i]
-	if c == '0' {
+	case b[i] == '0':
 		return 0, i + 1
 	}
-	if c-'1' >= 9 {
-		return 0, -1
-	}
-	u, j := uint64(c-'0'), i+1
+	u, j := idDigits(b, i)
+	return int64(u), j
+}
+
+// idDigits reads the digits at b[i], b[i] being 1 to 9, up to 18 of them:
+// a number of at least 1 that fits an int64. It returns the number and
+// the offset after the digits it read.
+func idDigits(b []byte, i int) (uint64, int) {
+	u, j := uint64(b[i]-'0'), i+1
 	for j < len(b) && j-i < 18 && b[j]-'0' <= 9 {
 		u = u*10 + uint64(b[j]-'0')
 		j++
 	}
-	return int64(u), j
+	return u, j
 }
 
 // freshSlots is every slot as decode begins: nothing learned, no index.
@@ -326,8 +331,7 @@ func plainKey(b []byte, i int) (field, int) {
 	}
 	if w := &nameWords[f]; i+9 <= len(b) {
 		// The name in one or two 8-byte loads, not a call to compare.
-		if binary.LittleEndian.Uint64(b[i+1:])&w.mask != w.head ||
-			len(name) > 8 && binary.LittleEndian.Uint64(b[end-8:]) != w.tail {
+		if word(b, i+1)&w.mask != w.head || len(name) > 8 && word(b, end-8) != w.tail {
 			return 0, 0
 		}
 		return f, end
@@ -345,9 +349,9 @@ var nameWords = func() (ws [numFields]struct{ head, tail, mask uint64 }) {
 		var buf [8]byte
 		n := copy(buf[:], name)
 		ws[f].mask = ^uint64(0) >> (64 - 8*n)
-		ws[f].head = binary.LittleEndian.Uint64(buf[:])
+		ws[f].head = word(buf[:], 0)
 		if len(name) >= 8 {
-			ws[f].tail = binary.LittleEndian.Uint64([]byte(name[len(name)-8:]))
+			ws[f].tail = word([]byte(name[len(name)-8:]), 0)
 		}
 	}
 	return ws
@@ -392,15 +396,11 @@ func lookup(key []byte, escaped, output bool) field {
 func (d *Decoder) intField(b []byte, i int, f field, required bool) (int, *Error) {
 	sl := &d.slots[f]
 	*sl = slot{off: i, index: -1}
-	if c := b[i]; c-'1' < 9 {
+	if b[i]-'1' < 9 {
 		// The usual id: up to 18 digits, no sign, no leading zero, then
 		// a delimiter. It fits an int64 and is at least 1, so no check
 		// below can fail; anything else is read by scanNumber.
-		u, j := uint64(c-'0'), i+1
-		for j < len(b) && j-i < 18 && b[j]-'0' <= 9 {
-			u = u*10 + uint64(b[j]-'0')
-			j++
-		}
+		u, j := idDigits(b, i)
 		if j < len(b) && b[j]-'0' > 9 && b[j] != '.' && b[j] != 'e' && b[j] != 'E' {
 			sl.end, sl.v, sl.seen = j, int64(u), true
 			return j, nil

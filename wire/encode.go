@@ -121,10 +121,9 @@ func AppendInts(dst []byte, vals []int64, first bool) []byte {
 
 // AppendCounted appends, as AppendInts does, the ascending values that
 // counts describe: lo+d, counts[d] times, for each d (see
-// merge.Packed.Counts). A value's text is made once and repeated, a
-// one-digit value's four at a time with their commas in one 64-bit store,
-// so a batch of few distinct values costs about its distinct values, not
-// each of its values.
+// merge.Packed.Counts). No value is converted more than once: a one-digit
+// value is stored four at a time with its commas in one 64-bit word,
+// another is rendered once and copied.
 func AppendCounted(dst []byte, lo int64, counts []uint32, first bool) []byte {
 	return appendCounted(dst, lo, counts, ',', first)
 }
