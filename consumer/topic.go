@@ -73,21 +73,18 @@ func (t *topicSink) emit(last bool) {
 
 // Large record values are reused once the producer is done with them (see
 // valueBuf): a batch of 100,000 integers makes a value of about 1 MiB, and
-// a new one for every batch is memory the runtime must map and zero again
-// and again. In a profile of three consumers sharing two cores (bench's
-// scale workload), copying into new values took more time than merging.
+// a new one for every batch is memory the runtime must map and zero again.
 var values sync.Pool // of *[]byte, each of pooledValue bytes or more
 
 // pooledValue is the smallest value worth reusing.
 const pooledValue = 64 << 10
 
 // valueBuf returns an empty buffer with room for n bytes: a reused one
-// when n is pooledValue or more and the one the pool gives fits, neither
-// too small nor above 4/3 of n: the client's buffer limit counts a
-// record's bytes, not the memory it holds, which may so be up to 4/3 of
-// it. One that does not fit is left to the collector. The pool holds no
-// more than the records in flight at once gave back, each taken again by
-// the next large record.
+// when n is pooledValue or more and the one the pool gives holds from n
+// to 4/3 of n bytes; one that does not fit is left to the collector. The
+// client's buffer limit counts a record's bytes, not its capacity, so
+// what it holds in flight may reach 4/3 of that limit. The pool holds at
+// most the values of the records once in flight together.
 func valueBuf(n int) []byte {
 	if n >= pooledValue {
 		if b, ok := values.Get().(*[]byte); ok && cap(*b) >= n && cap(*b) <= n/3*4 {

@@ -37,16 +37,16 @@ type Run struct {
 	Aborted    atomic.Int64 // transactions that aborted, to be redone
 	Rebalances atomic.Int64 // partitions assigned or taken away
 
-	mu       sync.Mutex
-	dead     map[string]int64           // dead letters by reason
-	lag      map[string]map[int32]int64 // records behind the end, by topic and partition
-	latency  latency
-	joined   bool      // a member of its group
-	assigned int       // partitions held
-	waiting  string    // why the run cannot go on, if it cannot
-	cut      string    // why the brokers look out of reach, if they do
-	polled   time.Time // the last poll
-	looped   time.Time // the last turn of the run's loop
+	mu         sync.Mutex
+	dead       map[string]int64           // dead letters by reason
+	lag        map[string]map[int32]int64 // records behind the end, by topic and partition
+	latency    latency
+	joined     bool      // a member of its group
+	assigned   int       // partitions held
+	waiting    string    // why the run cannot go on, if it cannot
+	unanswered string    // why the brokers look out of reach, if they do
+	polled     time.Time // the last poll
+	looped     time.Time // the last turn of the run's loop
 }
 
 // DeadLetter counts n dead letters with reason.
@@ -140,7 +140,7 @@ func (r *Run) Stalled(why string) {
 func (r *Run) Unanswered(why string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.cut = why
+	r.unanswered = why
 }
 
 // Polled says the run polled its client now: it is alive and reading.
@@ -173,5 +173,5 @@ type Health struct {
 func (r *Run) Health() Health {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Health{Joined: r.joined, Partitions: r.assigned, Polled: r.polled, Looped: r.looped, Waiting: r.waiting, Unanswered: r.cut}
+	return Health{Joined: r.joined, Partitions: r.assigned, Polled: r.polled, Looped: r.looped, Waiting: r.waiting, Unanswered: r.unanswered}
 }
