@@ -2,10 +2,13 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -136,4 +139,113 @@ func TestUnansweredWhenTheBrokersGo(t *testing.T) {
 		t.Fatal("10s after the broker closed, the member still says nothing")
 	}
 	t.Logf("after the broker closed: %s", why)
+}
+
+// sessionEnds counts the ends of a client's transactional session, by the
+// line kgo's GroupTransactSession.End logs at each.
+type sessionEnds struct{ n atomic.Int64 }
+
+func (*sessionEnds) Level() kgo.LogLevel { return kgo.LogLevelInfo }
+
+func (s *sessionEnds) Log(_ kgo.LogLevel, msg string, _ ...any) {
+	if msg == "transaction session ending" {
+		s.n.Add(1)
+	}
+}
+
+// A transaction that holds nothing is ended without kgo's session, whose
+// End holds an end without offsets 500 ms; one that holds a record, an
+// offset, or follows a revoke goes through the session, which commits the
+// offsets and clears its mark of the revoke.
+func TestEmptyTransactionsSkipTheSession(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ends := new(sessionEnds)
+	join := func(log kgo.Logger) *Member {
+		cluster := Cluster{Brokers: c.ListenAddrs()}
+		if log != nil {
+			cluster.Opts = []kgo.Opt{kgo.WithLogger(log)}
+		}
+		m, err := Join(GroupConfig{Cluster: cluster, Group: "g", Topic: "t", FromBeginning: true,
+			SessionTimeout: 10 * time.Second, FetchBytes: 1 << 20, PartitionBytes: 1 << 16,
+			TransactionalID: fmt.Sprintf("txn-%p", cluster.Opts), TransactionTimeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := join(ends)
+	defer m.Close()
+	ctx := context.Background()
+	poll := func(m *Member, want int) {
+		t.Helper()
+		got := 0
+		for start := time.Now(); got < want || time.Since(start) < 200*time.Millisecond; {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("polled %d records, want %d", got, want)
+			}
+			fs, _, err := m.Poll(ctx, 50*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += fs.NumRecords()
+			m.AllowRebalance()
+		}
+	}
+	end := func(step string, viaSession bool) {
+		t.Helper()
+		before := ends.n.Load()
+		committed, err := m.End(ctx, nil, true)
+		if err != nil || !committed && !viaSession {
+			t.Fatalf("%s: committed %v, err %v", step, committed, err)
+		}
+		if got := ends.n.Load() - before; got != map[bool]int64{false: 0, true: 1}[viaSession] {
+			t.Errorf("%s: the session ended %d times", step, got)
+		}
+	}
+
+	poll(m, 0)
+	end("nothing read or written", false)
+	end("again nothing", false)
+
+	m.Producer().Produce(&kgo.Record{Topic: "out", Value: []byte("x")})
+	end("a record written", true)
+	end("nothing since", false)
+
+	feed, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	if err := feed.ProduceSync(ctx, &kgo.Record{Value: []byte("a")}, &kgo.Record{Value: []byte("b"), Partition: 1}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	poll(m, 2)
+	end("records read", true)
+	offs, err := kadm.NewClient(feed).FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := offs.Lookup("t", 0); o.At != 1 {
+		t.Errorf("partition 0 committed at %d, want 1", o.At)
+	}
+
+	// A second member takes a partition: the first's revoke marks its
+	// session, so its next end, empty or not, goes through the session.
+	m2 := join(nil)
+	defer m2.Close()
+	for start := time.Now(); !m.moved.Load(); {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("no revoke 10s after a second member joined")
+		}
+		poll(m, 0)
+		poll(m2, 0)
+	}
+	end("after a revoke", true)
 }

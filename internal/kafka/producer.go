@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -20,6 +21,7 @@ type Producer struct {
 	cl     *kgo.Client
 	gen    int // counts resets; a record's callback reports only into its own
 	failed error
+	handed atomic.Int64 // records handed to a client, ever
 }
 
 // NewProducer returns a Producer writing through cl.
@@ -36,6 +38,7 @@ func (p *Producer) ProduceThen(r *kgo.Record, done func(*kgo.Record)) {
 	p.mu.Lock()
 	cl, gen := p.cl, p.gen
 	p.mu.Unlock()
+	p.handed.Add(1)
 	cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 		if done != nil {
 			defer done(r)
@@ -66,6 +69,10 @@ func (p *Producer) Flush(ctx context.Context) error {
 	defer p.mu.Unlock()
 	return p.failed
 }
+
+// Handed counts the records handed to a client, ever: unchanged between
+// two reads, nothing was produced between them.
+func (p *Producer) Handed() int64 { return p.handed.Load() }
 
 // Reset makes cl the client records go to, with no failure yet.
 func (p *Producer) Reset(cl *kgo.Client) {
