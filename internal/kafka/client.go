@@ -3,6 +3,7 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,9 +24,37 @@ func (c Cluster) Options(extra ...kgo.Opt) []kgo.Opt {
 		// Fail a request to an unreachable cluster in bounded time
 		// instead of retrying forever.
 		kgo.RetryTimeout(30 * time.Second),
+		kgo.RetryBackoffFn(RetryBackoff(RetryBackoffMin, RetryBackoffMax)),
 	}
 	opts = append(opts, c.Opts...)
 	return append(opts, extra...)
+}
+
+// The wait before a failed request is tried again, and before a group
+// member that lost its group (say, to a broker outage) joins again:
+// RetryBackoffMin, doubling with each failure in a row up to
+// RetryBackoffMax. They are Kafka's own defaults (retry.backoff.ms and
+// retry.backoff.max.ms, KIP-580), which librdkafka shares; kgo's own go up
+// to 5s, and a consumer whose group loop had backed off that far read
+// nothing for up to 5s after the brokers came back. The properties of the
+// same names set them.
+const (
+	RetryBackoffMin = 100 * time.Millisecond
+	RetryBackoffMax = time.Second
+)
+
+// RetryBackoff returns the wait after fails failures in a row: base
+// doubled for each after the first, at most max, less or more by up to a
+// fifth at random so that clients that failed together do not retry
+// together.
+func RetryBackoff(base, max time.Duration) func(fails int) time.Duration {
+	return func(fails int) time.Duration {
+		d := base
+		for i := 1; i < fails && d < max; i++ {
+			d *= 2
+		}
+		return time.Duration(float64(min(d, max)) * (0.8 + 0.4*rand.Float64()))
+	}
 }
 
 // Defaults returns c with defaults put before its own options, so that a

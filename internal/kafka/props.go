@@ -59,6 +59,8 @@ var Known = []Prop{
 	{Key: "request.timeout.ms", Help: "how long a request may take before the client gives up on it (franz-go: the read timeout on top of what it asks the broker to wait)"},
 	{Key: "socket.connection.setup.timeout.ms", Help: "how long dialing a broker may take (default 10000)"},
 	{Key: "metadata.max.age.ms", Help: "how often metadata is refreshed at most (default 300000)"},
+	{Key: "retry.backoff.ms", Help: "the wait before a failed request is tried again, or a member that lost its group joins again; it doubles with each failure in a row (default 100)"},
+	{Key: "retry.backoff.max.ms", Help: "the longest that wait grows to (default 1000)"},
 	{Key: "linger.ms", Help: "how long the producer waits to fill a batch (default 5)"},
 	{Key: "message.max.bytes", Help: "the largest record batch the producer sends"},
 	{Key: "compression.type", Help: "how the producer compresses record batches: none, gzip, snappy (the default), lz4 or zstd"},
@@ -461,6 +463,35 @@ func (p *Props) tunables() ([]kgo.Opt, error) {
 		if ok {
 			opts = append(opts, t.opt(n))
 		}
+	}
+	base, hasBase, err := num("retry.backoff.ms", 1)
+	if err != nil {
+		return nil, err
+	}
+	most, hasMost, err := num("retry.backoff.max.ms", 1)
+	if err != nil {
+		return nil, err
+	}
+	if hasBase || hasMost {
+		b, m := RetryBackoffMin, RetryBackoffMax
+		if hasBase {
+			b = ms(base)
+		}
+		if hasMost {
+			m = ms(most)
+		}
+		if b > m {
+			key := "retry.backoff.max.ms"
+			if !hasMost {
+				key = "retry.backoff.ms"
+			}
+			bound := m.String()
+			if !hasMost {
+				bound += ", its default: set it too"
+			}
+			return nil, p.bad(key, fmt.Sprintf("retry.backoff.ms (%v) must not exceed retry.backoff.max.ms (%s)", b, bound))
+		}
+		opts = append(opts, kgo.RetryBackoffFn(RetryBackoff(b, m)))
 	}
 	// A response as large as fetch.max.bytes must be readable: kgo refuses
 	// a fetch bound above its read bound, 100 MiB unless raised.
