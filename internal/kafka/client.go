@@ -22,8 +22,11 @@ func (c Cluster) Options(extra ...kgo.Opt) []kgo.Opt {
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.ClientID("segmerge"),
 		// Fail a request to an unreachable cluster in bounded time
-		// instead of retrying forever.
+		// instead of retrying forever: time bounds it, not the number
+		// of tries, which at short waits would run out first (kgo's 20
+		// tries take about 18 s at RetryBackoff's defaults).
 		kgo.RetryTimeout(30 * time.Second),
+		kgo.RequestRetries(1 << 20),
 		kgo.RetryBackoffFn(RetryBackoff(RetryBackoffMin, RetryBackoffMax)),
 	}
 	opts = append(opts, c.Opts...)

@@ -1,11 +1,15 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // The retry wait starts at its base, doubles with each failure in a row up
@@ -82,5 +86,50 @@ func TestRetryBackoffReachesClients(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A request to brokers gone away is retried until the retry timeout,
+// however short the waits between tries: the number of tries does not run
+// out first.
+func TestRequestsRetryUntilTheTimeout(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Props
+	if err := p.Set("retry.backoff.max.ms", "20", "-X"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Set("retry.backoff.ms", "10", "-X"); err != nil {
+		t.Fatal(err)
+	}
+	opts, _, err := p.Options(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 2 * time.Second
+	cl, err := Cluster{Brokers: c.ListenAddrs(), Opts: append(opts, kgo.RetryTimeout(timeout))}.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	if _, err := adm.ListTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	start := time.Now()
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorKey = "g"
+	_, err = req.RequestWith(ctx, cl)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("found a coordinator with the brokers gone")
+	}
+	// 20 tries (kgo's default) at these waits take under half a second.
+	if took < timeout*3/4 {
+		t.Fatalf("gave up after %v (%v), before the %v retry timeout", took.Round(time.Millisecond), err, timeout)
 	}
 }

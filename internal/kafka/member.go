@@ -130,10 +130,12 @@ func (m *Member) open() error {
 		opts = append(opts, kgo.OnPartitionsAssigned(on(cfg.Assigned)))
 	}
 	// A revoke or a loss is noted before the caller hears of it: kgo's
-	// session marks its transaction failed then (see empty). A loss goes
-	// to Revoked when there is no Lost, as kgo does.
+	// session marks its transaction failed then (see empty). In a
+	// transactional member a loss goes to Revoked when there is no Lost,
+	// as kgo's session does; a plain client's loss goes nowhere then, as
+	// kgo's own does, for Revoked may commit.
 	lost := cfg.Lost
-	if lost == nil {
+	if lost == nil && cfg.TransactionalID != "" {
 		lost = cfg.Revoked
 	}
 	for _, cb := range []struct {
@@ -282,10 +284,16 @@ func (m *Member) Begin() error {
 	return nil
 }
 
-// empty reports whether the open transaction holds nothing: no record
-// handed to the producer since Begin, no consumed offsets for the client
-// to commit, and no revoke or loss since the session last ended, which
-// would have marked it failed.
+// empty reports whether the open transaction holds nothing: no consumed
+// offsets for the client to commit, no revoke or loss since the session
+// last ended (which would have marked it failed), and no record handed to
+// the producer since Begin or buffered in the client.
+//
+// The offsets are read first: kgo runs the revoke and loss callbacks,
+// which note them, before it forgets the offsets of the partitions they
+// take, so offsets found gone mean the note is there to be read. In the
+// other order a rebalance between the reads could pass for no rebalance
+// over no offsets, and the offsets consumed would be reported committed.
 //
 // Such a transaction is ended by the client alone (Client.EndTransaction:
 // nothing to send). kgo's session End would hold its caller 500 ms: it
@@ -298,7 +306,10 @@ func (m *Member) Begin() error {
 // in place: the next transaction that holds something aborts and is
 // redone, as after any revoke, and nothing is lost.
 func (m *Member) empty() bool {
-	return m.prod.Handed() == m.begun && !m.moved.Load() && len(m.cl.UncommittedOffsets()) == 0
+	if len(m.cl.UncommittedOffsets()) > 0 || m.moved.Load() {
+		return false
+	}
+	return m.prod.Handed() == m.begun && m.cl.BufferedProduceRecords() == 0
 }
 
 // sessEnd ends the session's transaction, trying try, and clears the note
