@@ -57,13 +57,7 @@ func TestRetryBackoffReachesClients(t *testing.T) {
 		{name: "not a number", props: map[string]string{"retry.backoff.max.ms": "1s"}, bad: "retry.backoff.max.ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var p Props
-			for k, v := range tc.props {
-				if err := p.Set(k, v, "-X"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			opts, _, err := p.Options(nil)
+			opts, err := options(tc.props)
 			var pe *PropError
 			switch {
 			case tc.bad != "" && (!errors.As(err, &pe) || pe.Key != tc.bad):
@@ -97,14 +91,7 @@ func TestRequestsRetryUntilTheTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p Props
-	if err := p.Set("retry.backoff.max.ms", "20", "-X"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Set("retry.backoff.ms", "10", "-X"); err != nil {
-		t.Fatal(err)
-	}
-	opts, _, err := p.Options(nil)
+	opts, err := options(map[string]string{"retry.backoff.max.ms": "20", "retry.backoff.ms": "10"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,4 +119,16 @@ func TestRequestsRetryUntilTheTimeout(t *testing.T) {
 	if took < timeout*3/4 {
 		t.Fatalf("gave up after %v (%v), before the %v retry timeout", took.Round(time.Millisecond), err, timeout)
 	}
+}
+
+// options returns the client options of props, given as -X gives them.
+func options(props map[string]string) ([]kgo.Opt, error) {
+	var p Props
+	for k, v := range props {
+		if err := p.Set(k, v, "-X"); err != nil {
+			return nil, err
+		}
+	}
+	opts, _, err := p.Options(nil)
+	return opts, err
 }

@@ -39,13 +39,7 @@ func TestMemberDefaultsYieldToProperties(t *testing.T) {
 			map[string]any{"fetch": int32(3000000), "linger": time.Duration(0)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var p Props
-			for k, v := range tc.props {
-				if err := p.Set(k, v, "-X"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			opts, _, err := p.Options(nil)
+			opts, err := options(tc.props)
 			if err != nil {
 				t.Fatal(err)
 			}
