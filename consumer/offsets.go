@@ -76,7 +76,10 @@ func parseMeta(meta string) commitMeta {
 // an earlier topic of the same name (see kafka.RecreatedError), and says so
 // when -e on a group with no commits would read nothing.
 func (e *engine) checkCommits(ctx context.Context) error {
-	cs, err := kafka.Commits(ctx, e.adm, e.cfg.Group, e.cfg.Topic)
+	// The last commits, not stable ones: this runs before the member's
+	// transactional id fences what a crashed run left open (see
+	// kafka.LastCommits), and the topic's id in any commit will do.
+	cs, err := kafka.LastCommits(ctx, e.adm, e.cfg.Group, e.cfg.Topic)
 	if err != nil {
 		return err
 	}

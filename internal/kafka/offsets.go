@@ -64,8 +64,22 @@ type Commit struct {
 
 // Commits is Committed with each offset's metadata.
 func Commits(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]Commit, error) {
+	return commits(kadm.RequireStable(ctx), adm, group, topic)
+}
+
+// LastCommits is Commits without the wait: the offsets of the group's last
+// committed transaction (or plain commit), whatever transaction is open.
+// For a check that any commit of the group will do, made before this
+// process's transactional id fences the transaction a crashed process of
+// the group left open: Commits would wait for it until the broker aborts it
+// at its timeout, 20 s by default, with nothing said meanwhile.
+func LastCommits(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]Commit, error) {
+	return commits(ctx, adm, group, topic)
+}
+
+func commits(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]Commit, error) {
 	for {
-		resp, err := adm.FetchOffsets(kadm.RequireStable(ctx), group)
+		resp, err := adm.FetchOffsets(ctx, group)
 		if errors.Is(err, kerr.GroupIDNotFound) {
 			return map[int32]Commit{}, nil // a group never seen has no commits
 		}
