@@ -253,7 +253,7 @@ func (m *member) assigned(ctx context.Context, parts []int32) {
 // offset, else the start or end of the log (a fresh start).
 func (m *member) positions(ctx context.Context, parts []int32) (map[int32]assemble.Start, error) {
 	cfg, adm := m.e.cfg, m.e.adm
-	committed, err := kafka.Commits(ctx, adm, cfg.Group, cfg.Topic)
+	committed, err := kafka.Commits(ctx, adm, cfg.Group, cfg.Topic, cfg.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -225,7 +225,7 @@ func TestStreamSurvivesKills(t *testing.T) {
 	}
 	t.Logf("the last run: %+v", lst)
 	if got := committedSum(t, adm, "tape", "feed"); got != total {
-		offs, _ := kafka.Committed(ctx, adm, "tape", "feed")
+		offs, _ := kafka.Committed(ctx, adm, "tape", "feed", nil)
 		ends, _ := kafka.EndOffsets(ctx, adm, "feed")
 		t.Fatalf("the group committed %d of %d records: %v, ends %v", got, total, offs, ends)
 	}
@@ -317,7 +317,7 @@ func waitCommitted(t *testing.T, adm *kadm.Client, group, topic string, n int64,
 func committedSum(t *testing.T, adm *kadm.Client, group, topic string) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	offs, err := kafka.Committed(ctx, adm, group, topic)
+	offs, err := kafka.Committed(ctx, adm, group, topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

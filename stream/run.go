@@ -313,7 +313,7 @@ func (r *run) restore(ctx context.Context, rewind bool) error {
 		r.core = nil
 		return nil
 	}
-	cs, err := kafka.Commits(ctx, r.adm, r.cfg.Group, r.cfg.Topic)
+	cs, err := kafka.Commits(ctx, r.adm, r.cfg.Group, r.cfg.Topic, r.cfg.Log)
 	if err != nil {
 		return err
 	}

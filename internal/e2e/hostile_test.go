@@ -163,7 +163,7 @@ func TestFarAheadRecordDoesNotBlockItsPartition(t *testing.T) {
 	}
 	adm := kadm.NewClient(rawWriter(t, c, topic, parts))
 	ends, _ := kafka.EndOffsets(ctx(t), adm, topic)
-	committed, _ := kafka.Committed(ctx(t), adm, "gap", topic)
+	committed, _ := kafka.Committed(ctx(t), adm, "gap", topic, nil)
 	if committed[3] != ends[3] {
 		t.Fatalf("partition 3 committed %d of %d", committed[3], ends[3])
 	}

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/segmerge/segmerge/consumer"
+	"github.com/segmerge/segmerge/internal/kafka"
 )
 
 // A consumer restarted after its process died inside a commit, between
@@ -96,6 +101,7 @@ func leaveCommitOpen(t *testing.T, brokers []string, txnID, group, topic string,
 	}
 	ct := kmsg.NewTxnOffsetCommitRequestTopic()
 	ct.Topic, ct.TopicID = topic, td[topic].ID // the name up to v5, the id from v6
+	// The producer's ten partitions.
 	for p := range int32(10) {
 		cp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		cp.Partition, cp.Offset, cp.LeaderEpoch = p, 0, -1
@@ -121,5 +127,35 @@ func leaveCommitOpen(t *testing.T, brokers []string, txnID, group, topic string,
 	}
 	if o, _ := resp.Lookup(topic, 0); !errors.Is(o.Err, kerr.UnstableOffsetCommit) {
 		t.Fatalf("a stable read of the group's offsets with the commit left open: %v, want UNSTABLE_OFFSET_COMMIT", o.Err)
+	}
+}
+
+// A read of stable offsets that waits on an open transaction says so once,
+// after a second: a restart that cannot fence a crashed process's
+// transaction (another transactional id: the batch layout, stream) waits
+// for the broker to abort it, and the log says why it waits.
+func TestWaitingForAnOpenCommitIsSaid(t *testing.T) {
+	c := cluster(t, "")
+	produce(t, c, 1, nil)
+	const group, topic = "g", "segment-topic"
+	consume(t, c, func(cfg *consumer.Config) { cfg.Group = group }) // the group, with commits
+	leaveCommitOpen(t, c.Addrs(), "a-crashed-process", group, topic, time.Minute)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	rctx, cancel := context.WithTimeout(ctx(t), 2500*time.Millisecond)
+	defer cancel()
+	if _, err := kafka.Commits(rctx, kadm.NewClient(cl), group, topic, log); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a stable read with a commit left open: %v, want it to wait until its context ends", err)
+	}
+	if n := strings.Count(logged.String(), "waiting for a transaction that holds offsets of the group to end"); n != 1 {
+		t.Fatalf("the wait was said %d times, want once:\n%s", n, logged.String())
+	}
+	if _, err := kafka.LastCommits(ctx(t), kadm.NewClient(cl), group, topic); err != nil {
+		t.Fatalf("the last commits, with a commit left open: %v", err)
 	}
 }

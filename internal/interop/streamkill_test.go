@@ -427,7 +427,7 @@ func committedSum(t *testing.T, adm *kadm.Client, group, topic string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	offs, err := kafka.Committed(ctx, adm, group, topic)
+	offs, err := kafka.Committed(ctx, adm, group, topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

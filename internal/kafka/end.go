@@ -61,7 +61,7 @@ func (w *EndWatch) Committed(ctx context.Context, parts []int32, log *slog.Logge
 	}
 	w.asked = time.Now()
 	w.mu.Unlock()
-	committed, err := Committed(ctx, w.adm, w.group, w.topic)
+	committed, err := Committed(ctx, w.adm, w.group, w.topic, log)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Warn("read the group's commits", "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -41,11 +42,12 @@ func listed(l kadm.ListedOffsets, err error) (Offsets, error) {
 // transaction that commits offsets for the group is still open, the broker
 // answers UNSTABLE_OFFSET_COMMIT, and Committed asks again until the
 // transaction ends (the broker aborts one left open by a crashed process at
-// its transaction timeout) or ctx is done. An offset read mid-transaction
-// would be the one before it, and a member starting there would think it
-// starts behind where its fetches really begin.
-func Committed(ctx context.Context, adm *kadm.Client, group, topic string) (Offsets, error) {
-	cs, err := Commits(ctx, adm, group, topic)
+// its transaction timeout) or ctx is done; log, if not nil, hears once of a
+// wait past a second. An offset read mid-transaction would be the one
+// before it, and a member starting there would think it starts behind
+// where its fetches really begin.
+func Committed(ctx context.Context, adm *kadm.Client, group, topic string, log *slog.Logger) (Offsets, error) {
+	cs, err := Commits(ctx, adm, group, topic, log)
 	if err != nil {
 		return nil, err
 	}
@@ -63,8 +65,8 @@ type Commit struct {
 }
 
 // Commits is Committed with each offset's metadata.
-func Commits(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]Commit, error) {
-	return commits(kadm.RequireStable(ctx), adm, group, topic)
+func Commits(ctx context.Context, adm *kadm.Client, group, topic string, log *slog.Logger) (map[int32]Commit, error) {
+	return commits(kadm.RequireStable(ctx), adm, group, topic, log)
 }
 
 // LastCommits is Commits without the wait: the offsets of the group's last
@@ -74,10 +76,11 @@ func Commits(ctx context.Context, adm *kadm.Client, group, topic string) (map[in
 // the group left open: Commits would wait for it until the broker aborts it
 // at its timeout, 20 s by default, with nothing said meanwhile.
 func LastCommits(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]Commit, error) {
-	return commits(ctx, adm, group, topic)
+	return commits(ctx, adm, group, topic, nil)
 }
 
-func commits(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]Commit, error) {
+func commits(ctx context.Context, adm *kadm.Client, group, topic string, log *slog.Logger) (map[int32]Commit, error) {
+	start, told := time.Now(), log == nil
 	for {
 		resp, err := adm.FetchOffsets(ctx, group)
 		if errors.Is(err, kerr.GroupIDNotFound) {
@@ -99,6 +102,11 @@ func commits(ctx context.Context, adm *kadm.Client, group, topic string) (map[in
 		})
 		if !unstable {
 			return out, nil
+		}
+		if !told && time.Since(start) > time.Second {
+			told = true
+			log.Info("waiting for a transaction that holds offsets of the group to end: a running process ends its own at its next commit, and the broker aborts a crashed process's at its transaction timeout",
+				"group", group, "topic", topic)
 		}
 		select {
 		case <-ctx.Done():
