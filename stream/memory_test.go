@@ -17,7 +17,7 @@ import (
 
 // Skew the stream must hold: partition 1's keys all come after partition
 // 0's, so everything read of partition 1 waits until partition 0 is done.
-// With --memory 32MiB the records held stay within their share plus two
+// With --memory 64MiB (the least) the records held stay within their share plus two
 // fetches a partition (a fetch brings at least one record batch whole,
 // and its limits count compressed bytes: the producer here writes small
 // batches, not compressed), partition 1 is paused meanwhile, and the

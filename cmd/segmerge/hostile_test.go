@@ -202,7 +202,7 @@ func TestUnevenPartitionsLoseNoBatch(t *testing.T) {
 	_, addr := brokerProc(t, filepath.Join(dir, "data"))
 	input, out := filepath.Join(dir, "input.jsonl"), filepath.Join(dir, "out.jsonl")
 	mustExit(t, start(t, nil, "produce", "-b", addr, "--batches", "20000", "--input-log", input, "-q"), time.Minute, 0)
-	c := start(t, nil, "consume", "-b", addr, "--mode", "concurrent", "--memory", "32MiB", "-e", "--from-beginning",
+	c := start(t, nil, "consume", "-b", addr, "--mode", "concurrent", "--memory", "64MiB", "-e", "--from-beginning",
 		"--out-file", out, "-q")
 	mustExit(t, c, 3*time.Minute, 0)
 	if !strings.Contains(c.stderr.String(), "(0 bad records") {

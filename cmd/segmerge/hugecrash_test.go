@@ -36,7 +36,7 @@ func TestHugeBatchesExactlyOnceAcrossCrashes(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out.jsonl")
 	args := []string{"consume", "-b", addr, "-t", "big", "-g", "big", "--mode", "concurrent", "--from-beginning",
-		"--out-file", out, "--output-topic", "big-merged", "--memory", "32MiB", "--commit-interval", "30ms", "--session-timeout", "6s"}
+		"--out-file", out, "--output-topic", "big-merged", "--memory", "64MiB", "--commit-interval", "30ms", "--session-timeout", "6s"}
 	line := int64(10 * segLen * 10) // about 10 bytes an integer in 0..1e9
 	for _, at := range []float64{0.3, 1.5, 2.5} {
 		cons := start(t, nil, args...)

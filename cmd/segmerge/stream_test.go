@@ -25,7 +25,7 @@ func TestStreamBadUsageExits2NamingTheFlag(t *testing.T) {
 		{[]string{"stream", "-t", "in", "--out-file", "f", "--idle-timeout", "-1s"}, `invalid --idle-timeout "-1s"`},
 		{[]string{"stream", "-t", "in", "--out-file", "f", "--output-partition", "2"}, "invalid --output-partition 2: needs --output-topic"},
 		{[]string{"stream", "-t", "in", "--output-topic", "o", "--output-partition", "-2"}, "invalid --output-partition -2: must be >= 0"},
-		{[]string{"stream", "-t", "in", "--output-topic", "o", "--memory", "1MiB"}, `invalid --memory "1MiB": must be at least 32MiB`},
+		{[]string{"stream", "-t", "in", "--output-topic", "o", "--memory", "1MiB"}, `invalid --memory "1MiB": must be at least 64MiB`},
 		{[]string{"stream", "-t", "in", "--output-topic", "o", "--session-timeout", "30s"}, "invalid --transaction-timeout 20s: must be at least 32s"},
 		{[]string{"stream", "-t", "in", "--output-topic", "o", "extra"}, "unknown command"},
 	} {
