@@ -8,10 +8,7 @@ const (
 	// Min is the smallest budget a stage accepts, and the smallest a
 	// process stays within: 64 MiB. What does not shrink with the budget
 	// takes a process past anything smaller: the binary's code (about 17
-	// MB resident) and the clients' buffers of fixed size. Over seed10k in
-	// concurrent mode the peak RSS at --memory 32, 48 and 56 MiB was 42.9,
-	// 53.9 and 56.5 MiB; at 64 MiB, 62.0-63.7 MiB in every mode over
-	// seed10k, seed and bulk.
+	// MB of it resident) and the clients' buffers of fixed size.
 	Min = 64 << 20
 	// Reserve is the part of the budget a Go process spends outside its
 	// heap: code, runtime and goroutine stacks.
