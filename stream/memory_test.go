@@ -25,7 +25,7 @@ import (
 func TestStreamHoldsWithinBudgetUnderSkew(t *testing.T) {
 	c := cluster(t)
 	addrs := c.Addrs()
-	const per = 6000
+	const per = 12000 // 12 MB a partition, about twice the held share at the least --memory
 	pad := strings.Repeat("x", 1000)
 	lanes := make([][]in, 2)
 	for p := range lanes {
