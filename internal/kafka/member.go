@@ -138,17 +138,15 @@ func (m *Member) open() error {
 	if lost == nil && cfg.TransactionalID != "" {
 		lost = cfg.Revoked
 	}
-	for _, cb := range []struct {
-		f   func(context.Context, []int32)
-		opt func(func(context.Context, *kgo.Client, map[string][]int32)) kgo.GroupOpt
-	}{{cfg.Revoked, kgo.OnPartitionsRevoked}, {lost, kgo.OnPartitionsLost}} {
-		opts = append(opts, cb.opt(func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
+	noted := func(f func(context.Context, []int32)) func(context.Context, *kgo.Client, map[string][]int32) {
+		return func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
 			m.moved.Store(true)
-			if cb.f != nil {
-				cb.f(ctx, parts[cfg.Topic])
+			if f != nil {
+				f(ctx, parts[cfg.Topic])
 			}
-		}))
+		}
 	}
+	opts = append(opts, kgo.OnPartitionsRevoked(noted(cfg.Revoked)), kgo.OnPartitionsLost(noted(lost)))
 	// The budget's fetch shares are defaults: -X fetch.max.bytes and
 	// friends override them, as their help says.
 	cluster := cfg.Cluster.Defaults(FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)

@@ -74,7 +74,7 @@ func Commits(ctx context.Context, adm *kadm.Client, group, topic string, log *sl
 // For a check that any commit of the group will do, made before this
 // process's transactional id fences the transaction a crashed process of
 // the group left open: Commits would wait for it until the broker aborts it
-// at its timeout, 20 s by default, with nothing said meanwhile.
+// at its timeout, 20 s by default.
 func LastCommits(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]Commit, error) {
 	return commits(ctx, adm, group, topic, nil)
 }

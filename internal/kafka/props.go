@@ -481,13 +481,11 @@ func (p *Props) tunables() ([]kgo.Opt, error) {
 			m = ms(most)
 		}
 		if b > m {
-			key := "retry.backoff.max.ms"
+			// Name the key given: the base alone, against the default
+			// bound, or the bound.
+			key, bound := "retry.backoff.max.ms", m.String()
 			if !hasMost {
-				key = "retry.backoff.ms"
-			}
-			bound := m.String()
-			if !hasMost {
-				bound += ", its default: set it too"
+				key, bound = "retry.backoff.ms", bound+", its default: set it too"
 			}
 			return nil, p.bad(key, fmt.Sprintf("retry.backoff.ms (%v) must not exceed retry.backoff.max.ms (%s)", b, bound))
 		}

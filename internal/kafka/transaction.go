@@ -42,9 +42,9 @@ func (m *Member) Begin() error {
 // Such a transaction is ended by the client alone (Client.EndTransaction:
 // nothing to send). kgo's session End would hold its caller 500 ms: it
 // waits that long after a commit unless a TxnOffsetCommit's answer showed
-// a broker with KIP-447, and with no offsets it sends none. Over an empty
-// topic, or one the group has read to its end, that made `consume -e`
-// take 1.6 s, three such ends, to do nothing.
+// a broker with KIP-447, and with no offsets it sends none. A run over an
+// empty topic, or one its group has read to the end, ends only such
+// transactions.
 //
 // A revoke noted between this check and the end leaves the session's mark
 // in place: the next transaction that holds something aborts and is
