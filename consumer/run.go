@@ -115,7 +115,7 @@ func (e *engine) setup(ctx context.Context, parts int32) (ms []*member, closeOut
 	// transactional mode the member's own (below), so that what it
 	// writes commits or aborts with the input offsets.
 	if !cfg.transactional() {
-		pcl, err := cfg.cluster().Defaults(kgo.ProducerLinger(5*time.Millisecond)).Client(kgo.MaxBufferedBytes(e.lim.Produce),
+		pcl, err := cfg.cluster().Defaults(kgo.ProducerLinger(kafka.Linger)).Client(kgo.MaxBufferedBytes(e.lim.Produce),
 			kgo.RecordPartitioner(kafka.BatchPartitioner(cfg.OutputTopic)), e.limits.Opt())
 		if err != nil {
 			return nil, nil, err

@@ -172,7 +172,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Compression != "" {
 		opts = append(opts, kgo.ProducerBatchCompression(Compressions[cfg.Compression]))
 	}
-	cl, err := cluster.Defaults(kgo.ProducerLinger(5 * time.Millisecond)).Client(opts...)
+	cl, err := cluster.Defaults(kgo.ProducerLinger(kafka.Linger)).Client(opts...)
 	if err != nil {
 		return Stats{}, err
 	}

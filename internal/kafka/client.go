@@ -60,6 +60,10 @@ func RetryBackoff(base, max time.Duration) func(fails int) time.Duration {
 	}
 }
 
+// Linger is how long segmerge's producers wait to fill a record batch,
+// unless linger.ms says otherwise (a default: see Defaults).
+const Linger = 5 * time.Millisecond
+
 // Defaults returns c with defaults put before its own options, so that a
 // client property the user gives for the same setting (-X, -F: linger.ms,
 // fetch.max.bytes, ...) wins over them. The options a client is made

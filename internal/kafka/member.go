@@ -155,7 +155,7 @@ func (m *Member) open() error {
 		m.cl = cl
 		return err
 	}
-	cluster = cluster.Defaults(kgo.ProducerLinger(5 * time.Millisecond))
+	cluster = cluster.Defaults(kgo.ProducerLinger(Linger))
 	part := cfg.Partitioner
 	if part == nil {
 		part = BatchPartitioner(cfg.KeyedTopics...)

@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Now()
 	}
-	cl, err := kafka.Cluster{Brokers: cfg.Brokers, Opts: cfg.ClientOpts}.Defaults(kgo.ProducerLinger(5*time.Millisecond)).Client(
+	cl, err := kafka.Cluster{Brokers: cfg.Brokers, Opts: cfg.ClientOpts}.Defaults(kgo.ProducerLinger(kafka.Linger)).Client(
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.DefaultProduceTopic(cfg.Topic),
 	)
