@@ -10,8 +10,11 @@ const (
 	// takes a process past anything smaller: the binary's code (about 17
 	// MB of it resident) and the clients' buffers of fixed size.
 	Min = 64 << 20
-	// Reserve is the part of the budget a Go process spends outside its
-	// heap: code, runtime and goroutine stacks.
+	// Reserve is the part of the budget kept out of the Go memory limit,
+	// for what the limit does not count: the binary's code and data,
+	// mapped from its file. A consume has about 17 MB of it resident, more
+	// than Reserve; from Min up, the heap's room under the limit takes the
+	// rest, and the process stays within its budget.
 	Reserve = 14 << 20
 	// StreamReserve is Reserve for segmerge stream. Its heap reaches the
 	// Go memory limit in a steady run (the ordering queue and the

@@ -6,9 +6,11 @@
 //
 // # The shares
 //
-// Reserve of the budget is the process's code, runtime and goroutine
-// stacks; the Go memory limit is the rest (GoLimit), so the collector works
-// harder rather than let the heap pass it. Of that rest, M:
+// Reserve of the budget is kept for what the Go memory limit does not
+// count, the binary's code and data; the limit is the rest (GoLimit), so
+// the collector works harder rather than let the runtime's memory pass it.
+// Below Min, what does not shrink with the budget takes a process past
+// it. Of that rest, M:
 //
 //   - fetches: one fetch response per broker buffered or in flight, each
 //     at most M/64 and 16 MiB, and per partition M/192 over the partition
