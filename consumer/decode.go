@@ -138,10 +138,27 @@ func laneOf(r *kgo.Record) (int32, int32, error) {
 	return int32(lane), int32(n), nil
 }
 
-// decodeParallel decodes each fetched partition's records on its own
-// goroutine, at most one per core at a time, in the order EachPartition
-// visits them.
-func (e *engine) decodeParallel(fs kgo.Fetches) [][]decoded {
+// decoding is one poll's records being decoded in parallel: partition i
+// of the poll (in the order EachPartition visits them) has its records in
+// get(i) once decoded.
+type decoding struct {
+	decs  [][]decoded
+	ready []chan struct{} // ready[i] is closed once decs[i] is set
+	wait  func()          // returns once every partition is decoded
+}
+
+// get returns the records of the poll's i-th partition, waiting for them.
+func (d *decoding) get(i int) []decoded {
+	<-d.ready[i]
+	return d.decs[i]
+}
+
+// decodeParallel starts decoding each fetched partition's records on its
+// own goroutine, at most one per core at a time, in the order EachPartition
+// visits them, and returns without waiting: the caller assembles the first
+// partitions while the rest are decoded. The caller calls wait before the
+// next poll, for the decoders are the engine's.
+func (e *engine) decodeParallel(fs kgo.Fetches) *decoding {
 	var rs [][]*kgo.Record
 	var limits []int64
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -150,15 +167,22 @@ func (e *engine) decodeParallel(fs kgo.Fetches) [][]decoded {
 			limits = append(limits, e.limit(fp.Partition)) // fixed at start: no lock
 		}
 	})
-	out := make([][]decoded, len(rs))
+	d := &decoding{decs: make([][]decoded, len(rs)), ready: make([]chan struct{}, len(rs))}
+	for i := range d.ready {
+		d.ready[i] = make(chan struct{})
+	}
 	lanes := e.cfg.Layout == LayoutBatch
-	parallelFor(e.pool, len(rs), func(i int, d *wire.Decoder) { out[i] = decodeAll(d, rs[i], limits[i], lanes) })
-	return out
+	d.wait = goParallel(e.pool, len(rs), func(i int, dec *wire.Decoder) {
+		d.decs[i] = decodeAll(dec, rs[i], limits[i], lanes)
+		close(d.ready[i])
+	})
+	return d
 }
 
-// parallelFor runs fn(i) for i in [0,n) on at most len(pool) goroutines,
-// each with its own element of pool, and returns when all are done.
-func parallelFor[T any](pool []T, n int, fn func(i int, d *T)) {
+// goParallel starts fn(i) for i in [0,n), in order, on at most len(pool)
+// goroutines, each with its own element of pool; wait returns once all
+// are done.
+func goParallel[T any](pool []T, n int, fn func(i int, d *T)) (wait func()) {
 	var (
 		mu   sync.Mutex
 		next int
@@ -179,7 +203,7 @@ func parallelFor[T any](pool []T, n int, fn func(i int, d *T)) {
 			}
 		})
 	}
-	wg.Wait()
+	return wg.Wait
 }
 
 // assemble hands d's record to the assembler and notes why it was

@@ -15,8 +15,9 @@
 //     default), sharing one engine under a lock, so batches spanning
 //     partitions owned by different members are still assembled whole.
 //   - concurrent: one member; the partitions of each poll are decoded in
-//     parallel and the batches it completes are merged on every core, then
-//     written in order by one writer (emit.Pipeline).
+//     parallel, each assembled as soon as it is decoded while the rest
+//     still are, and the batches it completes are merged on every core,
+//     then written in order by one writer (emit.Pipeline).
 //
 // Scalable mode stays members sharing an engine, not an engine per
 // member: in the segment layout a batch spans every partition, so its

@@ -87,12 +87,12 @@ func (m *member) loop(ctx context.Context) error {
 		}
 		e.cfg.Metrics.Polled()
 		e.cfg.Metrics.Unanswered(m.km.Unanswered(unanswered))
-		var decs [][]decoded
+		var dec *decoding
 		if m.parallel {
-			decs = e.decodeParallel(fs)
+			dec = e.decodeParallel(fs)
 		}
 		e.mu.Lock()
-		offs, err := m.process(work, fs, decs)
+		offs, err := m.process(work, fs, dec)
 		redo := errors.Is(err, errRedo)
 		pause, resume := e.pauses(m.owned, m.paused)
 		m.setPaused(pause, resume)
@@ -172,17 +172,21 @@ func (m *member) othersAtEnd(ctx context.Context, others []int32) bool {
 
 // process adds one poll's records, releases and writes what is ready, and
 // every CommitInterval syncs and returns the offsets to commit. It runs
-// under e.mu.
-func (m *member) process(ctx context.Context, fs kgo.Fetches, decs [][]decoded) (map[int32]ledger.Mark, error) {
+// under e.mu. With dec (the poll's records decoded in parallel), it adds
+// each partition's records as soon as they are decoded.
+func (m *member) process(ctx context.Context, fs kgo.Fetches, dec *decoding) (map[int32]ledger.Mark, error) {
 	e := m.e
+	if dec != nil {
+		defer dec.wait()
+	}
 	i := 0
 	var err error
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if err != nil || len(fp.Records) == 0 {
 			return
 		}
-		if decs != nil {
-			err = e.add(ctx, &fp.FetchPartition, decs[i])
+		if dec != nil {
+			err = e.add(ctx, &fp.FetchPartition, dec.get(i))
 			i++
 			return
 		}
