@@ -9,12 +9,12 @@ import (
 // Record is one segment, or one chunk of a segment, and where it came from.
 type Record struct {
 	Partition int32
+	Last      bool // this chunk ends its segment
 	Offset    int64
 	BatchID   int64
 	SegmentID int64
 	Segments  int64 // the batch's segment count; 0 means the Assembler's default
 	Chunk     int64 // index of this chunk within its segment
-	Last      bool  // this chunk ends its segment
 	Data      []int64
 	// Size is the memory the record costs while held, in bytes, as the
 	// caller counts it (say its raw bytes plus its decoded data); 0 means

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -16,10 +17,15 @@ import (
 )
 
 // decoded is one record after decoding: the assembler's record, or why it
-// was refused.
+// was refused. It is kept to two words, as a poll holds one per record.
 type decoded struct {
-	r      *kgo.Record
-	rec    *assemble.Record
+	r   *kgo.Record
+	rec *assemble.Record // nil if refused (or a control record)
+	bad *refusal         // why it was refused; nil if it was not
+}
+
+// refusal is why a record was refused: a dead letter's reason and message.
+type refusal struct {
 	reason string
 	err    error
 }
@@ -31,9 +37,10 @@ type decoded struct {
 // collector's work does not grow with the records. A held record keeps its
 // slabs alive, as it keeps its fetch (see keepRaw), and slabs are small
 // (slabInts, slabRecords), so what one pins beyond the records held is
-// small too.
+// small too. A slab of records is as many as fill 16 KiB, an allocator
+// size class, so that none of it is rounding.
 func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64, lanes bool) []decoded {
-	const slabInts, slabRecords = 4096, 128
+	const slabInts, slabRecords = 4096, 16 << 10 / int(unsafe.Sizeof(assemble.Record{}))
 	out := make([]decoded, 0, len(rs))
 	var (
 		seg  wire.Segment
@@ -76,14 +83,14 @@ func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64, lanes bool) []d
 			if errors.As(err, &we) {
 				reason = we.Reason
 			}
-			out = append(out, decoded{r: r, reason: reason, err: err})
+			out = append(out, decoded{r: r, bad: &refusal{reason, err}})
 			continue
 		}
 		var lane, nlanes int32
 		if lanes {
 			var err error
 			if lane, nlanes, err = laneOf(r); err != nil {
-				out = append(out, decoded{r: r, reason: assemble.ReasonLanes, err: fmt.Errorf("%s: %w", kafka.Source(r), err)})
+				out = append(out, decoded{r: r, bad: &refusal{assemble.ReasonLanes, fmt.Errorf("%s: %w", kafka.Source(r), err)}})
 				continue
 			}
 		}
@@ -206,20 +213,22 @@ func goParallel[T any](pool []T, n int, fn func(i int, d *T)) (wait func()) {
 	return wg.Wait
 }
 
-// assemble hands d's record to the assembler and notes why it was
-// refused, if it was.
-func (e *engine) assemble(d *decoded) {
-	v, err := e.asm().Add(d.rec)
+// assemble hands rec to the assembler and returns why it was refused, if
+// it was.
+func (e *engine) assemble(rec *assemble.Record) *refusal {
+	v, err := e.asm().Add(rec)
 	switch v {
 	case assemble.Duplicate:
 		e.stats.Duplicates++
 	case assemble.Rejected:
-		d.reason, d.err = assemble.ReasonConflict, err
+		bad := &refusal{assemble.ReasonConflict, err}
 		var rej *assemble.Reject
 		if errors.As(err, &rej) {
-			d.reason = rej.Reason
+			bad.reason = rej.Reason
 		}
+		return bad
 	}
+	return nil
 }
 
 // take adds the records of one fetched partition, decoding them with the
@@ -237,17 +246,18 @@ func (e *engine) add(ctx context.Context, fp *kgo.FetchPartition, recs []decoded
 		return nil // revoked since the fetch
 	}
 	for _, d := range recs {
+		bad := d.bad
 		if d.rec != nil {
 			e.keepRaw(d.r, d.rec)
 			if msg := e.tooLarge(d.r, d.rec); msg != "" {
-				d.reason, d.err = assemble.ReasonOverBudget, errors.New(msg)
+				bad = &refusal{assemble.ReasonOverBudget, errors.New(msg)}
 			} else {
-				e.assemble(&d)
+				bad = e.assemble(d.rec)
 			}
 		}
-		if d.err != nil {
+		if bad != nil {
 			e.stats.Bad++
-			e.badRecord(d.r, d.reason, d.err.Error())
+			e.badRecord(d.r, bad.reason, bad.err.Error())
 		}
 		next = d.r.Offset + 1
 	}
