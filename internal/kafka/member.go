@@ -129,24 +129,32 @@ func (m *Member) open() error {
 	if cfg.Assigned != nil {
 		opts = append(opts, kgo.OnPartitionsAssigned(on(cfg.Assigned)))
 	}
-	// A revoke or a loss is noted before the caller hears of it: kgo's
-	// session marks its transaction failed then (see empty). In a
-	// transactional member a loss goes to Revoked when there is no Lost,
-	// as kgo's session does; a plain client's loss goes nowhere then, as
-	// kgo's own does, for Revoked may commit.
+	// A revoke or a loss is noted before the caller hears of it, when
+	// kgo's session marks its transaction failed (see empty): on every
+	// loss, and on a revoke unless it takes nothing. A cooperative
+	// rebalance (kgo's default balancer, the only one a member uses)
+	// calls the revoke callback with nothing at every session's end; the
+	// session lets that pass, and so does the note, or a member that
+	// joins, or keeps what it had, would end its next empty transaction
+	// through the session and wait 500 ms there. In a transactional
+	// member a loss goes to Revoked when there is no Lost, as kgo's
+	// session does; a plain client's loss goes nowhere then, as kgo's own
+	// does, for Revoked may commit.
 	lost := cfg.Lost
 	if lost == nil && cfg.TransactionalID != "" {
 		lost = cfg.Revoked
 	}
-	noted := func(f func(context.Context, []int32)) func(context.Context, *kgo.Client, map[string][]int32) {
+	noted := func(f func(context.Context, []int32), evenEmpty bool) func(context.Context, *kgo.Client, map[string][]int32) {
 		return func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
-			m.moved.Store(true)
+			if evenEmpty || len(parts) > 0 {
+				m.moved.Store(true)
+			}
 			if f != nil {
 				f(ctx, parts[cfg.Topic])
 			}
 		}
 	}
-	opts = append(opts, kgo.OnPartitionsRevoked(noted(cfg.Revoked)), kgo.OnPartitionsLost(noted(lost)))
+	opts = append(opts, kgo.OnPartitionsRevoked(noted(cfg.Revoked, false)), kgo.OnPartitionsLost(noted(lost, true)))
 	// The budget's fetch shares are defaults: -X fetch.max.bytes and
 	// friends override them, as their help says.
 	cluster := cfg.Cluster.Defaults(FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)

@@ -150,7 +150,10 @@ func (s *sessionEnds) Log(_ kgo.LogLevel, msg string, _ ...any) {
 // A transaction that holds nothing is ended without kgo's session, whose
 // End holds an end without offsets 500 ms; one that holds a record, an
 // offset, or follows a revoke goes through the session, which commits the
-// offsets and clears its mark of the revoke.
+// offsets and clears its mark of the revoke. A revoke of nothing, which a
+// cooperative rebalance gives every member at each session's end, does
+// not mark the session, so a member that joins ends empty transactions
+// without it.
 func TestEmptyTransactionsSkipTheSession(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t", "out"))
 	if err != nil {
@@ -192,7 +195,7 @@ func TestEmptyTransactionsSkipTheSession(t *testing.T) {
 			m.AllowRebalance()
 		}
 	}
-	end := func(step string, viaSession bool) {
+	endOf := func(m *Member, ends *sessionEnds, step string, viaSession bool) {
 		t.Helper()
 		before := ends.n.Load()
 		committed, err := m.End(ctx, nil, true)
@@ -203,6 +206,7 @@ func TestEmptyTransactionsSkipTheSession(t *testing.T) {
 			t.Errorf("%s: the session ended %d times", step, got)
 		}
 	}
+	end := func(step string, viaSession bool) { t.Helper(); endOf(m, ends, step, viaSession) }
 
 	poll(m, 0)
 	end("nothing read or written", false)
@@ -234,8 +238,10 @@ func TestEmptyTransactionsSkipTheSession(t *testing.T) {
 	// session, so its next end, empty or not, goes through the session;
 	// that end clears the mark, and the one after is empty again. The
 	// group is let settle first (cooperative rebalances take two rounds,
-	// each a revoke): no callback comes between those two ends.
-	m2 := join(nil)
+	// each a revoke): no callback comes between those two ends. The
+	// second member's revokes took nothing: its ends skip the session.
+	ends2 := new(sessionEnds)
+	m2 := join(ends2)
 	defer m2.Close()
 	adm := kadm.NewClient(feed)
 	for start := time.Now(); ; {
@@ -250,6 +256,7 @@ func TestEmptyTransactionsSkipTheSession(t *testing.T) {
 	}
 	end("after a revoke", true)
 	end("nothing since the revoke's end", false)
+	endOf(m2, ends2, "the joiner, after revokes of nothing", false)
 }
 
 // settled reports whether group is stable with two members holding a

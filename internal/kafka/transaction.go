@@ -30,8 +30,8 @@ func (m *Member) Begin() error {
 
 // empty reports whether the open transaction holds nothing: no consumed
 // offsets for the client to commit, no revoke or loss since the session
-// last ended (which would have marked it failed), and no record handed to
-// the producer since Begin or buffered in the client.
+// last ended that marked it failed (a revoke of nothing does not), and no
+// record handed to the producer since Begin or buffered in the client.
 //
 // The offsets are read first: kgo runs the revoke and loss callbacks,
 // which note them, before it forgets the offsets of the partitions they
