@@ -71,9 +71,14 @@ func EnsureTopicWith(ctx context.Context, adm *kadm.Client, log *slog.Logger, to
 	err = Why(err, nil, "CREATE", "topic", topic)
 	if errors.Is(err, kerr.TopicAlreadyExists) {
 		// Someone else won the race (another member of the group, say):
-		// the metadata may not show the topic for a moment yet.
+		// the metadata may not show the topic for a moment yet. The
+		// client's cache would go on saying it is missing, as it was
+		// found before the create, for its minimum age (250ms to 5s): a
+		// request that asks for the authorized operations too is
+		// answered by the brokers, not from the cache.
+		fresh := kadm.WithAuthorizedOps(ctx)
 		for {
-			n, err := Partitions(ctx, adm, topic)
+			n, err := Partitions(fresh, adm, topic)
 			if !errors.Is(err, kerr.UnknownTopicOrPartition) {
 				return n, false, err
 			}
