@@ -17,7 +17,7 @@ import (
 )
 
 // decoded is one record after decoding: the assembler's record, or why it
-// was refused. It is kept to two words, as a poll holds one per record.
+// was refused. It is kept to three words, as a poll holds one per record.
 type decoded struct {
 	r   *kgo.Record
 	rec *assemble.Record // nil if refused (or a control record)
@@ -38,7 +38,7 @@ type refusal struct {
 // slabs alive, as it keeps its fetch (see keepRaw), and slabs are small
 // (slabInts, slabRecords), so what one pins beyond the records held is
 // small too. A slab of records is as many as fill 16 KiB, an allocator
-// size class, so that none of it is rounding.
+// size class, so that little of it is rounding.
 func decodeAll(dec *wire.Decoder, rs []*kgo.Record, limit int64, lanes bool) []decoded {
 	const slabInts, slabRecords = 4096, 16 << 10 / int(unsafe.Sizeof(assemble.Record{}))
 	out := make([]decoded, 0, len(rs))

@@ -81,6 +81,7 @@ type Member struct {
 	// What tells an empty transaction (see empty).
 	begun int64       // the producer's Handed at Begin
 	moved atomic.Bool // a revoke or loss since the session last ended
+	coop  atomic.Bool // every balancer the client may join with is cooperative
 }
 
 // Join creates the member's client; it joins the group in the background.
@@ -131,12 +132,16 @@ func (m *Member) open() error {
 	}
 	// A revoke or a loss is noted before the caller hears of it, when
 	// kgo's session marks its transaction failed (see empty): on every
-	// loss, and on a revoke unless it takes nothing. A cooperative
-	// rebalance (kgo's default balancer, the only one a member uses)
-	// calls the revoke callback with nothing at every session's end; the
-	// session lets that pass, and so does the note, or a member that
-	// joins, or keeps what it had, would end its next empty transaction
-	// through the session and wait 500 ms there. In a transactional
+	// loss, and on a revoke unless it takes nothing in a cooperative
+	// group. A cooperative rebalance (kgo's default balancer) calls the
+	// revoke callback with nothing at every session's end; the session
+	// lets that pass, and so does the note, or a member that joins, or
+	// keeps what it had, would end its next empty transaction through the
+	// session and wait 500 ms there. Until the client says its balancers
+	// are all cooperative (coop), every revoke is noted: an eager
+	// session marks itself failed on a revoke of nothing too, and then
+	// ignores revokes until its next end, so a missed note there could
+	// report offsets committed that were never sent. In a transactional
 	// member a loss goes to Revoked when there is no Lost, as kgo's
 	// session does; a plain client's loss goes nowhere then, as kgo's own
 	// does, for Revoked may commit.
@@ -146,7 +151,7 @@ func (m *Member) open() error {
 	}
 	noted := func(f func(context.Context, []int32), evenEmpty bool) func(context.Context, *kgo.Client, map[string][]int32) {
 		return func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
-			if evenEmpty || len(parts) > 0 {
+			if evenEmpty || len(parts) > 0 || !m.coop.Load() {
 				m.moved.Store(true)
 			}
 			if f != nil {
@@ -184,7 +189,23 @@ func (m *Member) open() error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	m.sess, m.cl = s, s.Client()
+	m.coop.Store(cooperative(m.cl))
 	return nil
+}
+
+// cooperative reports whether every balancer cl may join its group with is
+// cooperative: then the group is, whichever the leader picks.
+func cooperative(cl *kgo.Client) bool {
+	bs, ok := cl.OptValue(kgo.Balancers).([]kgo.GroupBalancer)
+	if !ok || len(bs) == 0 {
+		return false
+	}
+	for _, b := range bs {
+		if !b.IsCooperative() {
+			return false
+		}
+	}
+	return true
 }
 
 // Client is the member's client.

@@ -135,15 +135,18 @@ func TestUnansweredWhenTheBrokersGo(t *testing.T) {
 	t.Logf("after the broker closed: %s", why)
 }
 
-// sessionEnds counts the ends of a client's transactional session, by the
-// line kgo's GroupTransactSession.End logs at each.
-type sessionEnds struct{ n atomic.Int64 }
+// sessionEnds counts, from the lines kgo's GroupTransactSession logs, the
+// ends of a member's session and the revokes of nothing it let pass.
+type sessionEnds struct{ n, emptyRevokes atomic.Int64 }
 
 func (*sessionEnds) Level() kgo.LogLevel { return kgo.LogLevelInfo }
 
 func (s *sessionEnds) Log(_ kgo.LogLevel, msg string, _ ...any) {
-	if msg == "transaction session ending" {
+	switch msg {
+	case "transaction session ending":
 		s.n.Add(1)
+	case "transact session in on_revoke with nothing to revoke; allowing next commit":
+		s.emptyRevokes.Add(1)
 	}
 }
 
@@ -256,6 +259,9 @@ func TestEmptyTransactionsSkipTheSession(t *testing.T) {
 	}
 	end("after a revoke", true)
 	end("nothing since the revoke's end", false)
+	if ends2.emptyRevokes.Load() == 0 {
+		t.Fatal("the second member's session saw no revoke of nothing")
+	}
 	endOf(m2, ends2, "the joiner, after revokes of nothing", false)
 }
 
@@ -276,4 +282,35 @@ func settled(ctx context.Context, adm *kadm.Client, group string) bool {
 		}
 	}
 	return true
+}
+
+// A transactional member counts its group cooperative only when every
+// balancer it may join with is: kgo's default is, a range balancer is
+// not, and a mix may be given either.
+func TestCooperativeOnlyWithCooperativeBalancers(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct {
+		name string
+		opts []kgo.Opt
+		want bool
+	}{
+		{"default", nil, true},
+		{"cooperative sticky", []kgo.Opt{kgo.Balancers(kgo.CooperativeStickyBalancer())}, true},
+		{"range", []kgo.Opt{kgo.Balancers(kgo.RangeBalancer())}, false},
+		{"sticky and cooperative sticky", []kgo.Opt{kgo.Balancers(kgo.CooperativeStickyBalancer(), kgo.StickyBalancer())}, false},
+	} {
+		m, err := Join(GroupConfig{Cluster: Cluster{Brokers: c.ListenAddrs(), Opts: tc.opts}, Group: "g-" + tc.name, Topic: "t",
+			SessionTimeout: 10 * time.Second, TransactionalID: "txn-" + tc.name, TransactionTimeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.coop.Load(); got != tc.want {
+			t.Errorf("%s: cooperative %v, want %v", tc.name, got, tc.want)
+		}
+		m.Close()
+	}
 }
