@@ -18,11 +18,7 @@ import (
 // max.partition.fetch.bytes, fetch.wait.max.ms and linger.ms override
 // them, as their help says, and without them the defaults hold.
 func TestMemberDefaultsYieldToProperties(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := oneBroker(t, 1, "t")
 	for _, tc := range []struct {
 		name  string
 		props map[string]string
@@ -135,6 +131,22 @@ func TestUnansweredWhenTheBrokersGo(t *testing.T) {
 	t.Logf("after the broker closed: %s", why)
 }
 
+// oneBroker starts a cluster of one broker with topics of partitions
+// partitions each, closed at the test's end.
+func oneBroker(t *testing.T, partitions int32, topics ...string) *kfake.Cluster {
+	t.Helper()
+	opts := []kfake.Opt{kfake.NumBrokers(1)}
+	if len(topics) > 0 {
+		opts = append(opts, kfake.SeedTopics(partitions, topics...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // sessionEnds counts, from the lines kgo's GroupTransactSession logs, the
 // ends of a member's session and the revokes of nothing it let pass.
 type sessionEnds struct{ n, emptyRevokes atomic.Int64 }
@@ -158,11 +170,7 @@ func (s *sessionEnds) Log(_ kgo.LogLevel, msg string, _ ...any) {
 // not mark the session, so a member that joins ends empty transactions
 // without it.
 func TestEmptyTransactionsSkipTheSession(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t", "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := oneBroker(t, 2, "t", "out")
 	ends := new(sessionEnds)
 	join := func(log kgo.Logger) *Member {
 		cluster := Cluster{Brokers: c.ListenAddrs()}
@@ -288,11 +296,7 @@ func settled(ctx context.Context, adm *kadm.Client, group string) bool {
 // balancer it may join with is: kgo's default is, a range balancer is
 // not, and a mix may be given either.
 func TestCooperativeOnlyWithCooperativeBalancers(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := oneBroker(t, 1, "t")
 	for _, tc := range []struct {
 		name string
 		opts []kgo.Opt
