@@ -124,6 +124,45 @@ func (m *Member) open() error {
 		kgo.RebalanceTimeout(RebalanceTimeout(cfg.SessionTimeout)),
 		kgo.WithHooks(troubleHook{n: &m.trouble, answered: &m.answered, failed: &m.failed}),
 	}
+	opts = append(opts, m.callbacks()...)
+	// The budget's fetch shares are defaults: -X fetch.max.bytes and
+	// friends override them, as their help says.
+	cluster := cfg.Cluster.Defaults(FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)
+	if cfg.TransactionalID == "" {
+		cl, err := cluster.Client(opts...)
+		m.cl = cl
+		return err
+	}
+	cluster = cluster.Defaults(kgo.ProducerLinger(Linger))
+	part := cfg.Partitioner
+	if part == nil {
+		part = BatchPartitioner(cfg.KeyedTopics...)
+	}
+	opts = append(opts,
+		kgo.TransactionalID(cfg.TransactionalID),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		kgo.RecordPartitioner(part),
+	)
+	if cfg.ProduceBuffer > 0 {
+		opts = append(opts, kgo.MaxBufferedBytes(cfg.ProduceBuffer))
+	}
+	if cfg.Limits != nil {
+		opts = append(opts, cfg.Limits.Opt())
+	}
+	s, err := kgo.NewGroupTransactSession(cluster.Options(opts...)...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	m.sess, m.cl = s, s.Client()
+	m.coop.Store(cooperative(m.cl))
+	return nil
+}
+
+// callbacks are the options that hand the group's assignments, revokes and
+// losses to cfg's callbacks.
+func (m *Member) callbacks() []kgo.Opt {
+	cfg := &m.cfg
+	var opts []kgo.Opt
 	on := func(f func(context.Context, []int32)) func(context.Context, *kgo.Client, map[string][]int32) {
 		return func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) { f(ctx, parts[cfg.Topic]) }
 	}
@@ -159,38 +198,7 @@ func (m *Member) open() error {
 			}
 		}
 	}
-	opts = append(opts, kgo.OnPartitionsRevoked(noted(cfg.Revoked, false)), kgo.OnPartitionsLost(noted(lost, true)))
-	// The budget's fetch shares are defaults: -X fetch.max.bytes and
-	// friends override them, as their help says.
-	cluster := cfg.Cluster.Defaults(FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)
-	if cfg.TransactionalID == "" {
-		cl, err := cluster.Client(opts...)
-		m.cl = cl
-		return err
-	}
-	cluster = cluster.Defaults(kgo.ProducerLinger(Linger))
-	part := cfg.Partitioner
-	if part == nil {
-		part = BatchPartitioner(cfg.KeyedTopics...)
-	}
-	opts = append(opts,
-		kgo.TransactionalID(cfg.TransactionalID),
-		kgo.TransactionTimeout(cfg.TransactionTimeout),
-		kgo.RecordPartitioner(part),
-	)
-	if cfg.ProduceBuffer > 0 {
-		opts = append(opts, kgo.MaxBufferedBytes(cfg.ProduceBuffer))
-	}
-	if cfg.Limits != nil {
-		opts = append(opts, cfg.Limits.Opt())
-	}
-	s, err := kgo.NewGroupTransactSession(cluster.Options(opts...)...)
-	if err != nil {
-		return fmt.Errorf("kafka client: %w", err)
-	}
-	m.sess, m.cl = s, s.Client()
-	m.coop.Store(cooperative(m.cl))
-	return nil
+	return append(opts, kgo.OnPartitionsRevoked(noted(cfg.Revoked, false)), kgo.OnPartitionsLost(noted(lost, true)))
 }
 
 // cooperative reports whether every balancer cl may join its group with is
