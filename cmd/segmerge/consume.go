@@ -286,17 +286,28 @@ func (o *consumeFlags) sinks(cmd *cobra.Command, e *env, cfg *consumer.Config) (
 	return sinks, file, nil
 }
 
-// setMemoryLimit lets the heap grow to the budget less reserve (what code
-// and runtime take), and the collector run when it gets there rather than
-// each time the heap doubles: the footprint is the budget, whatever the
-// size of a batch, and collections are fewer. An explicit GOGC still
-// applies.
+// setMemoryLimit caps the heap at the budget less reserve (what code and
+// runtime take), and has the collector run when the heap reaches gcPercent
+// more than the last collection left live, or the cap, whichever comes
+// first. An explicit GOGC still applies.
 func setMemoryLimit(memory, reserve int64) {
 	debug.SetMemoryLimit(memory - reserve)
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(-1)
+		debug.SetGCPercent(gcPercent)
 	}
 }
+
+// gcPercent lets the heap grow to five times what is live before a
+// collection, not twice (Go's default): collections are few, as each
+// marks the whole live heap, and a workload whose live heap is large
+// against the budget (many small records held) reaches the cap first, as
+// if there were no percentage. One whose live heap is small (large
+// batches, merged and written soon) stays well under the cap, and the
+// kernel does not hand a process memory it will only fill with garbage:
+// each fresh page costs a fault and its zeroing, and a process's exit
+// takes them all back. No percentage at all (the cap alone) had every
+// process fill its budget whatever it held.
+const gcPercent = 400
 
 // profiles starts the profiles and trace asked for; stop writes them.
 func (o *consumeFlags) profiles() (stop func(), err error) {
