@@ -287,9 +287,9 @@ func (o *consumeFlags) sinks(cmd *cobra.Command, e *env, cfg *consumer.Config) (
 }
 
 // setMemoryLimit caps the heap at the budget less reserve (what code and
-// runtime take), and has the collector run when the heap reaches gcPercent
-// more than the last collection left live, or the cap, whichever comes
-// first. An explicit GOGC still applies.
+// runtime take), and has the collector run when the heap is gcPercent
+// percent larger than the last collection left live, or at the cap,
+// whichever comes first. An explicit GOGC still applies.
 func setMemoryLimit(memory, reserve int64) {
 	debug.SetMemoryLimit(memory - reserve)
 	if os.Getenv("GOGC") == "" {
@@ -305,8 +305,8 @@ func setMemoryLimit(memory, reserve int64) {
 // batches, merged and written soon) stays well under the cap, and the
 // kernel does not hand a process memory it will only fill with garbage:
 // each fresh page costs a fault and its zeroing, and a process's exit
-// takes them all back. No percentage at all (the cap alone) had every
-// process fill its budget whatever it held.
+// takes them all back. With the cap alone, every process would fill its
+// budget whatever it held.
 const gcPercent = 400
 
 // profiles starts the profiles and trace asked for; stop writes them.
