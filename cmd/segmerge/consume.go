@@ -59,8 +59,9 @@ order). Use --overwrite to start the file afresh, and one file per group.
 
 --memory is the consumer's footprint, whatever the size of a batch: fetch
 buffers, records held while batches assemble and output buffers are shares of
-it, partitions that run ahead are paused, and the Go heap grows to it before
-it is collected (so expect the process to use about that much). A batch too
+it, partitions that run ahead are paused, and the Go heap is collected at
+five times what is live or at the budget, whichever comes first (so a process
+holding many small records uses most of it, and none uses more). A batch too
 large for its share is merged while its chunks arrive (produce --chunk-size),
 its output line growing as it merges; with --output-topic it is written in a
 transaction of its own (so within --transaction-timeout).
