@@ -156,58 +156,68 @@ func (m *Member) End(ctx context.Context, offsets map[int32]Commit, again bool) 
 // broker aborts the transaction itself at its timeout meanwhile. It returns
 // an error only if the run must end: a fatal one, or ctx's.
 func (m *Member) settle(ctx context.Context) error {
-	wait, since := 100*time.Millisecond, time.Now()
-	for logged := false; ; {
-		_, err := m.sessEnd(ctx, kgo.TryAbort)
-		m.stalled(err, "cannot end the open transaction")
-		switch {
-		case err == nil:
-			if logged {
-				m.cfg.Log.Info("the brokers answer again; redoing from the last commit", "after", time.Since(since).Round(time.Second).String())
+	return m.retry(ctx, 100*time.Millisecond, "cannot end the open transaction",
+		"cannot end the open transaction; aborting it once the brokers answer (reading waits until then)",
+		func() error {
+			_, err := m.sessEnd(ctx, kgo.TryAbort)
+			return err
+		},
+		func(err error) error {
+			switch {
+			case fatalEnd(err):
+				return fmt.Errorf("transaction %s: %w", m.cfg.TransactionalID, err)
+			case ctx.Err() != nil:
+				return fmt.Errorf("abort the open transaction: %w", err)
 			}
 			return nil
-		case fatalEnd(err):
-			return fmt.Errorf("transaction %s: %w", m.cfg.TransactionalID, err)
-		case ctx.Err() != nil:
-			return fmt.Errorf("abort the open transaction: %w", err)
-		case !logged:
-			m.cfg.Log.Warn("cannot end the open transaction; aborting it once the brokers answer (reading waits until then)", "err", err)
-			logged = true
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 2*time.Second)
-	}
+		})
 }
 
 // awaitBrokers waits, with a growing pause, until a broker answers or ctx
 // ends, saying so once each way.
 func (m *Member) awaitBrokers(ctx context.Context) error {
-	wait, since := 250*time.Millisecond, time.Now()
-	for logged := false; ; {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := m.cl.Ping(pctx)
-		cancel()
-		m.stalled(err, "no broker answers")
-		switch {
-		case err == nil:
+	return m.retry(ctx, 250*time.Millisecond, "no broker answers",
+		"no broker answers; waiting for them (what was not committed is redone)",
+		func() error {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return m.cl.Ping(pctx)
+		},
+		func(error) error {
+			if ctx.Err() != nil {
+				return fmt.Errorf("waiting for the brokers: %w", ctx.Err())
+			}
+			return nil
+		})
+}
+
+// retry calls try until it succeeds, pausing first, then twice as long
+// each time up to 2 s, unless fatal makes an error of its failure (the
+// run must end) or ctx ends. It tells cfg.Stalled how the wait stands
+// (what, with the error), and logs once, with warning, when the first try
+// fails and once when the brokers answer again.
+func (m *Member) retry(ctx context.Context, first time.Duration, what, warning string, try func() error, fatal func(error) error) error {
+	since := time.Now()
+	for wait, logged := first, false; ; wait = min(2*wait, 2*time.Second) {
+		err := try()
+		m.stalled(err, what)
+		if err == nil {
 			if logged {
 				m.cfg.Log.Info("the brokers answer again; redoing from the last commit", "after", time.Since(since).Round(time.Second).String())
 			}
 			return nil
-		case ctx.Err() != nil:
-			return fmt.Errorf("waiting for the brokers: %w", ctx.Err())
-		case !logged:
-			m.cfg.Log.Warn("no broker answers; waiting for them (what was not committed is redone)", "err", err)
+		}
+		if ferr := fatal(err); ferr != nil {
+			return ferr
+		}
+		if !logged {
+			m.cfg.Log.Warn(warning, "err", err)
 			logged = true
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 2*time.Second)
 	}
 }
 
