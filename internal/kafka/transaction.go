@@ -103,8 +103,7 @@ func (m *Member) End(ctx context.Context, offsets map[int32]Commit, again bool) 
 	if !committed && (errors.Is(err, kerr.UnknownTopicID) || errors.Is(err, kerr.UnknownTopicOrPartition)) {
 		m.checked = time.Time{} // ask now
 		if rerr := m.recreated(); rerr != nil {
-			m.settle(ctx)
-			return false, rerr
+			return false, errors.Join(rerr, m.settle(ctx))
 		}
 	}
 	outage := false
