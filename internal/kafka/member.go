@@ -81,7 +81,6 @@ type Member struct {
 	// What tells an empty transaction (see empty).
 	begun int64       // the producer's Handed at Begin
 	moved atomic.Bool // a revoke or loss since the session last ended
-	coop  atomic.Bool // every balancer the client may join with is cooperative
 }
 
 // Join creates the member's client; it joins the group in the background.
@@ -154,7 +153,6 @@ func (m *Member) open() error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	m.sess, m.cl = s, s.Client()
-	m.coop.Store(cooperative(m.cl))
 	return nil
 }
 
@@ -176,11 +174,11 @@ func (m *Member) callbacks() []kgo.Opt {
 	// revoke callback with nothing at every session's end; the session
 	// lets that pass, and so does the note, or a member that joins, or
 	// keeps what it had, would end its next empty transaction through the
-	// session and wait 500 ms there. Until the client says its balancers
-	// are all cooperative (coop), every revoke is noted: an eager
-	// session marks itself failed on a revoke of nothing too, and then
-	// ignores revokes until its next end, so a missed note there could
-	// report offsets committed that were never sent. In a transactional
+	// session and wait 500 ms there. Unless the client's balancers are
+	// all cooperative, every revoke is noted: an eager session marks
+	// itself failed on a revoke of nothing too, and then ignores revokes
+	// until its next end, so a missed note there could report offsets
+	// committed that were never sent. In a transactional
 	// member a loss goes to Revoked when there is no Lost, as kgo's
 	// session does; a plain client's loss goes nowhere then, as kgo's own
 	// does, for Revoked may commit.
@@ -189,8 +187,8 @@ func (m *Member) callbacks() []kgo.Opt {
 		lost = cfg.Revoked
 	}
 	noted := func(f func(context.Context, []int32), evenEmpty bool) func(context.Context, *kgo.Client, map[string][]int32) {
-		return func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
-			if evenEmpty || len(parts) > 0 || !m.coop.Load() {
+		return func(ctx context.Context, cl *kgo.Client, parts map[string][]int32) {
+			if evenEmpty || len(parts) > 0 || !cooperative(cl) {
 				m.moved.Store(true)
 			}
 			if f != nil {

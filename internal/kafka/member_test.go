@@ -312,7 +312,7 @@ func TestCooperativeOnlyWithCooperativeBalancers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := m.coop.Load(); got != tc.want {
+		if got := cooperative(m.Client()); got != tc.want {
 			t.Errorf("%s: cooperative %v, want %v", tc.name, got, tc.want)
 		}
 		m.Close()
