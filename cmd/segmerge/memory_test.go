@@ -122,3 +122,32 @@ func heapSample() heap {
 }
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
+
+// A consume sets the Go memory limit to its budget less the reserve, and
+// the collector's percentage to gcPercent, unless GOGC is set: then the
+// environment's stands.
+func TestSetMemoryLimitLeavesAnExplicitGOGC(t *testing.T) {
+	const memory, reserve = 1 << 30, 14 << 20
+	prevLimit := debug.SetMemoryLimit(-1)
+	prevPercent := debug.SetGCPercent(100)
+	defer func() {
+		debug.SetMemoryLimit(prevLimit)
+		debug.SetGCPercent(prevPercent)
+	}()
+
+	t.Setenv("GOGC", "")
+	setMemoryLimit(memory, reserve)
+	if got := debug.SetMemoryLimit(-1); got != memory-reserve {
+		t.Errorf("memory limit %d, want %d", got, memory-reserve)
+	}
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("GOGC unset: percentage %d, want %d", got, gcPercent)
+	}
+
+	t.Setenv("GOGC", "off")
+	debug.SetGCPercent(-1) // as the runtime reads GOGC=off at start
+	setMemoryLimit(memory, reserve)
+	if got := debug.SetGCPercent(100); got != -1 {
+		t.Errorf("GOGC=off: percentage %d, want -1 (off)", got)
+	}
+}
