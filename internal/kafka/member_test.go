@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -316,5 +318,97 @@ func TestCooperativeOnlyWithCooperativeBalancers(t *testing.T) {
 			t.Errorf("%s: cooperative %v, want %v", tc.name, got, tc.want)
 		}
 		m.Close()
+	}
+}
+
+// In an eager group every session's end revokes all a member has: nothing,
+// for a member the last session gave nothing. kgo's session marks itself
+// on that revoke of nothing and then passes on no revoke until its next
+// end, so the member notes it and ends its next transaction, empty or
+// not, through the session: else a later revoke of real partitions would
+// never reach Revoked.
+func TestEagerMemberHearsEveryRevoke(t *testing.T) {
+	c := oneBroker(t, 1, "t")
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var (
+		mu       sync.Mutex
+		assigned []int32
+		revoked  []int32
+	)
+	record := func(to *[]int32) func(context.Context, []int32) {
+		return func(_ context.Context, parts []int32) {
+			mu.Lock()
+			defer mu.Unlock()
+			*to = append(*to, parts...)
+		}
+	}
+	got := func(of *[]int32) []int32 {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(*of)
+	}
+	join := func(name string, cfg GroupConfig) *Member {
+		// Range gives a partition to the lowest member id, which
+		// begins with the client id.
+		cfg.Cluster = Cluster{Brokers: c.ListenAddrs(), Opts: []kgo.Opt{kgo.Balancers(kgo.RangeBalancer()), kgo.ClientID(name)}}
+		cfg.Group, cfg.Topic, cfg.FromBeginning, cfg.SessionTimeout = "eager", "t", true, 10*time.Second
+		cfg.TransactionalID, cfg.TransactionTimeout = "txn-"+name, 20*time.Second
+		m, err := Join(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		if err := m.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// until polls ms until done, failing the test after 10s.
+	until := func(what string, done func() bool, ms ...*Member) {
+		t.Helper()
+		for start := time.Now(); !done(); {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("%s: not within 10s", what)
+			}
+			for _, m := range ms {
+				if _, _, err := m.Poll(ctx, 20*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+				m.AllowRebalance()
+			}
+		}
+	}
+	stable := func(members int) func() bool {
+		return func() bool {
+			gs, err := adm.DescribeGroups(ctx, "eager")
+			return err == nil && gs["eager"].State == "Stable" && len(gs["eager"].Members) == members
+		}
+	}
+
+	first := join("a-first", GroupConfig{})
+	until("the first member's join", stable(1), first)
+	m := join("b-second", GroupConfig{Assigned: record(&assigned), Revoked: record(&revoked)})
+	until("the second member's join", stable(2), first, m)
+	if a := got(&assigned); len(a) != 0 {
+		t.Fatalf("range gave the second member %v of one partition, want nothing", a)
+	}
+	first.Close()
+	until("the second member's taking the partition", func() bool { return len(got(&assigned)) == 1 }, m)
+	if !m.moved.Load() {
+		t.Fatal("the member did not note the revoke of nothing that ended its session")
+	}
+	if _, err := m.End(ctx, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	third := join("c-third", GroupConfig{})
+	until("the third member's join", stable(2), m, third)
+	if r := got(&revoked); !slices.Equal(r, []int32{0}) {
+		t.Fatalf("the member heard %v revoked when the third joined, want [0]", r)
 	}
 }
