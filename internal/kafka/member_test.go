@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // A group member's fetch bounds (the memory budget's shares) and a
@@ -410,5 +412,74 @@ func TestEagerMemberHearsEveryRevoke(t *testing.T) {
 	until("the third member's join", stable(2), m, third)
 	if r := got(&revoked); !slices.Equal(r, []int32{0}) {
 		t.Fatalf("the member heard %v revoked when the third joined, want [0]", r)
+	}
+}
+
+// A loss (here, a heartbeat the group answers as from a member it does
+// not know) goes to Lost; a transactional member without Lost hears it
+// in Revoked, as kgo's session would tell it, and notes it; a plain
+// member without Lost hears nothing of it, for Revoked may commit.
+func TestLossWithoutLost(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		txn, withLost     bool
+		wantLost, wantRev bool
+	}{
+		{"transactional, Lost", true, true, true, false},
+		{"transactional, no Lost", true, false, false, true},
+		{"plain, no Lost", false, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := oneBroker(t, 1, "t")
+			var assigned, lost, revoked atomic.Int64
+			cfg := GroupConfig{Cluster: Cluster{Brokers: c.ListenAddrs()}, Group: "g", Topic: "t", SessionTimeout: 10 * time.Second,
+				Assigned: func(context.Context, []int32) { assigned.Add(1) },
+				Revoked:  func(_ context.Context, parts []int32) { revoked.Add(int64(len(parts))) }}
+			if tc.withLost {
+				cfg.Lost = func(_ context.Context, parts []int32) { lost.Add(int64(len(parts))) }
+			}
+			if tc.txn {
+				cfg.TransactionalID, cfg.TransactionTimeout = "txn", 20*time.Second
+			}
+			m, err := Join(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if tc.txn {
+				if err := m.Begin(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			poll := func(what string, done func() bool) {
+				t.Helper()
+				for start := time.Now(); !done(); {
+					if time.Since(start) > 10*time.Second {
+						t.Fatalf("%s: not within 10s", what)
+					}
+					if _, _, err := m.Poll(ctx, 20*time.Millisecond); err != nil {
+						t.Fatal(err)
+					}
+					m.AllowRebalance()
+				}
+			}
+			poll("the first assignment", func() bool { return assigned.Load() == 1 })
+			c.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				resp := req.(*kmsg.HeartbeatRequest).ResponseKind().(*kmsg.HeartbeatResponse)
+				resp.ErrorCode = kerr.UnknownMemberID.Code
+				return resp, nil, true
+			})
+			poll("the assignment after the loss", func() bool { return assigned.Load() == 2 })
+			if got := lost.Load() == 1; got != tc.wantLost {
+				t.Errorf("Lost heard %d partitions", lost.Load())
+			}
+			if got := revoked.Load() == 1; got != tc.wantRev {
+				t.Errorf("Revoked heard %d partitions", revoked.Load())
+			}
+			if tc.txn && !m.moved.Load() {
+				t.Error("the loss was not noted")
+			}
+		})
 	}
 }
