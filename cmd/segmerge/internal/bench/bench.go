@@ -152,12 +152,15 @@ type Result struct {
 
 // Check is a Target applied to a Result.
 type Check struct {
-	Workload string  `json:"workload"`
-	Mode     string  `json:"mode"`
-	Target   string  `json:"target"`
-	Value    float64 `json:"value"`
-	Shown    string  `json:"shown"` // Value as the table prints it
-	Met      bool    `json:"met"`
+	Workload string `json:"workload"`
+	Mode     string `json:"mode"`
+	// Processes is the row's process count, for a workload run as
+	// several processes; 0 otherwise.
+	Processes int     `json:"processes,omitempty"`
+	Target    string  `json:"target"`
+	Value     float64 `json:"value"`
+	Shown     string  `json:"shown"` // Value as the table prints it
+	Met       bool    `json:"met"`
 }
 
 // Report is a bench run.

@@ -167,6 +167,39 @@ func TestChecks(t *testing.T) {
 	}
 }
 
+// scale's targets compare each process count's row with the one-process
+// row of its mode: steady throughput at 2 and 3 processes, CPU an integer
+// at 3.
+func TestScaleChecks(t *testing.T) {
+	scale, _ := Lookup("scale")
+	rows := []Result{
+		{Workload: "scale", Mode: "concurrent", Processes: 1, SteadyIntsPerSec: 20e6, CPUNsPerInt: 60},
+		{Workload: "scale", Mode: "concurrent", Processes: 2, SteadyIntsPerSec: 15e6, CPUNsPerInt: 80},
+		{Workload: "scale", Mode: "concurrent", Processes: 3, SteadyIntsPerSec: 17e6, CPUNsPerInt: 68},
+		{Workload: "scale", Mode: "simple", Processes: 1, SteadyIntsPerSec: 10e6, CPUNsPerInt: 50},
+		{Workload: "scale", Mode: "simple", Processes: 3, SteadyIntsPerSec: 9e6, CPUNsPerInt: 60},
+	}
+	got := map[string]string{}
+	for _, c := range checks([]Workload{scale}, rows) {
+		got[fmt.Sprintf("%s x%d %s", c.Mode, c.Processes, c.Target)] = fmt.Sprintf("%s %v", c.Shown, c.Met)
+	}
+	want := map[string]string{
+		"concurrent x2 steady ints/s / 1 process's >= 0.80": "0.75 false",
+		"concurrent x3 steady ints/s / 1 process's >= 0.80": "0.85 true",
+		"concurrent x3 CPU/int / 1 process's <= 1.15":       "1.13 true",
+		"simple x3 steady ints/s / 1 process's >= 0.80":     "0.90 true",
+		"simple x3 CPU/int / 1 process's <= 1.15":           "1.20 false",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("checks %v\nwant %v", got, want)
+	}
+	var table bytes.Buffer
+	WriteTable(&table, &Report{Targets: checks([]Workload{scale}, rows)})
+	if !strings.Contains(table.String(), "concurrent, 3 processes") {
+		t.Fatalf("the targets table does not name the process count:\n%s", table.String())
+	}
+}
+
 func TestSI(t *testing.T) {
 	for v, want := range map[float64]string{0: "0.00", 4.2: "4.20", 999.6: "1000", 1000: "1.00k", 27_100_000: "27.1M", 912_000: "912k", 3e9: "3.00G"} {
 		if got := si(v); got != want {

@@ -85,7 +85,11 @@ func WriteTable(w io.Writer, rep *Report) error {
 		if !c.Met {
 			met = "MISSED"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Workload, c.Mode, c.Target, c.Shown, met)
+		mode := c.Mode
+		if c.Processes > 0 {
+			mode += fmt.Sprintf(", %d processes", c.Processes)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Workload, mode, c.Target, c.Shown, met)
 	}
 	return tw.Flush()
 }

@@ -84,6 +84,14 @@ const (
 	// PeakRSSGrowth is PeakRSS over the companion workload's PeakRSS in
 	// the same mode: 1.0 means memory is flat in the size of a segment.
 	PeakRSSGrowth Metric = "peak RSS / companion's"
+	// SteadyOverOne is a row's steady-state throughput (after the last
+	// process joined) over the same workload's one-process row's, in the
+	// same mode: 1.0 means a process added took nothing away.
+	SteadyOverOne Metric = "steady ints/s / 1 process's"
+	// CPUOverOne is a row's CPU time an integer, summed over its
+	// processes, over the one-process row's: 1.0 means a process added
+	// costs no CPU.
+	CPUOverOne Metric = "CPU/int / 1 process's"
 )
 
 // Target is a goal for a figure of a workload's rows. Targets are shown by
@@ -91,8 +99,11 @@ const (
 // busy or smaller machine the figures move), wrong output does.
 type Target struct {
 	// Mode is the consumer mode the target holds for; "" for every mode.
-	Mode   string
-	Metric Metric
+	Mode string
+	// Processes is the process count the target holds for (a workload
+	// with Processes); 0 for every count.
+	Processes int
+	Metric    Metric
 	// Min is a lower bound, Max an upper one; zero means none.
 	Min, Max float64
 }
@@ -111,7 +122,8 @@ func (t Target) String() string {
 }
 
 // value returns r's figure for m, and false if r does not have it (a
-// growth with no companion row).
+// growth with no companion row, a one-process row over itself). For a
+// workload with Processes, companion is its one-process row.
 func (m Metric) value(r, companion *Result) (float64, bool) {
 	switch m {
 	case IntsPerSec:
@@ -129,6 +141,16 @@ func (m Metric) value(r, companion *Result) (float64, bool) {
 			return 0, false
 		}
 		return float64(r.PeakRSS) / float64(companion.PeakRSS), true
+	case SteadyOverOne:
+		if r.Processes < 2 || companion == nil || companion.SteadyIntsPerSec == 0 {
+			return 0, false
+		}
+		return r.SteadyIntsPerSec / companion.SteadyIntsPerSec, true
+	case CPUOverOne:
+		if r.Processes < 2 || companion == nil || companion.CPUNsPerInt == 0 || r.CPUNsPerInt == 0 {
+			return 0, false
+		}
+		return r.CPUNsPerInt / companion.CPUNsPerInt, true
 	}
 	return 0, false
 }
@@ -175,6 +197,10 @@ var Workloads = []Workload{
 		MinLen:  10_000, MaxLen: 10_000, MinValue: 0, MaxValue: 1e9,
 		Layout:    producer.LayoutBatch,
 		Processes: []int{1, 2, 3},
+		Targets: []Target{
+			{Metric: SteadyOverOne, Min: 0.8},
+			{Processes: 3, Metric: CPUOverOne, Max: 1.15},
+		},
 	},
 	{
 		Name:    "latency",
@@ -261,13 +287,14 @@ func checks(ws []Workload, rows []Result) []Check {
 		for _, t := range w.Targets {
 			for i := range rows {
 				row := &rows[i]
-				if row.Workload != w.Name || t.Mode != "" && t.Mode != row.Mode {
+				if row.Workload != w.Name || t.Mode != "" && t.Mode != row.Mode || t.Processes != 0 && t.Processes != row.Processes {
 					continue
 				}
 				var companion *Result
 				for j := range rows {
-					if rows[j].Workload == w.Companion && rows[j].Mode == row.Mode {
-						companion = &rows[j]
+					c := &rows[j]
+					if c.Mode == row.Mode && (c.Workload == w.Companion || len(w.Processes) > 0 && c.Workload == w.Name && c.Processes == 1) {
+						companion = c
 					}
 				}
 				v, ok := t.Metric.value(row, companion)
@@ -275,7 +302,11 @@ func checks(ws []Workload, rows []Result) []Check {
 					continue
 				}
 				met := (t.Min == 0 || v >= t.Min) && (t.Max == 0 || v <= t.Max)
-				out = append(out, Check{Workload: w.Name, Mode: row.Mode, Target: t.String(), Value: v, Shown: t.Metric.format(v), Met: met})
+				c := Check{Workload: w.Name, Mode: row.Mode, Target: t.String(), Value: v, Shown: t.Metric.format(v), Met: met}
+				if len(w.Processes) > 0 {
+					c.Processes = row.Processes
+				}
+				out = append(out, c)
 			}
 		}
 	}
