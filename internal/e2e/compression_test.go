@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"log/slog"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmerge/segmerge/consumer"
+	"github.com/segmerge/segmerge/internal/budget"
+	"github.com/segmerge/segmerge/internal/kafka"
 	"github.com/segmerge/segmerge/producer"
 )
 
@@ -62,4 +67,34 @@ func firstCodec(t *testing.T, brokers []string, topic string) uint8 {
 	}
 	t.Fatal("no record read from partition 0 in 30s")
 	return 0
+}
+
+// A topic of the original workload's small records, compressed, holds
+// many more of them in the budget's partition share than the consumer
+// fetches at once: it fits its fetches to them, and the output is still
+// exactly the input.
+func TestSmallRecordsFitTheFetches(t *testing.T) {
+	c := cluster(t, "")
+	const n = 2000 // 20,000 records of 10-20 values in 1..10
+	input := produce(t, c, n, func(cfg *producer.Config) { cfg.Compression = "snappy" })
+	var logged lineLog
+	out, st := consume(t, c, func(cfg *consumer.Config) {
+		cfg.Mode = consumer.ModeConcurrent
+		cfg.Log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	if st.Batches != n || st.Bad != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	verifyFile(t, input, out)
+	share := budget.Split(consumer.DefaultConfig().Memory, 10).PartitionBytes
+	logged.mu.Lock()
+	text := logged.buf.String()
+	logged.mu.Unlock()
+	m := regexp.MustCompile(`partition fetch size fitted to the records" topic=\S+ bytes=(\d+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("the consumer did not fit its fetches to the records; it logged:\n%s", text)
+	}
+	if b, _ := strconv.Atoi(m[1]); b >= int(share) || b < kafka.MinPartitionFetch {
+		t.Fatalf("fitted a partition's fetch to %d bytes, want less than the share (%d) and at least %d", b, share, kafka.MinPartitionFetch)
+	}
 }

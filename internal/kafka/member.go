@@ -33,6 +33,11 @@ type GroupConfig struct {
 	// FetchBytes and PartitionBytes bound fetches (FetchOptions), unless
 	// the cluster's options (-X) set other bounds.
 	FetchBytes, PartitionBytes int32
+	// FitRecords, if set, cuts a partition's fetch to about that many
+	// records once their wire size is seen, when PartitionBytes would
+	// take more (see fetchFit); not when the cluster's options set the
+	// partition bound.
+	FitRecords int
 	// TransactionalID, if set, makes the member a GroupTransactSession
 	// that produces in transactions of at most TransactionTimeout, with
 	// at most ProduceBuffer bytes buffered (0: kgo's default).
@@ -81,6 +86,8 @@ type Member struct {
 	// What tells an empty transaction (see empty).
 	begun int64       // the producer's Handed at Begin
 	moved atomic.Bool // a revoke or loss since the session last ended
+
+	fit *fetchFit // nil unless FitRecords applies
 }
 
 // Join creates the member's client; it joins the group in the background.
@@ -95,6 +102,14 @@ func Join(cfg GroupConfig) (*Member, error) {
 	}
 	if m.sess != nil {
 		m.prod = NewProducer(m.cl)
+	}
+	if f := m.fit; f != nil {
+		// A bound the cluster's options set is the user's: keep it.
+		f.now, _ = m.cl.OptValue(kgo.FetchMaxPartitionBytes).(int32)
+		f.max, _ = m.cl.OptValue(kgo.FetchMaxBytes).(int32)
+		if f.now != cfg.PartitionBytes {
+			m.fit = nil
+		}
 	}
 	return m, nil
 }
@@ -124,6 +139,10 @@ func (m *Member) open() error {
 		kgo.WithHooks(troubleHook{n: &m.trouble, answered: &m.answered, failed: &m.failed}),
 	}
 	opts = append(opts, m.callbacks()...)
+	if cfg.FitRecords > 0 && cfg.PartitionBytes > 0 {
+		m.fit = &fetchFit{topic: cfg.Topic, records: cfg.FitRecords, share: cfg.PartitionBytes}
+		opts = append(opts, kgo.WithHooks(m.fit))
+	}
 	// The budget's fetch shares are defaults: -X fetch.max.bytes and
 	// friends override them, as their help says.
 	cluster := cfg.Cluster.Defaults(FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)
@@ -237,6 +256,11 @@ func (m *Member) Poll(ctx context.Context, wait time.Duration) (fs kgo.Fetches, 
 	cancel()
 	if ctx.Err() != nil || fs.IsClientClosed() {
 		return nil, true, nil
+	}
+	if m.fit != nil {
+		if w := m.fit.fit(m.cl); w != 0 {
+			m.cfg.Log.Debug("partition fetch size fitted to the records", "topic", m.cfg.Topic, "bytes", w, "records", m.fit.records)
+		}
 	}
 	fs.EachError(func(t string, p int32, ferr error) {
 		if errors.Is(ferr, context.Canceled) || errors.Is(ferr, context.DeadlineExceeded) {

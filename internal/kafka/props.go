@@ -54,7 +54,7 @@ var Known = []Prop{
 	{Key: "ssl.truststore.type", Help: "PEM (a Java client's truststore; JKS and PKCS12 are not read)"},
 	{Key: "ssl.truststore.location", Help: "with ssl.truststore.type PEM: as ssl.ca.location"},
 	{Key: "fetch.max.bytes", Help: "the most a fetch response holds (overrides the share of the memory budget)"},
-	{Key: "max.partition.fetch.bytes", Help: "the most a fetch takes of one partition (overrides the share of the memory budget)"},
+	{Key: "max.partition.fetch.bytes", Help: "the most a fetch takes of one partition (overrides the share of the memory budget, and its cut for small records)"},
 	{Key: "fetch.wait.max.ms", Help: "how long a broker may hold a fetch with nothing to return (default 50)"},
 	{Key: "request.timeout.ms", Help: "how long a request may take before the client gives up on it (franz-go: the read timeout on top of what it asks the broker to wait)"},
 	{Key: "socket.connection.setup.timeout.ms", Help: "how long dialing a broker may take (default 10000)"},
