@@ -25,12 +25,6 @@ type member struct {
 	cut      bool           // a stop cut off ending a transaction (see kafka.Ending)
 }
 
-// fitRecords is about how many records the member fetches of a partition
-// at a time when they are small (see kafka.GroupConfig.FitRecords): over
-// the original workload's shape, about 5,000 did better than 4,000 and
-// than 7,000 or more, under snappy and under zstd.
-const fitRecords = 5000
-
 // join creates the member's client, which joins the group in the
 // background; the first takes Config.MemberOpts.
 func (e *engine) join(first bool) (*member, error) {
@@ -45,7 +39,7 @@ func (e *engine) join(first bool) (*member, error) {
 		SessionTimeout: cfg.SessionTimeout,
 		FetchBytes:     e.lim.FetchBytes,
 		PartitionBytes: e.lim.PartitionBytes,
-		FitRecords:     fitRecords,
+		FitRecords:     kafka.FetchRecords,
 		Assigned:       m.assigned,
 		Revoked:        m.revoked,
 		Lost:           m.lost,

@@ -10,6 +10,12 @@ import (
 // fetch to: 64 KiB, the budget's own floor.
 const MinPartitionFetch = 64 << 10
 
+// FetchRecords is about how many small records the consumer and stream
+// fetch of a partition at a time (GroupConfig.FitRecords): a poll over ten
+// partitions still brings tens of thousands, and a fetch lands no more at
+// once than the next steps work through while the data is fresh.
+const FetchRecords = 5000
+
 // fetchFit cuts a member's fetches of a partition to about records records
 // once it has seen what a record takes on the wire, for records so small
 // that the budget's partition share would fetch many more. The share is
@@ -17,24 +23,34 @@ const MinPartitionFetch = 64 << 10
 // fit far more of themselves in it than large ones: the original
 // workload's 73-byte records take about 25 bytes each under snappy and 17
 // under zstd, so the default share of about 266 KiB fetches 11,000 and
-// 15,000 of them a partition. The consumer does more work a record the
-// more records each fetch lands at once (see the README's Throughput);
-// records large enough that the share holds few of them are not cut,
+// 15,000 of them a partition. The consumer and stream do more work a
+// record the more records each fetch lands at once (see the README's
+// Benchmarks); records large enough that the share holds few of them are not cut,
 // since fewer of those a fetch costs more round trips than it saves.
 //
-// It counts, from kgo's batch hook, the records and wire bytes of its
-// topic's fetched batches; fit, on the member's goroutine, sets the
-// partition bound from them once enough records were seen since the last
-// setting, and only when it moves by more than a quarter, so that a
-// steady topic is set once.
+// The bound is never cut below twice the largest record batch seen: a
+// broker fills a fetch's partitions in turn and, past the first partition
+// that returned anything, gives nothing of a partition whose first batch
+// is larger than its bound (so does Kafka, KIP-74), and that partition
+// would starve. A producer that writes small records in large batches
+// therefore keeps more of the share.
+//
+// It counts, from kgo's batch hook, the records, wire bytes and largest
+// batch of its topic's fetched batches; fit, on the member's goroutine,
+// sets the partition bound from them once enough records were seen since
+// the last setting, and only when it moves by more than a quarter, so
+// that a steady topic is set once.
 type fetchFit struct {
 	topic   string
 	records int   // about how many records one partition's fetch should take
 	share   int32 // the budget's partition share: never fetch more
 	max     int32 // the fetch bound, kept as it is
 	now     int32 // the partition bound in use
+	batch   int64 // the largest batch the last fit saw
 
-	seen, bytes atomic.Int64 // records and their wire bytes since the last fit
+	// Since the last fit: records, their wire bytes, and the largest
+	// batch's wire bytes.
+	seen, bytes, largest atomic.Int64
 }
 
 // OnFetchBatchRead counts a batch of the member's topic.
@@ -44,11 +60,18 @@ func (f *fetchFit) OnFetchBatchRead(_ kgo.BrokerMetadata, topic string, _ int32,
 	}
 	f.seen.Add(int64(m.NumRecords))
 	f.bytes.Add(int64(m.CompressedBytes))
+	for b := int64(m.CompressedBytes); ; {
+		l := f.largest.Load()
+		if b <= l || f.largest.CompareAndSwap(l, b) {
+			break
+		}
+	}
 }
 
-// want returns the partition bound for records of perRecord wire bytes.
-func (f *fetchFit) want(perRecord float64) int32 {
-	w := perRecord * float64(f.records)
+// want returns the partition bound for records of perRecord wire bytes in
+// batches of at most largest.
+func (f *fetchFit) want(perRecord float64, largest int64) int32 {
+	w := max(perRecord*float64(f.records), 2*float64(largest))
 	switch {
 	case w >= float64(f.share):
 		return f.share
@@ -65,7 +88,8 @@ func (f *fetchFit) fit(cl *kgo.Client) int32 {
 		return 0
 	}
 	n, b := f.seen.Swap(0), f.bytes.Swap(0)
-	w := f.want(float64(b) / float64(n))
+	f.batch = f.largest.Swap(0)
+	w := f.want(float64(b)/float64(n), f.batch)
 	if d := int64(w) - int64(f.now); d*4 <= int64(f.now) && -d*4 <= int64(f.now) {
 		return 0
 	}

@@ -15,9 +15,9 @@ func partBytes(cl *kgo.Client) int32 {
 	return n
 }
 
-// The fit is records times the wire bytes a record, within the floor and
-// the share; it waits for as many records as it aims at, and moves the
-// bound only by more than a quarter.
+// The fit is records times the wire bytes a record, and at least twice the
+// largest batch, within the floor and the share; it waits for as many
+// records as it aims at, and moves the bound only by more than a quarter.
 func TestFetchFit(t *testing.T) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.FetchMaxPartitionBytes(1<<20))
 	if err != nil {
@@ -25,51 +25,64 @@ func TestFetchFit(t *testing.T) {
 	}
 	defer cl.Close()
 	f := &fetchFit{topic: "t", records: 1000, share: 1 << 20, max: 50 << 20, now: 1 << 20}
-	read := func(topic string, records, bytes int) {
-		f.OnFetchBatchRead(kgo.BrokerMetadata{}, topic, 0, kgo.FetchBatchMetrics{NumRecords: records, CompressedBytes: bytes, UncompressedBytes: 3 * bytes})
-	}
 	for _, step := range []struct {
 		name           string
 		topic          string
-		records, bytes int
-		want           int32 // the bound after the fit
+		records, bytes int // in batches of 100 records
+		want           int32
 	}{
-		{"too few records seen", "t", 999, 999 * 100, 1 << 20},
+		{"too few records seen", "t", 900, 900 * 100, 1 << 20},
 		{"another topic's records", "other", 1000, 1000, 1 << 20},
-		// 999 and 1 records of 100 bytes: 1000 x 100.
-		{"enough seen: fitted", "t", 1, 100, 100_000},
+		// 900 and 100 records of 100 bytes: 1000 x 100.
+		{"enough seen: fitted", "t", 100, 100 * 100, 100_000},
 		{"within a quarter: kept", "t", 1000, 1000 * 120, 100_000},
 		{"more than a quarter: moved", "t", 1000, 1000 * 130, 130_000},
 		{"large records: the share", "t", 1000, 1000 * 10_000, 1 << 20},
 		{"tiny records: the floor", "t", 1000, 1000 * 10, MinPartitionFetch},
 	} {
-		read(step.topic, step.records, step.bytes)
+		for i := 0; i < step.records; i += 100 {
+			f.OnFetchBatchRead(kgo.BrokerMetadata{}, step.topic, 0, kgo.FetchBatchMetrics{NumRecords: 100, CompressedBytes: step.bytes / step.records * 100})
+		}
 		f.fit(cl)
 		if got := partBytes(cl); got != step.want || f.now != step.want {
 			t.Fatalf("%s: partition bound %d (noted %d), want %d", step.name, got, f.now, step.want)
 		}
 	}
-	if f := (&fetchFit{records: 1000, share: 32 << 10}); f.want(1) != 32<<10 {
-		t.Errorf("a share under the floor: fitted to %d, want the share", f.want(1))
+	// Small records in one large batch: twice the batch, not what the
+	// records alone would take.
+	f.OnFetchBatchRead(kgo.BrokerMetadata{}, "t", 0, kgo.FetchBatchMetrics{NumRecords: 2000, CompressedBytes: 150_000})
+	if f.fit(cl); partBytes(cl) != 300_000 {
+		t.Fatalf("small records in a batch of 150,000 bytes: partition bound %d, want 300000", partBytes(cl))
+	}
+	if f := (&fetchFit{records: 1000, share: 32 << 10}); f.want(1, 0) != 32<<10 {
+		t.Errorf("a share under the floor: fitted to %d, want the share", f.want(1, 0))
 	}
 }
 
 // A member given FitRecords fits its partition fetches to small records it
 // reads, and keeps a partition bound the cluster's options set.
 func TestMemberFitsFetchesToSmallRecords(t *testing.T) {
-	c := oneBroker(t, 1, "small", "large")
-	feed, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerBatchCompression(kgo.NoCompression()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer feed.Close()
+	c := oneBroker(t, 1, "small", "large", "small-in-large-batches")
 	ctx := context.Background()
-	for topic, size := range map[string]int{"small": 100, "large": 200 << 10} {
-		var rs []*kgo.Record
-		for range min(20_000, (8<<20)/size) {
-			rs = append(rs, &kgo.Record{Topic: topic, Value: bytes.Repeat([]byte("x"), size)})
+	records := map[string]int{} // in each topic
+	for _, in := range []struct {
+		topic      string
+		size       int // of a record
+		batchBytes int32
+	}{{"small", 100, 16 << 10}, {"large", 200 << 10, 1 << 20}, {"small-in-large-batches", 100, 512 << 10}} {
+		feed, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerBatchCompression(kgo.NoCompression()),
+			kgo.ProducerBatchMaxBytes(in.batchBytes))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := feed.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		var rs []*kgo.Record
+		records[in.topic] = min(20_000, (8<<20)/in.size)
+		for range records[in.topic] {
+			rs = append(rs, &kgo.Record{Topic: in.topic, Value: bytes.Repeat([]byte("x"), in.size)})
+		}
+		err = feed.ProduceSync(ctx, rs...).FirstErr()
+		feed.Close()
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,6 +95,9 @@ func TestMemberFitsFetchesToSmallRecords(t *testing.T) {
 		// each.
 		{"small records", "small", nil, 100_000, 115_000},
 		{"large records", "large", nil, 1 << 20, 1 << 20},
+		// Batches of hundreds of KiB (kgo's reach about 290 KiB of the
+		// 512 allowed): twice one is far past what 1000 records take.
+		{"small records in large batches", "small-in-large-batches", nil, 512 << 10, 1 << 20},
 		{"a bound set by -X", "small", []kgo.Opt{kgo.FetchMaxPartitionBytes(500_000)}, 500_000, 500_000},
 	} {
 		m, err := Join(GroupConfig{Cluster: Cluster{Brokers: c.ListenAddrs(), Opts: tc.opts}, Group: "g-" + tc.name, Topic: tc.topic,
@@ -89,10 +105,7 @@ func TestMemberFitsFetchesToSmallRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := 20_000
-		if tc.topic == "large" {
-			want = (8 << 20) / (200 << 10)
-		}
+		want := records[tc.topic]
 		for got, start := 0, time.Now(); got < want; {
 			if time.Since(start) > 10*time.Second {
 				t.Fatalf("%s: read %d records of %d", tc.name, got, want)

@@ -259,7 +259,7 @@ func (m *Member) Poll(ctx context.Context, wait time.Duration) (fs kgo.Fetches, 
 	}
 	if m.fit != nil {
 		if w := m.fit.fit(m.cl); w != 0 {
-			m.cfg.Log.Debug("partition fetch size fitted to the records", "topic", m.cfg.Topic, "bytes", w, "records", m.fit.records)
+			m.cfg.Log.Debug("partition fetch size fitted to the records", "topic", m.cfg.Topic, "bytes", w, "records", m.fit.records, "largest_batch", m.fit.batch)
 		}
 	}
 	fs.EachError(func(t string, p int32, ferr error) {
