@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		Cluster: member, Group: cfg.Group, Topic: cfg.Topic, TopicID: r.topicID,
 		Assigned: r.assignedParts, Revoked: r.lostParts, Lost: r.lostParts, Stalled: cfg.Metrics.Stalled,
 		FromBeginning: cfg.FromBeginning, SessionTimeout: cfg.SessionTimeout,
-		FetchBytes: lim.FetchBytes, PartitionBytes: lim.PartitionBytes,
+		FetchBytes: lim.FetchBytes, PartitionBytes: lim.PartitionBytes, FitRecords: kafka.FetchRecords,
 		TransactionalID: cfg.TransactionalID, TransactionTimeout: cfg.TransactionTimeout,
 		ProduceBuffer: lim.Produce, Limits: &r.limits,
 		Partitioner: onePartition{topic: cfg.OutputTopic, partition: r.outPart}, Log: cfg.Log,
