@@ -35,8 +35,9 @@ type GroupConfig struct {
 	FetchBytes, PartitionBytes int32
 	// FitRecords, if set, cuts a partition's fetch to about that many
 	// records once their wire size is seen, when PartitionBytes would
-	// take more (see fetchFit); not when the cluster's options set the
-	// partition bound.
+	// take more (see fetchFit); not when the cluster's options set either
+	// fetch bound (FetchBoundsGiven among their hooks, as -X adds, or a
+	// partition bound other than PartitionBytes).
 	FitRecords int
 	// TransactionalID, if set, makes the member a GroupTransactSession
 	// that produces in transactions of at most TransactionTimeout, with
@@ -103,14 +104,6 @@ func Join(cfg GroupConfig) (*Member, error) {
 	if m.sess != nil {
 		m.prod = NewProducer(m.cl)
 	}
-	if f := m.fit; f != nil {
-		// A bound the cluster's options set is the user's: keep it.
-		f.now, _ = m.cl.OptValue(kgo.FetchMaxPartitionBytes).(int32)
-		f.max, _ = m.cl.OptValue(kgo.FetchMaxBytes).(int32)
-		if f.now != cfg.PartitionBytes {
-			m.fit = nil
-		}
-	}
 	return m, nil
 }
 
@@ -139,17 +132,20 @@ func (m *Member) open() error {
 		kgo.WithHooks(troubleHook{n: &m.trouble, answered: &m.answered, failed: &m.failed}),
 	}
 	opts = append(opts, m.callbacks()...)
-	if cfg.FitRecords > 0 && cfg.PartitionBytes > 0 {
-		m.fit = &fetchFit{topic: cfg.Topic, records: cfg.FitRecords, share: cfg.PartitionBytes}
-		opts = append(opts, kgo.WithHooks(m.fit))
+	fit := newFetchFit(cfg)
+	if fit != nil {
+		opts = append(opts, kgo.WithHooks(fit))
 	}
 	// The budget's fetch shares are defaults: -X fetch.max.bytes and
 	// friends override them, as their help says.
 	cluster := cfg.Cluster.Defaults(FetchOptions(cfg.FetchBytes, cfg.PartitionBytes)...)
 	if cfg.TransactionalID == "" {
 		cl, err := cluster.Client(opts...)
-		m.cl = cl
-		return err
+		if err != nil {
+			return err
+		}
+		m.cl, m.fit = cl, fit.keep(cl)
+		return nil
 	}
 	cluster = cluster.Defaults(kgo.ProducerLinger(Linger))
 	part := cfg.Partitioner
@@ -172,6 +168,7 @@ func (m *Member) open() error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	m.sess, m.cl = s, s.Client()
+	m.fit = fit.keep(m.cl)
 	return nil
 }
 
@@ -259,7 +256,7 @@ func (m *Member) Poll(ctx context.Context, wait time.Duration) (fs kgo.Fetches, 
 	}
 	if m.fit != nil {
 		if w := m.fit.fit(m.cl); w != 0 {
-			m.cfg.Log.Debug("partition fetch size fitted to the records", "topic", m.cfg.Topic, "bytes", w, "records", m.fit.records, "largest_batch", m.fit.batch)
+			m.cfg.Log.Debug("partition fetch size fitted to the records", "topic", m.cfg.Topic, "bytes", w, "records", m.fit.records, "largest_batch", m.fit.largest.Load())
 		}
 	}
 	fs.EachError(func(t string, p int32, ferr error) {

@@ -53,7 +53,7 @@ var Known = []Prop{
 	{Key: "ssl.endpoint.identification.algorithm", Help: "https (check the broker's host name; the default) or none (check only that a CA signed it)"},
 	{Key: "ssl.truststore.type", Help: "PEM (a Java client's truststore; JKS and PKCS12 are not read)"},
 	{Key: "ssl.truststore.location", Help: "with ssl.truststore.type PEM: as ssl.ca.location"},
-	{Key: "fetch.max.bytes", Help: "the most a fetch response holds (overrides the share of the memory budget)"},
+	{Key: "fetch.max.bytes", Help: "the most a fetch response holds (overrides the share of the memory budget; with it, a partition's fetch is not cut for small records)"},
 	{Key: "max.partition.fetch.bytes", Help: "the most a fetch takes of one partition (overrides the share of the memory budget, and its cut for small records)"},
 	{Key: "fetch.wait.max.ms", Help: "how long a broker may hold a fetch with nothing to return (default 50)"},
 	{Key: "request.timeout.ms", Help: "how long a request may take before the client gives up on it (franz-go: the read timeout on top of what it asks the broker to wait)"},
@@ -462,6 +462,9 @@ func (p *Props) tunables() ([]kgo.Opt, error) {
 		}
 		if ok {
 			opts = append(opts, t.opt(n))
+			if t.key == "fetch.max.bytes" || t.key == "max.partition.fetch.bytes" {
+				opts = append(opts, kgo.WithHooks(FetchBoundsGiven{}))
+			}
 		}
 	}
 	base, hasBase, err := num("retry.backoff.ms", 1)
