@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		Cluster: member, Group: cfg.Group, Topic: cfg.Topic, TopicID: topicID,
 		Assigned: r.assigned, Revoked: r.lost, Lost: r.lost, Stalled: cfg.Metrics.Stalled,
 		FromBeginning: cfg.FromBeginning, SessionTimeout: cfg.SessionTimeout,
-		FetchBytes: lim.FetchBytes, PartitionBytes: lim.PartitionBytes,
+		FetchBytes: lim.FetchBytes, PartitionBytes: lim.PartitionBytes, FitRecords: kafka.FetchRecords,
 		TransactionalID: cfg.TransactionalID, TransactionTimeout: cfg.TransactionTimeout,
 		ProduceBuffer: lim.Produce, Limits: &r.limits, KeyedTopics: []string{r.out}, Log: cfg.Log,
 	}); err != nil {

@@ -10,8 +10,8 @@ import (
 // fetch to: 64 KiB, the budget's own floor.
 const MinPartitionFetch = 64 << 10
 
-// FetchRecords is about how many small records the consumer and stream
-// fetch of a partition at a time (GroupConfig.FitRecords): a poll over ten
+// FetchRecords is about how many small records the consumer, stream and
+// the repartition stage fetch of a partition at a time (GroupConfig.FitRecords): a poll over ten
 // partitions still brings tens of thousands, and a fetch lands no more at
 // once than the next steps work through while the data is fresh.
 const FetchRecords = 5000
@@ -34,11 +34,11 @@ func (FetchBoundsGiven) OnNewClient(*kgo.Client) {}
 // once it has seen what a record takes on the wire, for records so small
 // that the budget's partition share would fetch many more. The share is
 // bytes, sized for what records cost held, and small compressed records
-// fit many times more of themselves in it than large ones. The consumer
-// and stream do more work a record the more records each fetch lands at
-// once (see the README's Benchmarks); records large enough that the share
-// holds few of them are not cut, since fewer of those a fetch costs more
-// round trips than it saves.
+// fit many times more of themselves in it than large ones. The consumer,
+// stream and the repartition stage do more work a record the more
+// records each fetch lands at once (see the README's Benchmarks); records
+// large enough that the share holds few of them are not cut, since fewer
+// of those a fetch costs more round trips than it saves.
 //
 // The bound is never cut below twice the largest record batch seen, ever:
 // a broker fills a fetch's partitions in turn and, past the first
