@@ -88,7 +88,8 @@ func Format(n int64) string {
 // SplitForward returns the shares of memory for a stage that forwards what
 // it reads without holding it (the repartition stage): with no records
 // held, fetches may take M/16 a response (at most 64 MiB) and M/32 a
-// partition, and the producer M/8.
+// partition (less for small records: kafka.GroupConfig.FitRecords), and
+// the producer M/8.
 func SplitForward(memory int64, partitions int32) Shares {
 	if memory <= 0 {
 		memory = Default

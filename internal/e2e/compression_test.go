@@ -72,29 +72,37 @@ func firstCodec(t *testing.T, brokers []string, topic string) uint8 {
 // A topic of the original workload's small records, compressed, holds
 // many more of them in the budget's partition share than the consumer
 // fetches at once: it fits its fetches to them, and the output is still
-// exactly the input.
+// exactly the input. The repartition stage fits its own, larger share.
 func TestSmallRecordsFitTheFetches(t *testing.T) {
 	c := cluster(t, "")
 	const n = 2000 // 20,000 records of 10-20 values in 1..10
 	input := produce(t, c, n, func(cfg *producer.Config) { cfg.Compression = "snappy" })
 	var logged lineLog
-	out, st := consume(t, c, func(cfg *consumer.Config) {
-		cfg.Mode = consumer.ModeConcurrent
-		cfg.Log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
+	debug := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	out, st := consume(t, c, func(cfg *consumer.Config) { cfg.Mode, cfg.Log = consumer.ModeConcurrent, debug })
 	if st.Batches != n || st.Bad != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	verifyFile(t, input, out)
-	share := budget.Split(consumer.DefaultConfig().Memory, 10).PartitionBytes
+	fitted(t, &logged, "the consumer", budget.Split(consumer.DefaultConfig().Memory, 10).PartitionBytes)
+
+	logged = lineLog{}
+	members(t, 1, repartition, func(_ int, cfg *consumer.Config) { cfg.Brokers, cfg.Group, cfg.Log = c.Addrs(), "rp", debug })
+	fitted(t, &logged, "the repartition stage", budget.SplitForward(consumer.DefaultConfig().Memory, 10).PartitionBytes)
+}
+
+// fitted fails the test unless logged says who fitted its partition
+// fetches to at least kafka.MinPartitionFetch bytes and less than share.
+func fitted(t *testing.T, logged *lineLog, who string, share int32) {
+	t.Helper()
 	logged.mu.Lock()
 	text := logged.buf.String()
 	logged.mu.Unlock()
 	m := regexp.MustCompile(`partition fetch size fitted to the records" topic=\S+ bytes=(\d+)`).FindStringSubmatch(text)
 	if m == nil {
-		t.Fatalf("the consumer did not fit its fetches to the records; it logged:\n%s", text)
+		t.Fatalf("%s did not fit its fetches to the records; it logged:\n%s", who, text)
 	}
 	if b, _ := strconv.Atoi(m[1]); b >= int(share) || b < kafka.MinPartitionFetch {
-		t.Fatalf("fitted a partition's fetch to %d bytes, want less than the share (%d) and at least %d", b, share, kafka.MinPartitionFetch)
+		t.Fatalf("%s fitted a partition's fetch to %d bytes, want less than its share (%d) and at least %d", who, b, share, kafka.MinPartitionFetch)
 	}
 }

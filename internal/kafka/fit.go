@@ -11,13 +11,16 @@ import (
 const MinPartitionFetch = 64 << 10
 
 // FetchRecords is about how many small records the consumer, stream and
-// the repartition stage fetch of a partition at a time (GroupConfig.FitRecords): a poll over ten
-// partitions still brings tens of thousands, and a fetch lands no more at
-// once than the next steps work through while the data is fresh.
+// the repartition stage fetch of a partition at a time
+// (GroupConfig.FitRecords): a poll over ten partitions still brings tens
+// of thousands, and a fetch lands no more at once than the next steps
+// work through while the data is fresh.
 const FetchRecords = 5000
 
 // batchOverhead is what a record batch takes on the wire beyond its
-// records (the v2 batch header), which kgo's batch metrics leave out.
+// records (the v2 batch header), which kgo's batch metrics leave out. An
+// old message set's metrics include its overhead, which this then counts
+// twice: a few bytes a batch.
 const batchOverhead = 61
 
 // FetchBoundsGiven, among a client's hooks (kgo.WithHooks), says that its
@@ -40,7 +43,8 @@ func (FetchBoundsGiven) OnNewClient(*kgo.Client) {}
 // large enough that the share holds few of them are not cut, since fewer
 // of those a fetch costs more round trips than it saves.
 //
-// The bound is never cut below twice the largest record batch seen, ever:
+// The bound is never cut below twice the largest record batch the client
+// has fetched:
 // a broker fills a fetch's partitions in turn and, past the first
 // partition that returned anything, gives nothing of a partition whose
 // first batch is larger than its bound (so does Kafka, KIP-74), and that
@@ -61,7 +65,7 @@ type fetchFit struct {
 
 	// Since the last fit: records, and their wire bytes.
 	seen, bytes atomic.Int64
-	largest     atomic.Int64 // the largest batch's wire bytes, ever
+	largest     atomic.Int64 // the largest batch's wire bytes since the client opened
 }
 
 // newFetchFit returns the fit cfg asks for, or nil.

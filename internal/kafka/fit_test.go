@@ -42,24 +42,26 @@ func TestFetchFit(t *testing.T) {
 		{"small records in a large batch: twice it", []batches{{"t", 1, 2000, 75}}, 2 * (150_000 + 61)},
 		{"a large batch is not forgotten", []batches{{"t", 1, 2000, 75}, small, small}, 2 * (150_000 + 61)},
 	} {
-		cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.FetchMaxBytes(50<<20), kgo.FetchMaxPartitionBytes(1<<20))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := (&fetchFit{topic: "t", records: 1000, share: 1 << 20}).keep(cl)
-		for _, r := range tc.reads {
-			for range r.n {
-				f.OnFetchBatchRead(kgo.BrokerMetadata{}, r.topic, 0, kgo.FetchBatchMetrics{NumRecords: r.records, CompressedBytes: r.records * r.per})
+		t.Run(tc.name, func(t *testing.T) {
+			cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.FetchMaxBytes(50<<20), kgo.FetchMaxPartitionBytes(1<<20))
+			if err != nil {
+				t.Fatal(err)
 			}
-			f.fit(cl)
-		}
-		if got := partBytes(cl); got != tc.want || f.now != tc.want {
-			t.Errorf("%s: partition bound %d (noted %d), want %d", tc.name, got, f.now, tc.want)
-		}
-		if got, _ := cl.OptValue(kgo.FetchMaxBytes).(int32); got != 50<<20 {
-			t.Errorf("%s: fetch bound %d, want it kept at %d", tc.name, got, 50<<20)
-		}
-		cl.Close()
+			defer cl.Close()
+			f := (&fetchFit{topic: "t", records: 1000, share: 1 << 20}).keep(cl)
+			for _, r := range tc.reads {
+				for range r.n {
+					f.OnFetchBatchRead(kgo.BrokerMetadata{}, r.topic, 0, kgo.FetchBatchMetrics{NumRecords: r.records, CompressedBytes: r.records * r.per})
+				}
+				f.fit(cl)
+			}
+			if got := partBytes(cl); got != tc.want || f.now != tc.want {
+				t.Errorf("partition bound %d (noted %d), want %d", got, f.now, tc.want)
+			}
+			if got, _ := cl.OptValue(kgo.FetchMaxBytes).(int32); got != 50<<20 {
+				t.Errorf("fetch bound %d, want it kept at %d", got, 50<<20)
+			}
+		})
 	}
 	if f := (&fetchFit{records: 1000, share: 32 << 10}); f.want(1, 0) != 32<<10 {
 		t.Errorf("a share under the floor: fitted to %d, want the share", f.want(1, 0))
@@ -67,7 +69,9 @@ func TestFetchFit(t *testing.T) {
 }
 
 // A member given FitRecords fits its partition fetches to small records it
-// reads, and keeps a partition bound the cluster's options set.
+// reads, not to small records in large batches nor to large records; it
+// keeps the bounds its options set, and after a restart it fits again and
+// keeps its fetch bound.
 func TestMemberFitsFetchesToSmallRecords(t *testing.T) {
 	c := oneBroker(t, 1, "small", "large", "small-in-large-batches")
 	ctx := context.Background()
@@ -124,48 +128,50 @@ func TestMemberFitsFetchesToSmallRecords(t *testing.T) {
 		{"a restarted session", "small", nil, true, 100_000, 115_000},
 		{"a restarted session with -X", "small", given("max.partition.fetch.bytes", "1048576"), true, 1 << 20, 1 << 20},
 	} {
-		cfg := GroupConfig{Cluster: Cluster{Brokers: c.ListenAddrs(), Opts: tc.opts}, Group: "g-" + tc.name, Topic: tc.topic,
-			FromBeginning: true, SessionTimeout: 10 * time.Second, FetchBytes: 50 << 20, PartitionBytes: 1 << 20, FitRecords: 1000}
-		if tc.restart {
-			cfg.TransactionalID, cfg.TransactionTimeout = "txn-"+tc.name, 20*time.Second
-		}
-		m, err := Join(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		readAll := func() {
-			t.Helper()
-			want := records[tc.topic]
-			for got, start := 0, time.Now(); got < want; {
-				if time.Since(start) > 10*time.Second {
-					t.Fatalf("%s: read %d records of %d", tc.name, got, want)
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := GroupConfig{Cluster: Cluster{Brokers: c.ListenAddrs(), Opts: tc.opts}, Group: "g-" + tc.name, Topic: tc.topic,
+				FromBeginning: true, SessionTimeout: 10 * time.Second, FetchBytes: 50 << 20, PartitionBytes: 1 << 20, FitRecords: 1000}
+			if tc.restart {
+				cfg.TransactionalID, cfg.TransactionTimeout = "txn-"+tc.name, 20*time.Second
+			}
+			m, err := Join(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			readAll := func() {
+				t.Helper()
+				want := records[tc.topic]
+				for got, start := 0, time.Now(); got < want; {
+					if time.Since(start) > 10*time.Second {
+						t.Fatalf("read %d records of %d", got, want)
+					}
+					fs, _, err := m.Poll(ctx, 50*time.Millisecond)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got += fs.NumRecords()
+					m.AllowRebalance()
 				}
-				fs, _, err := m.Poll(ctx, 50*time.Millisecond)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got += fs.NumRecords()
+				m.Poll(ctx, time.Millisecond) // the fit follows a poll
 				m.AllowRebalance()
 			}
-			m.Poll(ctx, time.Millisecond) // the fit follows a poll
-			m.AllowRebalance()
-		}
-		if tc.restart {
-			if err := m.Begin(); err != nil {
-				t.Fatal(err)
+			if tc.restart {
+				if err := m.Begin(); err != nil {
+					t.Fatal(err)
+				}
+				readAll()
+				if err := m.Restart(func() {}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			readAll()
-			if err := m.Restart(func() {}); err != nil {
-				t.Fatal(err)
+			if got := partBytes(m.Client()); got < tc.lo || got > tc.hi {
+				t.Errorf("partition bound %d, want %d to %d", got, tc.lo, tc.hi)
 			}
-		}
-		readAll()
-		if got := partBytes(m.Client()); got < tc.lo || got > tc.hi {
-			t.Errorf("%s: partition bound %d, want %d to %d", tc.name, got, tc.lo, tc.hi)
-		}
-		if got, _ := m.Client().OptValue(kgo.FetchMaxBytes).(int32); got != 50<<20 {
-			t.Errorf("%s: fetch bound %d, want it kept at %d", tc.name, got, 50<<20)
-		}
-		m.Close()
+			if got, _ := m.Client().OptValue(kgo.FetchMaxBytes).(int32); got != 50<<20 {
+				t.Errorf("fetch bound %d, want it kept at %d", got, 50<<20)
+			}
+		})
 	}
 }

@@ -35,9 +35,10 @@ type GroupConfig struct {
 	FetchBytes, PartitionBytes int32
 	// FitRecords, if set, cuts a partition's fetch to about that many
 	// records once their wire size is seen, when PartitionBytes would
-	// take more (see fetchFit); not when the cluster's options set either
-	// fetch bound (FetchBoundsGiven among their hooks, as -X adds, or a
-	// partition bound other than PartitionBytes).
+	// take more (see fetchFit); not when FetchBoundsGiven is among the
+	// cluster's hooks (-X, -F and SEGMERGE_X_ settings of either fetch
+	// bound add it), or their partition bound differs from
+	// PartitionBytes.
 	FitRecords int
 	// TransactionalID, if set, makes the member a GroupTransactSession
 	// that produces in transactions of at most TransactionTimeout, with
