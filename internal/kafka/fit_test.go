@@ -141,18 +141,7 @@ func TestMemberFitsFetchesToSmallRecords(t *testing.T) {
 			defer m.Close()
 			readAll := func() {
 				t.Helper()
-				want := records[tc.topic]
-				for got, start := 0, time.Now(); got < want; {
-					if time.Since(start) > 10*time.Second {
-						t.Fatalf("read %d records of %d", got, want)
-					}
-					fs, _, err := m.Poll(ctx, 50*time.Millisecond)
-					if err != nil {
-						t.Fatal(err)
-					}
-					got += fs.NumRecords()
-					m.AllowRebalance()
-				}
+				pollRecords(t, m, records[tc.topic], 0)
 				m.Poll(ctx, time.Millisecond) // the fit follows a poll
 				m.AllowRebalance()
 			}

@@ -151,6 +151,24 @@ func oneBroker(t *testing.T, partitions int32, topics ...string) *kfake.Cluster 
 	return c
 }
 
+// pollRecords polls m, letting each rebalance through, until it has
+// polled want records and for at least linger, failing the test after 10s.
+func pollRecords(t *testing.T, m *Member, want int, linger time.Duration) {
+	t.Helper()
+	got := 0
+	for start := time.Now(); got < want || time.Since(start) < linger; {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("polled %d records, want %d", got, want)
+		}
+		fs, _, err := m.Poll(context.Background(), 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += fs.NumRecords()
+		m.AllowRebalance()
+	}
+}
+
 // sessionEnds counts, from the lines kgo's GroupTransactSession logs, the
 // ends of a member's session and the revokes of nothing it let pass.
 type sessionEnds struct{ n, emptyRevokes atomic.Int64 }
@@ -195,21 +213,7 @@ func TestEmptyTransactionsSkipTheSession(t *testing.T) {
 	m := join(ends)
 	defer m.Close()
 	ctx := context.Background()
-	poll := func(m *Member, want int) {
-		t.Helper()
-		got := 0
-		for start := time.Now(); got < want || time.Since(start) < 200*time.Millisecond; {
-			if time.Since(start) > 10*time.Second {
-				t.Fatalf("polled %d records, want %d", got, want)
-			}
-			fs, _, err := m.Poll(ctx, 50*time.Millisecond)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got += fs.NumRecords()
-			m.AllowRebalance()
-		}
-	}
+	poll := func(m *Member, want int) { t.Helper(); pollRecords(t, m, want, 200*time.Millisecond) }
 	endOf := func(m *Member, ends *sessionEnds, step string, viaSession bool) {
 		t.Helper()
 		before := ends.n.Load()
