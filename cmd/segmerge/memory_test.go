@@ -23,10 +23,10 @@ import (
 // does: the broker and the producer run as their own processes, so the heap
 // here is the consumer's. The Go memory limit is set as the command sets it;
 // GC runs at the test's GOGC 100, not the command's 400, so the heap tracks
-// what is live more closely. The
-// peak heap must stay under the budget's heap share, and the live heap the
-// collector found under half of it; and the output must verify against the
-// producer's data, regenerated from its seed (sorted, count and checksum).
+// what is live more closely. The peak heap must stay under the budget's
+// heap share, and the live heap the collector found under half of it; and
+// the output must verify against the producer's data, regenerated from its
+// seed (sorted, count and checksum).
 func TestHugeBatchHeapStaysUnderBudget(t *testing.T) {
 	const (
 		memory = 64 << 20

@@ -58,9 +58,9 @@ func Split(memory int64, partitions int32) Shares {
 		// held/24 on the wire, so records held at up to 24 times their
 		// size fetched fit the held share. Small compressed records
 		// come near that; large ones hold about their size and are
-		// still fetched in pieces of 64 KiB and up. A consumer cuts
-		// it further for records so small that it would fetch many
-		// thousands at once (kafka.GroupConfig.FitRecords).
+		// still fetched in pieces of 64 KiB and up. The consumer and
+		// stream cut it further for records so small that it would
+		// fetch many thousands at once (kafka.GroupConfig.FitRecords).
 		PartitionBytes: int32(max(64<<10, min(held/24/int64(max(partitions, 1)), 1<<20))),
 		Held:           int(held),
 		StreamAbove:    int(m / 16),

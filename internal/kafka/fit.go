@@ -44,11 +44,10 @@ func (FetchBoundsGiven) OnNewClient(*kgo.Client) {}
 // of those a fetch costs more round trips than it saves.
 //
 // The bound is never cut below twice the largest record batch the client
-// has fetched:
-// a broker fills a fetch's partitions in turn and, past the first
-// partition that returned anything, gives nothing of a partition whose
-// first batch is larger than its bound (so does Kafka, KIP-74), and that
-// partition would starve. A producer that writes small records in large
+// has fetched: a broker fills a fetch's partitions in turn and, past the
+// first partition that returned anything, gives nothing of a partition
+// whose first batch is larger than its bound (so does Kafka, KIP-74), and
+// that partition would starve. A producer that writes small records in large
 // batches therefore keeps more of the share.
 //
 // It counts, from kgo's batch hook, the records and wire bytes of its
