@@ -77,27 +77,27 @@ func TestSmallRecordsFitTheFetches(t *testing.T) {
 	c := cluster(t, "")
 	const n = 2000 // 20,000 records of 10-20 values in 1..10
 	input := produce(t, c, n, func(cfg *producer.Config) { cfg.Compression = "snappy" })
-	var logged lineLog
-	debug := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	out, st := consume(t, c, func(cfg *consumer.Config) { cfg.Mode, cfg.Log = consumer.ModeConcurrent, debug })
+	var consumed, repartitioned lineLog
+	debug := func(l *lineLog) *slog.Logger {
+		return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	out, st := consume(t, c, func(cfg *consumer.Config) { cfg.Mode, cfg.Log = consumer.ModeConcurrent, debug(&consumed) })
 	if st.Batches != n || st.Bad != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	verifyFile(t, input, out)
-	fitted(t, &logged, "the consumer", budget.Split(consumer.DefaultConfig().Memory, 10).PartitionBytes)
+	fitted(t, consumed.String(), "the consumer", budget.Split(consumer.DefaultConfig().Memory, 10).PartitionBytes)
 
-	logged = lineLog{}
-	members(t, 1, repartition, func(_ int, cfg *consumer.Config) { cfg.Brokers, cfg.Group, cfg.Log = c.Addrs(), "rp", debug })
-	fitted(t, &logged, "the repartition stage", budget.SplitForward(consumer.DefaultConfig().Memory, 10).PartitionBytes)
+	members(t, 1, repartition, func(_ int, cfg *consumer.Config) {
+		cfg.Brokers, cfg.Group, cfg.Log = c.Addrs(), "rp", debug(&repartitioned)
+	})
+	fitted(t, repartitioned.String(), "the repartition stage", budget.SplitForward(consumer.DefaultConfig().Memory, 10).PartitionBytes)
 }
 
-// fitted fails the test unless logged says who fitted its partition
+// fitted fails the test unless text, a log, says who fitted its partition
 // fetches to at least kafka.MinPartitionFetch bytes and less than share.
-func fitted(t *testing.T, logged *lineLog, who string, share int32) {
+func fitted(t *testing.T, text, who string, share int32) {
 	t.Helper()
-	logged.mu.Lock()
-	text := logged.buf.String()
-	logged.mu.Unlock()
 	m := regexp.MustCompile(`partition fetch size fitted to the records" topic=\S+ bytes=(\d+)`).FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("%s did not fit its fetches to the records; it logged:\n%s", who, text)

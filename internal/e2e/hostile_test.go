@@ -345,12 +345,17 @@ func (l *lineLog) Write(p []byte) (int, error) {
 
 func (l *lineLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 
-// longest is the length of the longest line logged.
-func (l *lineLog) longest() int {
+// String is what was logged.
+func (l *lineLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// longest is the length of the longest line logged.
+func (l *lineLog) longest() int {
 	n := 0
-	for _, line := range strings.Split(l.buf.String(), "\n") {
+	for _, line := range strings.Split(l.String(), "\n") {
 		n = max(n, len(line))
 	}
 	return n
