@@ -109,6 +109,11 @@ type Result struct {
 	CeilingSeconds  float64 `json:"ceiling_seconds"`
 	CeilingMBPerSec float64 `json:"ceiling_mb_per_second"`
 	CeilingPeakRSS  int64   `json:"ceiling_peak_rss_bytes"`
+	// CeilingCPUSeconds is the faster ceiling run's user and system CPU:
+	// what franz-go's fetch of every record costs, with nothing done to
+	// them. A pipeline fetches the same records, so CPUSeconds less this
+	// is about what decoding, merging and writing them cost.
+	CeilingCPUSeconds float64 `json:"ceiling_cpu_seconds"`
 	// CeilingRuns are the seconds of both ceiling runs, before and after
 	// the pipelines; the faster one is the ceiling.
 	CeilingRuns []float64 `json:"ceiling_runs_seconds"`
@@ -362,6 +367,7 @@ func (r *runner) workload(ctx context.Context, w Workload) error {
 		"kcat seconds", kcatNote(k1, k2))
 	for _, row := range rows {
 		row.CeilingSeconds, row.CeilingMBPerSec, row.CeilingPeakRSS = ceil.Seconds, ceilMB, ceil.PeakRSS
+		row.CeilingCPUSeconds = ceil.cpu.Seconds()
 		row.CeilingRuns = []float64{first.Seconds, second.Seconds}
 		row.Ratio = row.MBPerSec / ceilMB
 		if kcat > 0 {

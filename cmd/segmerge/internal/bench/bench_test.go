@@ -102,9 +102,14 @@ func seedOutput(n int64) string {
 
 // A consumer whose output is right makes a verified row and an OK report:
 // the verification the wrong case fails is the producer's data, regenerated.
+// The row carries the ceiling child's CPU.
 func TestRightOutputVerifies(t *testing.T) {
-	if rep := runFake(t, seedOutput(2)); !rep.OK() || len(rep.Rows) != 1 || !rep.Rows[0].Verified {
+	rep := runFake(t, seedOutput(2))
+	if !rep.OK() || len(rep.Rows) != 1 || !rep.Rows[0].Verified {
 		t.Fatalf("right output not verified: %+v", rep.Rows)
+	}
+	if rep.Rows[0].CeilingCPUSeconds <= 0 {
+		t.Fatalf("ceiling CPU %v s: the ceiling's child CPU is not in the row", rep.Rows[0].CeilingCPUSeconds)
 	}
 }
 
