@@ -140,6 +140,10 @@ type Result struct {
 	// CPUNsPerInt is that over Integers.
 	CPUSeconds  float64 `json:"cpu_seconds"`
 	CPUNsPerInt float64 `json:"cpu_ns_per_integer"`
+	// BrokerCPUSeconds is, with the embedded cluster, this process's CPU
+	// while the pipeline's run ran: its brokers serving the fetches, on
+	// the same cores. Not known with -b or off Linux (omitted).
+	BrokerCPUSeconds float64 `json:"broker_cpu_seconds,omitempty"`
 	// JoinSeconds is the slowest consumer's time to its first batch
 	// written (joining the group, positioning); SteadyIntsPerSec is
 	// Integers over the rest of Seconds: the steady state, nearly (a
@@ -245,7 +249,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		suffix = "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
 
-	r := &runner{cfg: cfg, rep: rep, tmp: tmp, keep: keep, suffix: suffix}
+	r := &runner{cfg: cfg, rep: rep, tmp: tmp, keep: keep, suffix: suffix, embedded: rep.Cluster == "embedded"}
 	for _, w := range order(cfg.Workloads) {
 		if err := r.workload(ctx, w); err != nil {
 			return rep, err
@@ -276,12 +280,14 @@ func order(ws []Workload) []Workload {
 }
 
 type runner struct {
-	cfg    Config
-	rep    *Report
-	tmp    string
-	keep   bool
-	suffix string
-	n      int // children run, for their stats files' names
+	cfg  Config
+	rep  *Report
+	tmp  string
+	keep bool
+	// embedded says the cluster runs in this process (no -b).
+	embedded bool
+	suffix   string
+	n        int // children run, for their stats files' names
 }
 
 // workload produces w to a fresh topic, measures its ceiling, runs and

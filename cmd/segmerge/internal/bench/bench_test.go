@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -232,5 +233,34 @@ func TestFaster(t *testing.T) {
 		if got.Seconds != tc.want || got.Verified != tc.ok || len(got.Runs) != 2 || got.Runs[0] != tc.a.Seconds || got.Runs[1] != tc.b.Seconds {
 			t.Errorf("faster(%v, %v) = %v (runs %v, verified %v)", tc.a.Seconds, tc.b.Seconds, got.Seconds, got.Runs, got.Verified)
 		}
+	}
+}
+
+// A child's run carries this process's own CPU while it ran (with the
+// embedded cluster, the brokers serving it): CPU burnt here between the
+// child's start and its end is counted.
+func TestChildCountsOwnCPU(t *testing.T) {
+	if selfCPU() == 0 {
+		t.Skip("this process's CPU is read on Linux only")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SEGMERGE_BENCH_FAKE", seedOutput(1))
+	dir := t.TempDir()
+	c, err := startChild(t.Context(), exe, filepath.Join(dir, "stats.json"), "consume", "-b", "127.0.0.1:1", "-t", "x", "--out-file", filepath.Join(dir, "out.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const burn = 50 * time.Millisecond
+	for start := selfCPU(); selfCPU()-start < burn; {
+	}
+	got, err := c.wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.self < burn {
+		t.Fatalf("own CPU while the child ran: %v, burnt at least %v", got.self, burn)
 	}
 }

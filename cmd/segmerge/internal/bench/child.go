@@ -77,6 +77,9 @@ type ran struct {
 	ChildReport
 	wall time.Duration // from exec to reaped
 	cpu  time.Duration // user and system CPU, from the kernel
+	// self is this process's own CPU while the child ran: with the
+	// embedded cluster, its brokers serving the child (0 off Linux).
+	self time.Duration
 }
 
 // runChild runs exe with args plus --stats-file, waits for it and returns
@@ -95,6 +98,7 @@ type child struct {
 	out       *tail
 	statsFile string
 	start     time.Time
+	self      time.Duration // selfCPU at the start
 }
 
 // startChild starts exe with args plus --stats-file. Ctrl+C reaches the
@@ -108,7 +112,7 @@ func startChild(ctx context.Context, exe, statsFile string, args ...string) (*ch
 	c := &child{cmd: cmd, out: new(tail), statsFile: statsFile}
 	cmd.Stdout, cmd.Stderr = c.out, c.out
 	os.Remove(statsFile)
-	c.start = time.Now()
+	c.start, c.self = time.Now(), selfCPU()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("segmerge %s: %w", args[0], err)
 	}
@@ -127,7 +131,7 @@ func (c *child) interrupt() { c.cmd.Process.Signal(os.Interrupt) }
 // consumer's. A failed child's error carries the tail of its output.
 func (c *child) wait() (ran, error) {
 	err := c.cmd.Wait()
-	r := ran{wall: time.Since(c.start)}
+	r := ran{wall: time.Since(c.start), self: selfCPU() - c.self}
 	if ps := c.cmd.ProcessState; ps != nil {
 		r.cpu = ps.UserTime() + ps.SystemTime()
 	}

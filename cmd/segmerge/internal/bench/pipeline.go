@@ -107,6 +107,9 @@ func (r *runner) pipeline(ctx context.Context, w Workload, mode, topic string, p
 		ProduceSeconds: pst.Elapsed.Seconds(),
 	}
 	row.account(got)
+	if r.embedded {
+		row.BrokerCPUSeconds = got.self.Seconds()
+	}
 	vr, err := verify.Run(ctx, verify.Config{
 		Generated: &verify.Generated{Spec: pc.Spec(), First: pst.FirstBatch, Batches: pst.Batches},
 		Segments:  int64(w.Segments),
