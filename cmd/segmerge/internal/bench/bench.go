@@ -141,8 +141,8 @@ type Result struct {
 	CPUSeconds  float64 `json:"cpu_seconds"`
 	CPUNsPerInt float64 `json:"cpu_ns_per_integer"`
 	// BrokerCPUSeconds is, with the embedded cluster, this process's CPU
-	// while the pipeline's run ran: its brokers serving the fetches, on
-	// the same cores. Not known with -b or off Linux (omitted).
+	// while the row's consumer processes ran: its brokers serving them,
+	// on the same cores. Not known with -b or off Linux (omitted).
 	BrokerCPUSeconds float64 `json:"broker_cpu_seconds,omitempty"`
 	// JoinSeconds is the slowest consumer's time to its first batch
 	// written (joining the group, positioning); SteadyIntsPerSec is

@@ -150,10 +150,12 @@ func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, top
 		files[i] = filepath.Join(r.tmp, fmt.Sprintf("stats-%d.json", r.n))
 	}
 	var wg sync.WaitGroup
+	self := selfCPU()
 	for i := range n {
 		wg.Go(func() { gots[i], errs[i] = runChild(ctx, cfg.Exe, files[i], args...) })
 	}
 	wg.Wait()
+	self = selfCPU() - self
 	if ctx.Err() != nil {
 		return Result{}, ctx.Err()
 	}
@@ -175,6 +177,9 @@ func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, top
 	row.IntsPerSec = float64(row.Integers) / row.Seconds
 	row.MBPerSec = float64(pst.Bytes) / 1e6 / row.Seconds
 	row.account(gots...)
+	if r.embedded {
+		row.BrokerCPUSeconds = self.Seconds()
+	}
 	vr, err := verify.Run(ctx, verify.Config{
 		Generated: &verify.Generated{Spec: pc.Spec(), First: pst.FirstBatch, Batches: pst.Batches},
 		Segments:  int64(w.Segments),
