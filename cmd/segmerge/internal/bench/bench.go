@@ -112,7 +112,8 @@ type Result struct {
 	// CeilingCPUSeconds is the faster ceiling run's user and system CPU:
 	// what franz-go's fetch of every record costs, with nothing done to
 	// them. A pipeline fetches the same records, so CPUSeconds less this
-	// is about what decoding, merging and writing them cost.
+	// is roughly what the rest costs; roughly, as the ceiling fetches at
+	// the client's default sizes, not the pipeline's.
 	CeilingCPUSeconds float64 `json:"ceiling_cpu_seconds"`
 	// CeilingRuns are the seconds of both ceiling runs, before and after
 	// the pipelines; the faster one is the ceiling.
