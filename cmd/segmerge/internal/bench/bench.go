@@ -110,10 +110,10 @@ type Result struct {
 	CeilingMBPerSec float64 `json:"ceiling_mb_per_second"`
 	CeilingPeakRSS  int64   `json:"ceiling_peak_rss_bytes"`
 	// CeilingCPUSeconds is the faster ceiling run's user and system CPU:
-	// what franz-go's fetch of every record costs, with nothing done to
-	// them. A pipeline fetches the same records, so CPUSeconds less this
-	// is roughly what the rest costs; roughly, as the ceiling fetches at
-	// the client's default sizes, not the pipeline's.
+	// franz-go fetching every record, with nothing done to them, in a
+	// process of its own at the client's default fetch sizes. It is not
+	// the fetch's part of CPUSeconds: the same fetching costs a pipeline
+	// less or more (its own sizes, memory it already has).
 	CeilingCPUSeconds float64 `json:"ceiling_cpu_seconds"`
 	// CeilingRuns are the seconds of both ceiling runs, before and after
 	// the pipelines; the faster one is the ceiling.

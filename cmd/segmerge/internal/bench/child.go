@@ -77,8 +77,9 @@ type ran struct {
 	ChildReport
 	wall time.Duration // from exec to reaped
 	cpu  time.Duration // user and system CPU, from the kernel
-	// self is this process's own CPU while the child ran: with the
-	// embedded cluster, its brokers serving the child (0 off Linux).
+	// self is this process's own CPU while the child ran (0 off Linux).
+	// With the embedded cluster and nothing else running here (the
+	// pipelines, not latency's readers), that is its brokers serving it.
 	self time.Duration
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -150,6 +151,7 @@ func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, top
 		files[i] = filepath.Join(r.tmp, fmt.Sprintf("stats-%d.json", r.n))
 	}
 	var wg sync.WaitGroup
+	runtime.GC() // as child does: the last row's garbage is not this row's broker CPU
 	self := selfCPU()
 	for i := range n {
 		wg.Go(func() { gots[i], errs[i] = runChild(ctx, cfg.Exe, files[i], args...) })

@@ -34,12 +34,12 @@ func WriteTable(w io.Writer, rep *Report) error {
 		// Where the time and the CPU went, per row, and the baseline.
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "workload\tmode\tprocs\tseconds\tjoin s\tsteady ints/s\tCPU s\tceiling CPU s\tbroker CPU s\tCPU ns/int\toriginal s\tpipeline/original\t")
+		fmt.Fprintln(tw, "workload\tmode\tprocs\tseconds\tjoin s\tsteady ints/s\tCPU s\tCPU ns/int\tceiling CPU s\tbroker CPU s\toriginal s\tpipeline/original\t")
 		for _, r := range batches {
 			origS, overOrig := optional(r.OriginalSeconds, "%.2f"), optional(r.OverOriginal, "%.1f")
 			brokerCPU := optional(r.BrokerCPUSeconds, "%.2f")
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t%s\t%.2f\t%.2f\t%s\t%.1f\t%s\t%s\t\n",
-				r.Workload, r.Mode, max(r.Processes, 1), r.Seconds, r.JoinSeconds, si(r.SteadyIntsPerSec), r.CPUSeconds, r.CeilingCPUSeconds, brokerCPU, r.CPUNsPerInt, origS, overOrig)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t%s\t%.2f\t%.1f\t%.2f\t%s\t%s\t%s\t\n",
+				r.Workload, r.Mode, max(r.Processes, 1), r.Seconds, r.JoinSeconds, si(r.SteadyIntsPerSec), r.CPUSeconds, r.CPUNsPerInt, r.CeilingCPUSeconds, brokerCPU, origS, overOrig)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
