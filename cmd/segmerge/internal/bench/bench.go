@@ -250,7 +250,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		suffix = "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
 
-	r := &runner{cfg: cfg, rep: rep, tmp: tmp, keep: keep, suffix: suffix, embedded: rep.Cluster == "embedded"}
+	r := &runner{cfg: cfg, rep: rep, tmp: tmp, keep: keep, suffix: suffix}
 	for _, w := range order(cfg.Workloads) {
 		if err := r.workload(ctx, w); err != nil {
 			return rep, err
@@ -281,15 +281,16 @@ func order(ws []Workload) []Workload {
 }
 
 type runner struct {
-	cfg  Config
-	rep  *Report
-	tmp  string
-	keep bool
-	// embedded says the cluster runs in this process (no -b).
-	embedded bool
-	suffix   string
-	n        int // children run, for their stats files' names
+	cfg    Config
+	rep    *Report
+	tmp    string
+	keep   bool
+	suffix string
+	n      int // children run, for their stats files' names
 }
+
+// embedded says the cluster runs in this process (no -b).
+func (r *runner) embedded() bool { return r.rep.Cluster == "embedded" }
 
 // workload produces w to a fresh topic, measures its ceiling, runs and
 // verifies every mode over it, and deletes the topic.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmerge/segmerge/broker"
 	"github.com/segmerge/segmerge/gen"
 	"github.com/segmerge/segmerge/sink"
 )
@@ -64,8 +65,14 @@ func fakeChild(cmd string, args []string, output string) int {
 }
 
 // runFake runs the seed workload for two batches with a stand-in consumer
-// that writes output instead of merging.
+// that writes output instead of merging, on the embedded cluster.
 func runFake(t *testing.T, output string) *Report {
+	t.Helper()
+	return runFakeOn(t, output, nil)
+}
+
+// runFakeOn is runFake on the cluster at brokers (-b); nil: the embedded one.
+func runFakeOn(t *testing.T, output string, brokers []string) *Report {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -75,7 +82,7 @@ func runFake(t *testing.T, output string) *Report {
 	seed, _ := Lookup("seed")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, Config{Workloads: []Workload{seed}, Modes: []string{"simple"}, Batches: 2, Exe: exe})
+	rep, err := Run(ctx, Config{Workloads: []Workload{seed}, Modes: []string{"simple"}, Batches: 2, Exe: exe, Brokers: brokers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,14 +110,31 @@ func seedOutput(n int64) string {
 
 // A consumer whose output is right makes a verified row and an OK report:
 // the verification the wrong case fails is the producer's data, regenerated.
-// The row carries the ceiling child's CPU.
+// The row carries the ceiling child's CPU and, with the embedded cluster
+// (on Linux), this process's CPU while the consumer ran; with -b, none.
 func TestRightOutputVerifies(t *testing.T) {
 	rep := runFake(t, seedOutput(2))
 	if !rep.OK() || len(rep.Rows) != 1 || !rep.Rows[0].Verified {
 		t.Fatalf("right output not verified: %+v", rep.Rows)
 	}
-	if rep.Rows[0].CeilingCPUSeconds <= 0 {
-		t.Fatalf("ceiling CPU %v s: the ceiling's child CPU is not in the row", rep.Rows[0].CeilingCPUSeconds)
+	row := rep.Rows[0]
+	if row.CeilingCPUSeconds <= 0 {
+		t.Fatalf("ceiling CPU %v s: the ceiling's child CPU is not in the row", row.CeilingCPUSeconds)
+	}
+	if selfCPU() > 0 && row.BrokerCPUSeconds <= 0 {
+		t.Fatalf("broker CPU %v s with the embedded cluster: not in the row", row.BrokerCPUSeconds)
+	}
+	c, err := broker.Start(broker.Config{Listen: []string{"127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rep = runFakeOn(t, seedOutput(2), c.Addrs())
+	if !rep.OK() || len(rep.Rows) != 1 || !rep.Rows[0].Verified {
+		t.Fatalf("right output not verified with -b: %+v", rep.Rows)
+	}
+	if cpu := rep.Rows[0].BrokerCPUSeconds; cpu != 0 {
+		t.Fatalf("broker CPU %v s with -b: this process's CPU is not the brokers'", cpu)
 	}
 }
 
@@ -238,7 +262,7 @@ func TestFaster(t *testing.T) {
 
 // A child's run carries this process's own CPU while it ran (with the
 // embedded cluster, the brokers serving it): CPU burnt here between the
-// child's start and its end is counted.
+// child's start and its end is counted, and none from before its start.
 func TestChildCountsOwnCPU(t *testing.T) {
 	if selfCPU() == 0 {
 		t.Skip("this process's CPU is read on Linux only")
@@ -249,6 +273,7 @@ func TestChildCountsOwnCPU(t *testing.T) {
 	}
 	t.Setenv("SEGMERGE_BENCH_FAKE", seedOutput(1))
 	dir := t.TempDir()
+	before := selfCPU()
 	c, err := startChild(t.Context(), exe, filepath.Join(dir, "stats.json"), "consume", "-b", "127.0.0.1:1", "-t", "x", "--out-file", filepath.Join(dir, "out.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +285,7 @@ func TestChildCountsOwnCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.self < burn {
-		t.Fatalf("own CPU while the child ran: %v, burnt at least %v", got.self, burn)
+	if window := selfCPU() - before; got.self < burn || got.self > window {
+		t.Fatalf("own CPU while the child ran: %v; burnt at least %v, and at most %v passed around it", got.self, burn, window)
 	}
 }

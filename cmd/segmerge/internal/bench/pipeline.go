@@ -108,7 +108,7 @@ func (r *runner) pipeline(ctx context.Context, w Workload, mode, topic string, p
 		ProduceSeconds: pst.Elapsed.Seconds(),
 	}
 	row.account(got)
-	if r.embedded {
+	if r.embedded() {
 		row.BrokerCPUSeconds = got.self.Seconds()
 	}
 	vr, err := verify.Run(ctx, verify.Config{
@@ -179,7 +179,7 @@ func (r *runner) scaled(ctx context.Context, w Workload, mode string, n int, top
 	row.IntsPerSec = float64(row.Integers) / row.Seconds
 	row.MBPerSec = float64(pst.Bytes) / 1e6 / row.Seconds
 	row.account(gots...)
-	if r.embedded {
+	if r.embedded() {
 		row.BrokerCPUSeconds = self.Seconds()
 	}
 	vr, err := verify.Run(ctx, verify.Config{
