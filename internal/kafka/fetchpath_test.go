@@ -168,14 +168,20 @@ func readInPlace(b *testing.B, addrs []string, partitions int) valueSum {
 		if err != nil {
 			b.Fatal(err)
 		}
+		moved := false
 		for _, rt := range resp.Topics {
 			for _, rp := range rt.Partitions {
 				if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
 					b.Fatal(err)
 				}
+				was := next[rp.Partition]
 				high[rp.Partition] = rp.HighWatermark
-				next[rp.Partition] = walkBatches(b, dec, rp.RecordBatches, next[rp.Partition], &v)
+				next[rp.Partition] = walkBatches(b, dec, rp.RecordBatches, was, &v)
+				moved = moved || next[rp.Partition] != was || high[rp.Partition] <= was
 			}
+		}
+		if !moved {
+			b.Fatal("a fetch moved no partition towards its high watermark") // not wait forever
 		}
 	}
 }
