@@ -24,9 +24,10 @@ import (
 // a kgo.Record per record), and by sending the same fetch requests on the
 // client's connection and walking the record batches of each response in
 // place (franz-go's own decompressor, no struct per record). The second
-// is what a consumer that owned its record path would pay; the gap
-// between the two is what franz-go's record handling costs over seed,
-// decoding being the same in both. It is measured, not used: the
+// is about what a consumer that owned its record path would pay, and the
+// gap between the two about what franz-go's record handling costs over
+// seed (decoding is the same in both; the fetch requests differ in
+// sessions and in when they are sent). It is measured, not used: the
 // consumer reads through PollFetches, and the walk below is only as
 // general as this topic needs (v2 batches; it passes over transaction
 // markers but does not drop aborted records).
